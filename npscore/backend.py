@@ -1,0 +1,160 @@
+"""The array backend: NumPy on the CPU (default) or CuPy on the GPU.
+
+This is the only module in npscore that imports ``numpy`` or ``cupy`` by name.
+Every other module asks for the active array module once, at the top of a
+function, and writes its maths against it::
+
+    from npscore import backend
+    xp = backend.xp()
+
+The backend is chosen by :func:`use` or, at import time, by the environment
+variable ``NPSCORE_BACKEND`` (``numpy`` or ``cupy``). CuPy is imported lazily,
+so ``import npscore`` never needs a GPU. Host arrays (for plotting, saving,
+reading files) are made with :func:`to_numpy` and the host module
+:data:`host`; device arrays with :func:`asarray`.
+"""
+import os
+
+import numpy
+
+#: The host array module (NumPy), for I/O, plotting and anything that must
+#: live in main memory whatever the backend.
+host = numpy
+
+BACKENDS = ("numpy", "cupy")
+FLOAT_DTYPES = ("float32", "float64")
+
+_active = {"name": "numpy", "xp": numpy}
+
+
+def _load_cupy():
+    try:
+        import cupy
+    except ImportError as exc:
+        raise RuntimeError(
+            "backend 'cupy' was requested but CuPy is not installed: install it with "
+            "`pip install 'npscore[cuda12]'` (CUDA 12) or `pip install 'npscore[cuda13]'` "
+            "(CUDA 13), or use the 'numpy' backend"
+        ) from exc
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDA driver missing or broken
+        raise RuntimeError(
+            f"backend 'cupy' was requested but no usable CUDA GPU was found ({exc}); "
+            "use the 'numpy' backend on this machine"
+        ) from None
+    if n < 1:
+        raise RuntimeError(
+            "backend 'cupy' was requested but no CUDA GPU is visible; "
+            "use the 'numpy' backend on this machine"
+        )
+    return cupy
+
+
+def use(name):
+    """Make ``name`` ('numpy' or 'cupy') the active backend and return its array module."""
+    if not isinstance(name, str):
+        raise TypeError(f"backend name must be a str, one of {BACKENDS}; got {type(name).__name__}")
+    key = name.strip().lower()
+    if key not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}: expected one of {BACKENDS}")
+    module = numpy if key == "numpy" else _load_cupy()
+    _active["name"], _active["xp"] = key, module
+    return module
+
+
+def xp():
+    """The active array module (``numpy`` or ``cupy``)."""
+    return _active["xp"]
+
+
+def name():
+    """The active backend's name."""
+    return _active["name"]
+
+
+def is_host():
+    """True when arrays of the active backend live in main memory (NumPy)."""
+    return _active["name"] == "numpy"
+
+
+def asarray(a, dtype=None):
+    """``a`` (host array, list or scalar) as an array of the active backend."""
+    return _active["xp"].asarray(a, dtype=dtype)
+
+
+def to_numpy(a):
+    """``a`` (array of either backend, or anything array-like) as a host NumPy array."""
+    if hasattr(a, "get") and not isinstance(a, numpy.ndarray):
+        return a.get()
+    return numpy.asarray(a)
+
+
+def to_float(a):
+    """A 0-d array of either backend as a Python float."""
+    return float(to_numpy(a))
+
+
+def check_dtype(dtype, argname="dtype"):
+    """``dtype`` as a NumPy dtype, or a TypeError unless it is float32 or float64."""
+    try:
+        dt = numpy.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{argname} must be one of {FLOAT_DTYPES}; got {dtype!r}") from None
+    if dt.name not in FLOAT_DTYPES:
+        raise TypeError(f"{argname} must be one of {FLOAT_DTYPES}; got {dt.name}")
+    return dt
+
+
+def is_float_array(a):
+    """True for an array (either backend) whose dtype is float32 or float64."""
+    return hasattr(a, "dtype") and numpy.dtype(a.dtype).name in FLOAT_DTYPES
+
+
+class Generator:
+    """A seeded random generator on the active backend.
+
+    Wraps ``xp.random.default_rng(seed)`` and exposes the few draws npscore
+    needs with one signature on both backends. Same seed, same backend, same
+    numbers.
+    """
+
+    def __init__(self, seed):
+        if isinstance(seed, bool) or not isinstance(seed, (int, numpy.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+        self.seed = int(seed)
+        self.xp = _active["xp"]
+        self._rng = self.xp.random.default_rng(self.seed)
+
+    def normal(self, shape, dtype="float64"):
+        """Standard normal draws of ``shape``."""
+        return self._rng.standard_normal(size=tuple(shape), dtype=check_dtype(dtype))
+
+    def uniform(self, shape, low=0.0, high=1.0, dtype="float64"):
+        """Uniform draws on [low, high) of ``shape``."""
+        u = self._rng.random(size=tuple(shape), dtype=check_dtype(dtype))
+        return low + (high - low) * u
+
+    def integers(self, high, shape):
+        """Integers uniform on {0, ..., high - 1} of ``shape``."""
+        return self._rng.integers(0, int(high), size=tuple(shape))
+
+    def rademacher(self, shape, dtype="float64"):
+        """Independent signs +-1 of ``shape``."""
+        return 2.0 * self.integers(2, shape).astype(check_dtype(dtype)) - 1.0
+
+
+def rng(seed):
+    """A :class:`Generator` on the active backend seeded with ``seed``."""
+    return Generator(seed)
+
+
+def synchronize():
+    """Wait for queued GPU work (a no-op on NumPy); call before reading a timer."""
+    if _active["name"] == "cupy":
+        _active["xp"].cuda.Device().synchronize()
+
+
+_env = os.environ.get("NPSCORE_BACKEND")
+if _env:
+    use(_env)

@@ -1,0 +1,170 @@
+"""The readable definition: npscore's model and losses in ``autograd.numpy``.
+
+Everything here is written as the maths reads and differentiated by HIPS
+autograd (``grad``, ``jacobian``, ``make_jvp``); nothing is derived by hand.
+It is the oracle that pins the hand-written passes of :mod:`npscore.nn` and
+the hand-derived gradients of :mod:`npscore.losses`: the tests compare the two
+to a relative 1e-10 in float64. It runs on host NumPy arrays only (autograd
+does not trace CuPy arrays, which is why the hand-written path exists).
+
+Params are the same list of ``(W, b)`` pairs as :class:`npscore.nn.MLP`;
+``activation`` is a name from :data:`ACTIVATIONS`.
+"""
+import autograd.numpy as anp
+from autograd import elementwise_grad, grad, jacobian, make_jvp, value_and_grad
+
+# ---------------------------------------------------------------- activations
+ACTIVATIONS = {
+    "softplus": lambda z: anp.logaddexp(0.0, z),
+    "tanh": anp.tanh,
+    "elu": lambda z: anp.where(z > 0, z, anp.exp(anp.where(z > 0, 0.0, z)) - 1.0),
+    "swish": lambda z: z * 0.5 * (1.0 + anp.tanh(0.5 * z)),
+}
+
+
+def activation_derivatives(name):
+    """``(a', a'')`` of an activation, derived by autograd (elementwise)."""
+    f = ACTIVATIONS[name]
+    d1 = elementwise_grad(f)
+    return d1, elementwise_grad(d1)
+
+
+# ---------------------------------------------------------------- the MLP
+def mlp(params, x, activation="softplus", c=None):
+    """``s(x)``: ``h_0 = [x, c]``, ``h_l = a(h_{l-1} W_l + b_l)``, linear last layer."""
+    a = ACTIVATIONS[activation]
+    h = x if c is None else anp.concatenate([x, c], axis=1)
+    for W, b in params[:-1]:
+        h = a(anp.dot(h, W) + b)
+    W, b = params[-1]
+    return anp.dot(h, W) + b
+
+
+def noise_conditional(params, x, sigma, activation="softplus"):
+    """``s(x, sigma) = mlp([x, log sigma]) / sigma`` with ``sigma : (B,)``."""
+    return mlp(params, x, activation, anp.log(sigma)[:, None]) / sigma[:, None]
+
+
+def vjp(params, x, g, activation="softplus", c=None):
+    """``(g^T ds/dparams, g^T ds/dx)`` by reverse mode."""
+    return grad(lambda p, x_: anp.sum(g * mlp(p, x_, activation, c)), argnum=(0, 1))(params, x)
+
+
+def jvp(params, x, v, activation="softplus", c=None):
+    """``(s(x), (ds/dx) v)`` by forward mode (``make_jvp``), ``v : (B, D)``."""
+    return make_jvp(lambda x_: mlp(params, x_, activation, c))(x)(v)
+
+
+def jacobian_per_example(params, x, activation="softplus", c=None):
+    """``ds/dx`` for each example, ``(B, D_out, D)``, one ``autograd.jacobian`` each."""
+    out = []
+    for b in range(x.shape[0]):
+        cb = None if c is None else c[b:b + 1]
+        out.append(jacobian(lambda xb: mlp(params, xb[None, :], activation, cb)[0])(x[b]))
+    return anp.stack(out)
+
+
+def trace_jacobian(params, x, activation="softplus", c=None):
+    """``tr(ds/dx)`` per example: the trace of :func:`jacobian_per_example`."""
+    return anp.array([anp.trace(J) for J in jacobian_per_example(params, x, activation, c)])
+
+
+def divergence(params, x, activation="softplus", c=None):
+    """``tr(ds/dx)`` per example, differentiable: ``sum_i d s_i / d x_i``.
+
+    Column ``i`` of each example's Jacobian diagonal comes from one reverse
+    pass of ``sum_b s_i(x_b)`` (examples are independent), so this costs D
+    reverse passes and can itself be differentiated by autograd.
+    """
+    D = x.shape[1]
+    total = 0.0
+    for i in range(D):
+        col = elementwise_grad(lambda x_: mlp(params, x_, activation, c)[:, i])(x)
+        total = total + col[:, i]
+    return total
+
+
+# ---------------------------------------------------------------- the losses
+def esm(params, x, target, activation="softplus"):
+    """``(L, dL/dparams)`` of ``mean_b 1/2 ||s(x_b) - target_b||^2``."""
+    return value_and_grad(
+        lambda p: 0.5 * anp.mean(anp.sum((mlp(p, x, activation) - target) ** 2, axis=1)))(params)
+
+
+def ism(params, x, activation="softplus"):
+    """``(L, dL/dparams)`` of ``mean_b tr(ds/dx)(x_b) + 1/2 ||s(x_b)||^2``."""
+    def loss(p):
+        s = mlp(p, x, activation)
+        return anp.mean(divergence(p, x, activation) + 0.5 * anp.sum(s ** 2, axis=1))
+    return value_and_grad(loss)(params)
+
+
+def ssm(params, x, v, activation="softplus", variance_reduction=False):
+    """``(L, dL/dparams)`` of sliced SM, ``v : (M, B, D)``.
+
+    ``mean_{m,b} v^T (ds/dx) v + 1/2 (v^T s)^2``, or ``+ 1/2 ||s||^2`` with
+    variance reduction.
+    """
+    def loss(p):
+        total = 0.0
+        for vm in v:
+            s, Jv = make_jvp(lambda x_: mlp(p, x_, activation))(x)(vm)
+            second = anp.sum(s ** 2, axis=1) if variance_reduction else anp.sum(vm * s, axis=1) ** 2
+            total = total + anp.mean(anp.sum(vm * Jv, axis=1) + 0.5 * second)
+        return total / len(v)
+    return value_and_grad(loss)(params)
+
+
+def dsm(params, x, sigma, noise, activation="softplus"):
+    """``(L, dL/dparams)`` of ``mean_b 1/2 ||s(x + sigma eps) + eps / sigma||^2``."""
+    def loss(p):
+        s = mlp(p, x + sigma * noise, activation)
+        return 0.5 * anp.mean(anp.sum((s + noise / sigma) ** 2, axis=1))
+    return value_and_grad(loss)(params)
+
+
+def ncsn(params, x, sigma, noise, activation="softplus"):
+    """``(L, dL/dparams)`` of ``mean_b sigma_b^2 1/2 ||s(x~_b, sigma_b) + eps_b / sigma_b||^2``.
+
+    ``sigma : (B,)`` is each example's drawn level, ``x~ = x + sigma eps``.
+    """
+    def loss(p):
+        s = noise_conditional(p, x + sigma[:, None] * noise, sigma, activation)
+        return 0.5 * anp.mean(sigma ** 2 * anp.sum((s + noise / sigma[:, None]) ** 2, axis=1))
+    return value_and_grad(loss)(params)
+
+
+def sde_dsm(params, x, mean_coef, std, noise, weight, activation="softplus"):
+    """``(L, dL/dparams)`` of the continuous-time weighted DSM.
+
+    ``x_t = mean_coef x + std eps``; ``mean_b weight_b 1/2 ||s(x_t, std) + eps / std||^2``
+    (all three per example, ``(B,)``). The target ``-eps / std`` is
+    ``grad log p_0t(x_t | x_0)``.
+    """
+    def loss(p):
+        xt = mean_coef[:, None] * x + std[:, None] * noise
+        s = noise_conditional(p, xt, std, activation)
+        return 0.5 * anp.mean(weight * anp.sum((s + noise / std[:, None]) ** 2, axis=1))
+    return value_and_grad(loss)(params)
+
+
+# ---------------------------------------------------------------- densities
+def gaussian_log_prob(x, mean, cov):
+    """``log N(x; mean, cov)`` per row of ``x : (B, D)``, written from the formula."""
+    D = x.shape[1]
+    r = x - mean
+    maha = anp.sum(anp.dot(r, anp.linalg.inv(cov)) * r, axis=1)
+    return -0.5 * (maha + anp.log(anp.linalg.det(cov)) + D * anp.log(2 * anp.pi))
+
+
+def mixture_log_prob(x, weights, means, covs):
+    """``log sum_k w_k N(x; mean_k, cov_k)`` per row."""
+    terms = anp.stack([anp.log(w) + gaussian_log_prob(x, m, c)
+                       for w, m, c in zip(weights, means, covs)], axis=1)
+    top = anp.max(terms, axis=1, keepdims=True)
+    return (top + anp.log(anp.sum(anp.exp(terms - top), axis=1, keepdims=True)))[:, 0]
+
+
+def score_of(log_prob):
+    """``x -> grad_x log_prob(x)`` by autograd (rows are independent)."""
+    return elementwise_grad(lambda x: log_prob(x))

@@ -1,0 +1,68 @@
+"""Test setup: the backend comes from NPSCORE_BACKEND (numpy by default).
+
+Run the whole suite on the GPU with ``NPSCORE_BACKEND=cupy python -m pytest``.
+Tests marked ``gpu`` need CuPy and a CUDA GPU and skip cleanly without one.
+"""
+import os
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from npscore import backend  # noqa: E402
+
+settings.register_profile("npscore", deadline=None, max_examples=25, derandomize=True)
+settings.load_profile("npscore")
+
+
+def cupy_available():
+    try:
+        import cupy
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    if cupy_available():
+        return
+    skip = pytest.mark.skip(reason="needs CuPy and a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _restore_backend():
+    name = backend.name()
+    yield
+    backend.use(name)
+
+
+def dev(a):
+    """Host array -> active backend."""
+    return None if a is None else backend.asarray(a)
+
+
+def host(a):
+    return backend.to_numpy(a)
+
+
+def dev_params(params):
+    return [(dev(W), dev(b)) for W, b in params]
+
+
+def host_params(params):
+    return [(host(W), host(b)) for W, b in params]
+
+
+def rel_err(a, b):
+    """max |a - b| / max |b| over lists of arrays or arrays."""
+    if isinstance(a, (list, tuple)):
+        a = np.concatenate([np.ravel(host(t)) for t in a])
+        b = np.concatenate([np.ravel(host(t)) for t in b])
+    a, b = host(a), host(b)
+    return float(np.max(np.abs(a - b))) / max(float(np.max(np.abs(b))), 1e-300)

@@ -1,0 +1,142 @@
+"""The hand-written MLP passes against autograd (npscore.reference), float64."""
+import numpy as np
+import pytest
+from autograd import grad
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import dev, dev_params, host, host_params, rel_err
+from npscore import MLP, NoiseConditionalMLP, reference
+from npscore.nn import ACTIVATIONS, tree_leaves
+from strategies import activations, architectures, batch_sizes, seeds
+
+TOL = 1e-10
+
+
+def _setup(sizes, act, B, seed, cond_dim=0):
+    model = MLP(sizes, act, cond_dim=cond_dim)
+    params = model.init(seed, "float64")
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((B, sizes[0]))
+    c = rng.standard_normal((B, cond_dim)) if cond_dim else None
+    return model, params, host_params(params), x, c, rng
+
+
+@given(activations, st.floats(-30, 30))
+def test_activation_derivatives_match_autograd(name, z):
+    act = ACTIVATIONS[name]
+    d1, d2 = reference.activation_derivatives(name)
+    zz = np.array([z, 0.3 * z, -z + 0.1])
+    assert rel_err(act.f(dev(zz)), reference.ACTIVATIONS[name](zz)) < TOL
+    assert rel_err(act.d1(dev(zz)), d1(zz)) < TOL
+    ref2 = d2(zz)
+    if np.max(np.abs(ref2)) > 1e-200:
+        assert np.max(np.abs(host(act.d2(dev(zz))) - ref2)) <= TOL * np.max(np.abs(ref2)) + 1e-300
+
+
+@given(architectures(), activations, batch_sizes, seeds, st.integers(0, 2))
+def test_apply_and_vjp_match_autograd(sizes, act, B, seed, cond_dim):
+    model, p, hp, x, c, rng = _setup(sizes, act, B, seed, cond_dim)
+    g = rng.standard_normal((B, sizes[-1]))
+    assert rel_err(model.apply(p, dev(x), dev(c)), reference.mlp(hp, x, act, c)) < TOL
+    gp, gx = model.vjp(p, dev(x), dev(g), dev(c))
+    rgp, rgx = reference.vjp(hp, x, g, act, c)
+    assert rel_err(tree_leaves(gp), tree_leaves(rgp)) < TOL
+    assert rel_err(gx, rgx) < TOL
+
+
+@given(architectures(), activations, batch_sizes, seeds, st.integers(0, 2))
+def test_jvp_matches_autograd(sizes, act, B, seed, cond_dim):
+    model, p, hp, x, c, rng = _setup(sizes, act, B, seed, cond_dim)
+    v = rng.standard_normal(x.shape)
+    out, Jv = model.jvp(p, dev(x), dev(v), dev(c))
+    rout, rJv = reference.jvp(hp, x, v, act, c)
+    assert rel_err(out, rout) < TOL
+    assert rel_err(Jv, rJv) < TOL
+    # many tangents at once: stacking single-tangent results
+    V = rng.standard_normal((x.shape[0], 3, x.shape[1]))
+    _, JV = model.jvp(p, dev(x), dev(V), dev(c))
+    for k in range(3):
+        assert rel_err(host(JV)[:, k], reference.jvp(hp, x, V[:, k], act, c)[1]) < TOL
+
+
+@given(architectures(square=True), activations, batch_sizes, seeds, st.integers(0, 1))
+def test_jacobian_and_trace_match_autograd(sizes, act, B, seed, cond_dim):
+    model, p, hp, x, c, rng = _setup(sizes, act, B, seed, cond_dim)
+    J = reference.jacobian_per_example(hp, x, act, c)
+    assert rel_err(model.jacobian(p, dev(x), dev(c)), J) < TOL
+    tr = np.trace(J, axis1=1, axis2=2)
+    methods = ["tangents"] + (["bilinear"] if len(sizes) == 4 else [])
+    w = rng.standard_normal(B)
+    rg = grad(lambda q: (w * reference.divergence(q, x, act, c)).sum())(hp)
+    for method in methods:
+        assert rel_err(model.trace_jacobian(p, dev(x), dev(c), method=method), tr) < TOL
+        _, _, g = model.trace_and_vjp(p, dev(x), dev(w), c=dev(c), method=method)
+        assert rel_err(tree_leaves(g), tree_leaves(rg)) < TOL
+
+
+@given(st.integers(5, 9), st.integers(1, 4), activations, batch_sizes, seeds)
+def test_trace_in_z1_space_when_input_is_wider_than_first_layer(D, H, act, B, seed):
+    sizes = [D, H, H + 1, H, D]                       # 3 hidden layers, D > H1: z1-space tangents
+    model, p, hp, x, c, rng = _setup(sizes, act, B, seed)
+    w = rng.standard_normal(B)
+    _, tr, g = model.trace_and_vjp(p, dev(x), dev(w))
+    assert rel_err(tr, reference.trace_jacobian(hp, x, act)) < TOL
+    rg = grad(lambda q: (w * reference.divergence(q, x, act)).sum())(hp)
+    assert rel_err(tree_leaves(g), tree_leaves(rg)) < TOL
+
+
+@given(activations, batch_sizes, seeds)
+def test_noise_conditional_model_matches_reference(act, B, seed):
+    model = NoiseConditionalMLP([3, 6, 6, 3], act)
+    p = model.init(seed, "float64")
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((B, 3))
+    sigma = rng.uniform(0.05, 2.0, size=B)
+    g = rng.standard_normal((B, 3))
+    hp = host_params(p)
+    assert rel_err(model.apply(p, dev(x), dev(sigma)), reference.noise_conditional(hp, x, sigma, act)) < TOL
+    gp, _ = model.vjp(p, dev(x), dev(sigma), dev(g))
+    rg = grad(lambda q: (g * reference.noise_conditional(q, x, sigma, act)).sum())(hp)
+    assert rel_err(tree_leaves(gp), tree_leaves(rg)) < TOL
+
+
+def test_init_is_seeded_and_has_documented_shapes():
+    m = MLP([2, 128, 128, 2])
+    a, b = m.init(3), m.init(3)
+    assert [tuple(W.shape) for W, _ in a] == [(2, 128), (128, 128), (128, 2)]
+    assert all(np.array_equal(host(u), host(v)) for u, v in zip(tree_leaves(a), tree_leaves(b)))
+    assert a[0][0].dtype == np.float64 and m.init(0, "float32")[0][0].dtype == np.float32
+    assert MLP([2, 4, 2], cond_dim=3).init(0)[0][0].shape == (5, 4)
+
+
+# ---------------------------------------------------------------- bad input
+def test_bad_input_names_the_argument():
+    m = MLP([3, 4, 3])
+    p = m.init(0)
+    with pytest.raises(ValueError, match=r"x must have shape \(B, 3\); got \(2, 4\)"):
+        m.apply(p, dev(np.zeros((2, 4))))
+    with pytest.raises(ValueError, match=r"x must have shape \(B, 3\); got \(3,\)"):
+        m.apply(p, dev(np.zeros(3)))
+    with pytest.raises(ValueError, match="x contains NaN or inf"):
+        m.apply(p, dev(np.array([[0.0, np.nan, 1.0]])))
+    with pytest.raises(ValueError, match="x contains NaN or inf"):
+        m.apply(p, dev(np.array([[0.0, np.inf, 1.0]])))
+    with pytest.raises(TypeError, match="x must be a float32 or float64 array"):
+        m.apply(p, dev(np.zeros((2, 3), dtype=np.int64)))
+    with pytest.raises(ValueError, match=r"params\[1\] must have W of shape \(4, 3\)"):
+        MLP([3, 4, 3]).apply(MLP([3, 4, 5]).init(0), dev(np.zeros((1, 3))))
+    with pytest.raises(ValueError, match="params must be a list of 2"):
+        m.apply(p[:1], dev(np.zeros((1, 3))))
+    with pytest.raises(ValueError, match="activation must be one of"):
+        MLP([3, 4, 3], activation="relu")
+    with pytest.raises(TypeError, match="dtype"):
+        m.init(0, dtype="int32")
+    with pytest.raises(ValueError, match="sizes"):
+        MLP([3])
+    with pytest.raises(ValueError, match="c .* is required"):
+        MLP([3, 4, 3], cond_dim=1).apply(MLP([3, 4, 3], cond_dim=1).init(0), dev(np.zeros((1, 3))))
+    with pytest.raises(ValueError, match="v must have shape"):
+        m.jvp(p, dev(np.zeros((2, 3))), dev(np.zeros((2, 2))))
+    with pytest.raises(ValueError, match="square Jacobian"):
+        MLP([3, 4, 2]).trace_jacobian(MLP([3, 4, 2]).init(0), dev(np.zeros((1, 3))))
