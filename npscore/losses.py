@@ -132,8 +132,8 @@ def ssm(model, params, x, n_projections=1, rng=None, v=None, kind="gaussian",
         raise ValueError(f"kind must be 'gaussian' or 'rademacher'; got {kind!r}")
     B, D = x.shape
     shape = (n_projections, B, D)
-    draw = rng.normal if kind == "gaussian" else (rng.rademacher if rng is not None else None)
-    v = _need(lambda: draw(shape, x.dtype), v, rng, "v")
+    draw = lambda: (rng.normal if kind == "gaussian" else rng.rademacher)(shape, x.dtype)  # noqa: E731
+    v = _need(draw, v, rng, "v")
     if getattr(v, "ndim", None) == 3:
         n_projections = v.shape[0]
     check_shape(v, (n_projections, B, D), "v")

@@ -1,0 +1,81 @@
+"""Closed-form scores of Gaussians and mixtures against autograd's grad of log_prob."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import dev, host, rel_err
+from npscore import backend, reference
+from npscore.densities import Gaussian, GaussianMixture, two_modes
+from strategies import seeds, spd_matrices
+
+TOL = 1e-10
+
+
+@st.composite
+def gaussians(draw):
+    D = draw(st.integers(1, 4))
+    mean = np.random.default_rng(draw(seeds)).standard_normal(D)
+    return mean, draw(spd_matrices(D))
+
+
+@st.composite
+def mixtures(draw):
+    D = draw(st.integers(1, 3))
+    K = draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(seeds))
+    w = rng.uniform(0.2, 1.0, K)
+    return w / w.sum(), 2 * rng.standard_normal((K, D)), np.stack([draw(spd_matrices(D)) for _ in range(K)])
+
+
+@given(gaussians(), seeds)
+def test_gaussian_score_and_log_prob(g, seed):
+    mean, cov = g
+    x = np.random.default_rng(seed).standard_normal((5, len(mean)))
+    d = Gaussian(dev(mean), dev(cov))
+    assert rel_err(d.log_prob(dev(x)), reference.gaussian_log_prob(x, mean, cov)) < TOL
+    auto = reference.score_of(lambda y: reference.gaussian_log_prob(y, mean, cov))(x)
+    assert rel_err(d.score(dev(x)), auto) < TOL
+    assert rel_err(d.score(dev(x)), -(x - mean) @ np.linalg.inv(cov)) < TOL   # -Sigma^{-1}(x - mu)
+
+
+@given(mixtures(), seeds, st.floats(0.0, 2.0))
+def test_mixture_score_log_prob_and_noised(m, seed, sigma):
+    w, means, covs = m
+    x = np.random.default_rng(seed).standard_normal((5, means.shape[1]))
+    d = GaussianMixture(dev(w), dev(means), dev(covs)).noised(sigma)
+    covs_s = covs + sigma ** 2 * np.eye(means.shape[1])
+    lp = lambda y: reference.mixture_log_prob(y, w, means, covs_s)   # noqa: E731
+    assert rel_err(d.log_prob(dev(x)), lp(x)) < TOL
+    assert rel_err(d.score(dev(x)), reference.score_of(lp)(x)) < TOL
+
+
+def test_noised_density_is_the_convolution():
+    """Samples of p plus sigma-noise have the noised density's moments."""
+    d = two_modes((0.2, 0.8))
+    r = backend.rng(0)
+    y = host(d.sample(200000, r) + 0.5 * r.normal((200000, 2)))
+    z = host(d.noised(0.5).sample(200000, r))
+    assert np.allclose(y.mean(0), z.mean(0), atol=0.02)
+    assert np.allclose(np.cov(y.T), np.cov(z.T), atol=0.03)
+
+
+def test_mixture_samples_have_the_weights():
+    d = two_modes((0.2, 0.8))
+    comp = host(d.component(d.sample(100000, backend.rng(3))))
+    assert abs(comp.mean() - 0.8) < 0.01             # 5 standard errors is 0.006
+
+
+def test_bad_densities():
+    with pytest.raises(ValueError, match="positive definite"):
+        Gaussian(dev(np.zeros(2)), dev(np.array([[1.0, 0.0], [0.0, -1.0]])))
+    with pytest.raises(ValueError, match="symmetric"):
+        Gaussian(dev(np.zeros(2)), dev(np.array([[1.0, 0.5], [0.0, 1.0]])))
+    with pytest.raises(ValueError, match="cov must have shape"):
+        Gaussian(dev(np.zeros(2)), dev(np.eye(3)))
+    with pytest.raises(ValueError, match="weights"):
+        GaussianMixture(dev(np.array([0.5, 0.6])), dev(np.zeros((2, 2))), 1.0)
+    with pytest.raises(ValueError, match="sigma"):
+        two_modes().noised(-1.0)
+    with pytest.raises(ValueError, match=r"x must have shape \(B, 2\)"):
+        two_modes().score(dev(np.zeros((3, 3))))

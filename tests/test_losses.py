@@ -1,0 +1,145 @@
+"""Every loss value and gradient against its autograd definition, float64."""
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import dev, host, host_params, rel_err
+from npscore import MLP, NoiseConditionalMLP, backend, losses, reference
+from npscore.nn import tree_leaves
+from strategies import activations, architectures, batch_sizes, seeds
+
+TOL = 1e-10
+
+
+def _setup(sizes, act, B, seed):
+    model = MLP(sizes, act)
+    p = model.init(seed, "float64")
+    rng = np.random.default_rng(seed)
+    return model, p, host_params(p), rng.standard_normal((B, sizes[0])), rng
+
+
+def _same(result, ref):
+    (v, g), (rv, rg) = result, ref
+    assert rel_err(v, rv) < TOL
+    assert rel_err(tree_leaves(g), tree_leaves(rg)) < TOL
+
+
+@given(architectures(square=True), activations, batch_sizes, seeds)
+def test_esm(sizes, act, B, seed):
+    model, p, hp, x, rng = _setup(sizes, act, B, seed)
+    A = rng.standard_normal((sizes[0], sizes[0]))
+    true_score = lambda y: -y @ dev(A)                        # noqa: E731
+    _same(losses.esm(model, p, dev(x), true_score), reference.esm(hp, x, -x @ A, act))
+
+
+@given(architectures(square=True), activations, batch_sizes, seeds)
+def test_ism_fast_and_autograd_agree_with_reference(sizes, act, B, seed):
+    model, p, hp, x, rng = _setup(sizes, act, B, seed)
+    ref = reference.ism(hp, x, act)
+    _same(losses.ism(model, p, dev(x), trace="fast"), ref)
+    if backend.is_host():
+        _same(losses.ism(model, p, x, trace="autograd"), ref)
+
+
+@given(architectures(square=True), activations, batch_sizes, seeds, st.integers(1, 3),
+       st.sampled_from(["gaussian", "rademacher"]), st.booleans())
+def test_ssm(sizes, act, B, seed, M, kind, vr):
+    model, p, hp, x, rng = _setup(sizes, act, B, seed)
+    v = rng.standard_normal((M, B, sizes[0]))
+    if kind == "rademacher":
+        v = np.sign(v)
+    _same(losses.ssm(model, p, dev(x), v=dev(v), variance_reduction=vr),
+          reference.ssm(hp, x, v, act, variance_reduction=vr))
+
+
+@given(architectures(square=True), activations, batch_sizes, seeds, st.floats(0.01, 3.0))
+def test_dsm(sizes, act, B, seed, sigma):
+    model, p, hp, x, rng = _setup(sizes, act, B, seed)
+    eps = rng.standard_normal(x.shape)
+    _same(losses.dsm(model, p, dev(x), sigma, noise=dev(eps)), reference.dsm(hp, x, sigma, eps, act))
+
+
+@given(activations, batch_sizes, seeds, st.integers(1, 5))
+def test_ncsn(act, B, seed, L):
+    model = NoiseConditionalMLP([3, 7, 5, 3], act)
+    p = model.init(seed, "float64")
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((B, 3))
+    sigmas = np.geomspace(1.0, 0.01, L) if L > 1 else np.array([0.3])
+    labels = rng.integers(0, L, size=B)
+    eps = rng.standard_normal(x.shape)
+    _same(losses.ncsn(model, p, dev(x), sigmas, noise=dev(eps), labels=dev(labels)),
+          reference.ncsn(host_params(p), x, sigmas[labels], eps, act))
+
+
+def test_rademacher_average_over_all_sign_vectors_is_the_exact_trace():
+    """For D <= 4, mean over all 2^D sign vectors v of v^T J v = tr J exactly."""
+    for D in (1, 2, 3, 4):
+        model = MLP([D, 6, 5, D], "swish")
+        p = model.init(D)
+        x = dev(np.random.default_rng(D).standard_normal((3, D)))
+        signs = np.array(list(itertools.product([-1.0, 1.0], repeat=D)))   # (2^D, D)
+        V = dev(np.repeat(signs[None], 3, axis=0))                          # (B, 2^D, D)
+        _, JV = model.jvp(p, x, V)
+        vJv = host((V * JV).sum(axis=2)).mean(axis=1)
+        assert np.allclose(vJv, host(model.trace_jacobian(p, x)), rtol=1e-12, atol=1e-12)
+
+
+def test_draws_from_rng_are_reproducible():
+    model = MLP([2, 8, 8, 2])
+    p = model.init(0)
+    x = backend.rng(1).normal((16, 2))
+    a = losses.ssm(model, p, x, 2, rng=backend.rng(5))[0]
+    b = losses.ssm(model, p, x, 2, rng=backend.rng(5))[0]
+    c = losses.ssm(model, p, x, 2, rng=backend.rng(6))[0]
+    assert float(a) == float(b) and float(a) != float(c)
+    assert float(losses.dsm(model, p, x, 0.1, rng=backend.rng(5))[0]) == \
+        float(losses.dsm(model, p, x, 0.1, rng=backend.rng(5))[0])
+
+
+def test_float32_losses_track_float64():
+    model = MLP([4, 16, 16, 4])
+    p64 = model.init(0, "float64")
+    p32 = [(W.astype("float32"), b.astype("float32")) for W, b in p64]
+    x = backend.rng(1).normal((32, 4))
+    v64, g64 = losses.ism(model, p64, x)
+    v32, g32 = losses.ism(model, p32, x.astype("float32"))
+    assert g32[0][0].dtype == np.float32
+    assert rel_err(v32, v64) < 1e-4 and rel_err(tree_leaves(g32), tree_leaves(g64)) < 1e-3
+
+
+# ---------------------------------------------------------------- bad input
+def test_bad_input():
+    model = MLP([2, 4, 4, 2])
+    p = model.init(0)
+    x = dev(np.zeros((3, 2)))
+    r = backend.rng(0)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="sigma"):
+            losses.dsm(model, p, x, bad, rng=r)
+    with pytest.raises(TypeError, match="sigma"):
+        losses.dsm(model, p, x, "big", rng=r)
+    with pytest.raises(ValueError, match="noise must have shape"):
+        losses.dsm(model, p, x, 0.1, noise=dev(np.zeros((3, 3))))
+    with pytest.raises(ValueError, match="rng= or noise="):
+        losses.dsm(model, p, x, 0.1)
+    with pytest.raises(ValueError, match="n_projections"):
+        losses.ssm(model, p, x, 0, rng=r)
+    with pytest.raises(ValueError, match="v must have shape"):
+        losses.ssm(model, p, x, v=dev(np.zeros((1, 3, 3))))
+    with pytest.raises(ValueError, match="kind"):
+        losses.ssm(model, p, x, rng=r, kind="uniform")
+    with pytest.raises(ValueError, match=r"true_score\(x\) must have shape"):
+        losses.esm(model, p, x, lambda y: y[:, :1])
+    with pytest.raises(ValueError, match="trace must be"):
+        losses.ism(model, p, x, trace="hutchinson")
+    nc = NoiseConditionalMLP([2, 4, 2])
+    q = nc.init(0)
+    for sig in ([0.1, 0.5], [1.0, 1.0], [1.0, -0.1], []):
+        with pytest.raises(ValueError, match="sigmas"):
+            losses.ncsn(nc, q, x, sig, rng=r)
+    with pytest.raises(ValueError, match="labels must index"):
+        losses.ncsn(nc, q, x, [1.0, 0.1], noise=dev(np.zeros((3, 2))), labels=dev(np.array([0, 1, 2])))
