@@ -119,12 +119,14 @@ class Generator:
     numbers.
     """
 
-    def __init__(self, seed):
-        if isinstance(seed, bool) or not isinstance(seed, (int, numpy.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int; got {seed!r}")
-        self.seed = int(seed)
+    def __init__(self, seed, stream=0):
+        for arg, val in (("seed", seed), ("stream", stream)):
+            if isinstance(val, bool) or not isinstance(val, (int, numpy.integer)) or val < 0:
+                raise ValueError(f"{arg} must be a non-negative int; got {val!r}")
+        self.seed, self.stream = int(seed), int(stream)
         self.xp = _active["xp"]
-        self._rng = self.xp.random.default_rng(self.seed)
+        # one integer seed per (seed, stream), so both backends accept it
+        self._rng = self.xp.random.default_rng(self.seed * 1_000_003 + self.stream)
 
     def normal(self, shape, dtype="float64"):
         """Standard normal draws of ``shape``."""
@@ -144,9 +146,14 @@ class Generator:
         return 2.0 * self.integers(2, shape).astype(check_dtype(dtype)) - 1.0
 
 
-def rng(seed):
-    """A :class:`Generator` on the active backend seeded with ``seed``."""
-    return Generator(seed)
+def rng(seed, stream=0):
+    """A :class:`Generator` on the active backend seeded with ``(seed, stream)``.
+
+    ``stream`` gives independent, reproducible sub-streams (training re-seeds
+    with ``stream = step`` at checkpoint boundaries so that a resumed run
+    draws exactly what an uninterrupted one would).
+    """
+    return Generator(seed, stream)
 
 
 def synchronize():

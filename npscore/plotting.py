@@ -1,0 +1,122 @@
+"""Every figure npscore draws (matplotlib, Agg, PNG written atomically)."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from . import backend  # noqa: E402
+from .training import atomic_write  # noqa: E402
+
+
+def save(fig, path, dpi=110):
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png"))
+    plt.close(fig)
+    return path
+
+
+def _grid(lim, n):
+    np = backend.host
+    g = np.linspace(-lim, lim, n)
+    X, Y = np.meshgrid(g, g)
+    return X, Y, np.stack([X.ravel(), Y.ravel()], axis=1)
+
+
+def density(path, log_prob, lim=3.0, title="data density p_0(x)"):
+    np = backend.host
+    X, Y, pts = _grid(lim, 200)
+    Z = np.exp(backend.to_numpy(log_prob(backend.asarray(pts))).reshape(X.shape))
+    fig, ax = plt.subplots(figsize=(4.6, 4))
+    im = ax.contourf(X, Y, Z, levels=30, cmap="viridis")
+    fig.colorbar(im, ax=ax)
+    ax.set_title(title)
+    ax.set_aspect("equal")
+    return save(fig, path)
+
+
+def score_fields(path, fields, lim=3.0, n=21):
+    """``fields``: list of ``(title, learned(x), exact(x))``; arrows of both, error shaded."""
+    np = backend.host
+    X, Y, pts = _grid(lim, n)
+    fig, axes = plt.subplots(1, len(fields), figsize=(5 * len(fields), 4.6))
+    axes = np.atleast_1d(axes)
+    for ax, (title, learned, exact) in zip(axes, fields):
+        s = backend.to_numpy(learned(backend.asarray(pts)))
+        e = backend.to_numpy(exact(backend.asarray(pts)))
+        err = np.linalg.norm(s - e, axis=1) / np.maximum(np.linalg.norm(e, axis=1), 1e-12)
+        im = ax.pcolormesh(X, Y, np.clip(err, 0, 1).reshape(X.shape), cmap="Reds", vmin=0, vmax=1,
+                           shading="auto")
+        unit = lambda v: v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)  # noqa: E731
+        ue, us = unit(e), unit(s)
+        ax.quiver(pts[:, 0], pts[:, 1], ue[:, 0], ue[:, 1], color="0.55", width=0.006, label="exact")
+        ax.quiver(pts[:, 0], pts[:, 1], us[:, 0], us[:, 1], color="C0", width=0.003, label="learned")
+        ax.set_title(title)
+        ax.set_aspect("equal")
+        ax.legend(loc="lower right", fontsize=7)
+        fig.colorbar(im, ax=ax, label="relative error (clipped at 1)")
+    return save(fig, path)
+
+
+def trajectories(path, samples, traj, data=None, n_paths=30, lim=3.0, title="annealed Langevin"):
+    np = backend.host
+    x, t = backend.to_numpy(samples), backend.to_numpy(traj)
+    fig, ax = plt.subplots(figsize=(4.6, 4.6))
+    if data is not None:
+        d = backend.to_numpy(data)
+        ax.scatter(d[:, 0], d[:, 1], s=2, c="C1", alpha=0.25, label="data")
+    for i in np.linspace(0, t.shape[1] - 1, n_paths).astype(int):
+        ax.plot(t[:, i, 0], t[:, i, 1], color="0.6", lw=0.6, alpha=0.8)
+    ax.scatter(x[:, 0], x[:, 1], s=2, c="C0", alpha=0.5, label="samples")
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=7, markerscale=4)
+    return save(fig, path)
+
+
+def sample_panels(path, panels, lim=3.0):
+    """``panels``: list of ``(title, samples)`` side by side."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.5), sharey=True)
+    for ax, (title, s) in zip(axes, panels):
+        s = backend.to_numpy(s)
+        ax.scatter(s[:, 0], s[:, 1], s=1.5, alpha=0.4)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_title(title, fontsize=9)
+    return save(fig, path)
+
+
+def loss_curves(path, curves):
+    """``curves``: dict name -> list of per-step losses."""
+    np = backend.host
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for name, losses in curves.items():
+        v = np.asarray(losses)
+        k = max(1, len(v) // 100)
+        smooth = np.convolve(v, np.ones(k) / k, mode="valid")
+        ax.plot(v, alpha=0.25)
+        ax.plot(np.arange(len(smooth)) + k - 1, smooth, label=name, color=ax.lines[-1].get_color())
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.legend()
+    return save(fig, path)
+
+
+def image_grid(path, images, nrow=10, title=None):
+    """``images : (N, 784)`` in [0, 1], drawn as a grid of 28 x 28 digits."""
+    np = backend.host
+    x = np.clip(backend.to_numpy(images), 0, 1).reshape(-1, 28, 28)
+    n = x.shape[0]
+    ncol = -(-n // nrow)
+    canvas = np.ones((ncol * 30, nrow * 30))
+    for i in range(n):
+        r, c = divmod(i, nrow)
+        canvas[r * 30 + 1:r * 30 + 29, c * 30 + 1:c * 30 + 29] = x[i]
+    fig, ax = plt.subplots(figsize=(nrow * 0.6, ncol * 0.6))
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return save(fig, path)
