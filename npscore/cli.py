@@ -4,6 +4,8 @@ import sys
 
 from . import backend
 
+DEMO_STEPS = 6000
+
 
 def _cmd_check(args):
     from .checks import demo_check
@@ -21,9 +23,29 @@ def _cmd_check(args):
     return 0 if ok else 1
 
 
+def _cmd_demo(args):
+    backend.use(args.backend)
+    from . import demo
+    weights = (0.5, 0.5) if args.equal_weights else (0.2, 0.8)
+    demo.run(args.out, seed=args.seed, steps=args.steps, weights=weights, n_samples=args.samples,
+             progress=not args.no_progress)
+    print(f"figures and metrics.json written to {args.out}/")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="npscore", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="the notes' two-mode 2-D example: train, sample, figures, metrics")
+    p.add_argument("--out", default="demo_out", help="folder for figures and metrics.json")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=DEMO_STEPS, help="training steps per model")
+    p.add_argument("--samples", type=int, default=2000, help="samples per sampler")
+    p.add_argument("--equal-weights", action="store_true", help="weights (1/2, 1/2) instead of (1/5, 4/5)")
+    p.add_argument("--backend", default="numpy", choices=backend.BACKENDS)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("check", help="check the hand-written MLP passes against autograd")
     p.add_argument("--sizes", default="2,64,64,2", help="layer widths, comma-separated")

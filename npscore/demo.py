@@ -6,7 +6,9 @@
    (:func:`npscore.losses.ncsn`) on the notes' schedule
    sigma in {0.75, 0.5, 0.25, 0.1, 0.05, 0.025, 0.01}.
 3. Annealed Langevin from uniform noise with grey trajectories; for
-   comparison plain Langevin with the learned score at the smallest sigma, and
+   comparison plain Langevin (with the learned score at the smallest sigma,
+   and with the exact data score: on unequal weights it keeps the mass where
+   it started, about half in each mode), and
    the reverse VP-SDE, predictor-corrector and probability-flow samplers
    with a second model trained by continuous-time DSM
    (:func:`npscore.losses.sde_dsm`).
@@ -32,13 +34,14 @@ from .training import atomic_write, fit
 SIGMAS = (0.75, 0.5, 0.25, 0.1, 0.05, 0.025, 0.01)
 
 
-def run(out="demo_out", seed=0, steps=3000, weights=(0.2, 0.8), n_samples=4000, batch=256,
-        hidden=128, lr=2e-3, sampler_steps=100, progress=True, figures=True, log=print):
+def run(out="demo_out", seed=0, steps=6000, weights=(0.2, 0.8), n_samples=2000, batch=512,
+        hidden=128, lr=1e-3, sampler_steps=100, dtype="float32", progress=True, figures=True,
+        log=print):
     """Train, sample, measure and draw; returns the metrics dict (also ``metrics.json``)."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps (--steps) must be an int >= 1; got {steps!r}")
     t_start = time.time()
-    data = two_modes(weights)
+    data = two_modes(weights, dtype=dtype)
     model = NoiseConditionalMLP([2, hidden, hidden, 2], "softplus")
     opt = Adam(lr=lr)
 
@@ -46,32 +49,38 @@ def run(out="demo_out", seed=0, steps=3000, weights=(0.2, 0.8), n_samples=4000, 
     def ncsn_loss(p, rng):
         return ncsn(model, p, data.sample(batch, rng), SIGMAS, rng=rng)
 
-    params, _, losses = fit(ncsn_loss, model.init(seed), opt, steps, seed, progress=progress,
-                            desc="ncsn (multi-level DSM)")
+    _, state, losses = fit(ncsn_loss, model.init(seed, dtype), opt, steps, seed, ema=0.999,
+                           progress=progress, desc="ncsn (multi-level DSM)")
+    params = state["ema"]
     sde = VPSDE()
 
     def sde_loss(p, rng):
         return sde_dsm(model, p, data.sample(batch, rng), sde, rng=rng)
 
-    sde_params, _, sde_losses = fit(sde_loss, model.init(seed + 1), opt, steps, seed + 1,
-                                    progress=progress, desc="VP SDE (continuous DSM)")
+    _, state, sde_losses = fit(sde_loss, model.init(seed + 1, dtype), opt, max(1, steps // 2), seed + 1,
+                               ema=0.999, progress=progress, desc="VP SDE (continuous DSM)")
+    sde_params = state["ema"]
     t_train = time.time() - t_start
 
     # ---- sample
     rng = backend.rng(seed, 10**6)
     score = model.score_fn(params)
-    x0 = rng.uniform((n_samples, 2), -3.0, 3.0)
+    x0 = rng.uniform((n_samples, 2), -3.0, 3.0, dtype)
     annealed, traj = annealed_langevin(score, x0, SIGMAS, 2e-5, sampler_steps, rng,
                                        record_every=10)
-    plain = langevin(lambda x: score(x, SIGMAS[-1]), x0, 2e-5 * 100, 7 * sampler_steps, rng)
+    # plain Langevin, same starts and total steps: with the learned score at the
+    # smallest sigma, and with the exact data score (the sampler's own failure)
+    plain = langevin(lambda x: score(x, SIGMAS[-1]), x0, 2e-3, 7 * sampler_steps, rng)
+    plain_exact = langevin(data.score, x0, 2e-3, 7 * sampler_steps, rng)
     vp_score = sde_score(model, sde_params, sde)
-    prior = sde.prior_sample((n_samples, 2), rng)
+    prior = sde.prior_sample((n_samples, 2), rng, dtype)
     samples = {
         "annealed Langevin": annealed,
         "plain Langevin": plain,
-        "reverse SDE": reverse_sde(vp_score, sde, prior, 500, rng),
-        "predictor-corrector": predictor_corrector(vp_score, sde, prior, 250, rng),
-        "probability flow": probability_flow(vp_score, sde, prior, 250),
+        "plain Langevin, exact": plain_exact,
+        "reverse SDE": reverse_sde(vp_score, sde, prior, 2 * sampler_steps, rng),
+        "predictor-corrector": predictor_corrector(vp_score, sde, prior, sampler_steps, rng),
+        "probability flow": probability_flow(vp_score, sde, prior, sampler_steps),
     }
     t_sample = time.time() - t_start - t_train
 

@@ -27,6 +27,7 @@ def energy_distance(x, y):
     """
     check_batch(x, x.shape[1] if getattr(x, "ndim", 0) == 2 else -1, "x")
     check_batch(y, x.shape[1], "y")
+    x, y = x.astype("float64"), y.astype("float64")
     return 2.0 * _mean_pairwise_distance(x, y) - _mean_pairwise_distance(x, x) - _mean_pairwise_distance(y, y)
 
 

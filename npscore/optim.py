@@ -32,7 +32,7 @@ class SGD:
     def update(self, params, grads, state):
         m = tree_map(lambda m_, g: self.momentum * m_ + g, state["m"], grads)
         params = tree_map(lambda p, m_: p - self.lr * m_, params, m)
-        return params, {"step": state["step"] + 1, "m": m}
+        return params, {**state, "step": state["step"] + 1, "m": m}
 
 
 class Adam:
@@ -64,4 +64,4 @@ class Adam:
         c1, c2 = 1.0 - b1 ** t, 1.0 - b2 ** t
         params = tree_map(
             lambda p, m_, v_: p - self.lr * (m_ / c1) / (xp.sqrt(v_ / c2) + self.eps), params, m, v)
-        return params, {"step": t, "m": m, "v": v}
+        return params, {**state, "step": t, "m": m, "v": v}

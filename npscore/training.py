@@ -16,15 +16,19 @@ import os
 import tempfile
 
 from . import backend
-from .nn import tree_leaves
+from .nn import tree_leaves, tree_map
 
 
 def fit(loss_fn, params, opt, n_steps, seed, *, state=None, start_step=0, losses=None,
-        segment=100, checkpoint=None, config=None, progress=True, desc="train"):
+        segment=100, checkpoint=None, config=None, ema=0.0, progress=True, desc="train"):
     """Minimise ``loss_fn(params, rng) -> (value, grads)`` with ``opt``.
 
     Returns ``(params, state, losses)`` with ``losses`` a host list of floats,
     one per step. Raises ``RuntimeError`` as soon as the loss is non-finite.
+    With ``ema = r > 0`` the optimiser state also keeps an exponential moving
+    average of the params, ``ema <- r ema + (1 - r) params`` with
+    ``r = min(ema, (1 + k) / (10 + k))`` at step k (as NCSN and score_sde
+    sample from), in ``state["ema"]``.
     With ``checkpoint`` (a path), saves params, optimiser state, losses and
     ``config`` every ``segment`` steps and at the end.
     """
@@ -36,7 +40,11 @@ def fit(loss_fn, params, opt, n_steps, seed, *, state=None, start_step=0, losses
         raise ValueError(f"start_step {start_step} is not a multiple of segment {segment}")
     from tqdm.auto import tqdm
 
+    if not 0.0 <= ema < 1.0:
+        raise ValueError(f"ema must be in [0, 1); got {ema!r}")
     state = opt.init(params) if state is None else state
+    if ema and "ema" not in state:
+        state["ema"] = params
     losses = [] if losses is None else list(losses)
     bar = tqdm(range(start_step, n_steps), desc=desc, initial=start_step, total=n_steps,
                disable=not progress, dynamic_ncols=True, mininterval=0.5)
@@ -47,7 +55,11 @@ def fit(loss_fn, params, opt, n_steps, seed, *, state=None, start_step=0, losses
             rng = backend.rng(seed, step)
         value, grads = loss_fn(params, rng)
         pending.append(value)
+        averaged = state.get("ema")
         params, state = opt.update(params, grads, state)
+        if ema:
+            r = min(ema, (1.0 + step) / (10.0 + step))      # warm-up, as TF's num_updates
+            state["ema"] = tree_map(lambda a, p: r * a + (1.0 - r) * p, averaged, params)
         last = step + 1 == n_steps
         if (step + 1) % segment == 0 or last or len(pending) >= 25:
             values = [backend.to_float(v) for v in pending]   # one device sync per chunk
@@ -70,7 +82,7 @@ def save_checkpoint(path, params, state, losses, config):
     """Write params, optimiser state, loss history and config to ``path`` atomically."""
     np = backend.host
     arrays = {f"param_{i}": backend.to_numpy(a) for i, a in enumerate(tree_leaves(params))}
-    for key in ("m", "v"):
+    for key in ("m", "v", "ema"):
         if key in state:
             arrays.update({f"opt_{key}_{i}": backend.to_numpy(a) for i, a in enumerate(tree_leaves(state[key]))})
     arrays["opt_step"] = np.asarray(state["step"])
@@ -143,7 +155,7 @@ def load_checkpoint(path, model, opt=None, dtype=None):
         state = None
         if opt is not None:
             state = {"step": int(data["opt_step"])}
-            for key in ("m", "v"):
+            for key in ("m", "v", "ema"):
                 if f"opt_{key}_0" in data.files:
                     state[key] = tree(f"opt_{key}")
         return params, state, [float(v) for v in data["losses"]], json.loads(str(data["config"]))

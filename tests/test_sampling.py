@@ -111,7 +111,7 @@ def test_demo_smoke(tmp_path):
     assert files == ["1_data_density.png", "2_score_fields.png", "3_annealed_langevin.png",
                      "4_samplers.png", "5_loss.png", "metrics.json"]
     saved = json.load(open(tmp_path / "metrics.json"))
-    assert set(saved["samplers"]) == {"annealed Langevin", "plain Langevin", "reverse SDE",
+    assert set(saved["samplers"]) == {"annealed Langevin", "plain Langevin", "plain Langevin, exact", "reverse SDE",
                                       "predictor-corrector", "probability flow"}
     assert saved["energy_distance_floor"] > 0
     for r in m["samplers"].values():
