@@ -33,6 +33,52 @@ def _cmd_demo(args):
     return 0
 
 
+def _cmd_mnist(args):
+    backend.use(args.backend)
+    from . import mnist
+    model, params, losses, seconds = mnist.train(
+        args.out, args.data, args.steps, args.batch_size, args.hidden, args.lr, args.seed,
+        args.checkpoint_every, args.resume, progress=not args.no_progress)
+    done = len(losses)
+    print(f"trained {done} steps; last 100 steps mean loss {sum(losses[-100:]) / len(losses[-100:]):.4f}; "
+          f"this run {seconds:.1f}s")
+    extra = {"train_seconds_this_run": seconds, "steps": args.steps, "hidden": args.hidden,
+             "batch_size": args.batch_size}
+    if args.samples:
+        mnist.sample_and_evaluate(model, params, args.out, args.data, args.samples, args.seed,
+                                  args.steps_each, args.classifier, progress=not args.no_progress, extra=extra)
+    return 0
+
+
+def _cmd_sample(args):
+    backend.use(args.backend)
+    from . import mnist
+    model, params, config = mnist.load_model(args.checkpoint)
+    mnist.sample_and_evaluate(model, params, args.out, args.data, args.samples, args.seed, args.steps_each,
+                              args.classifier, progress=not args.no_progress)
+    return 0
+
+
+def _mnist_args(p, train=True):
+    p.add_argument("--data", default=None, help="folder of the four MNIST IDX files "
+                   "(default: $NPSCORE_MNIST_DIR)")
+    p.add_argument("--out", default="mnist_out")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=int, default=1000, help="images to sample and score (0: none)")
+    p.add_argument("--steps-each", type=int, default=100, help="annealed Langevin steps per level")
+    p.add_argument("--classifier", default=None, help="classifier .npz (trained and saved if missing)")
+    p.add_argument("--backend", default="numpy", choices=backend.BACKENDS)
+    p.add_argument("--no-progress", action="store_true")
+    if train:
+        p.add_argument("--steps", type=int, default=30000)
+        p.add_argument("--batch-size", type=int, default=128)
+        p.add_argument("--hidden", type=int, default=512)
+        p.add_argument("--lr", type=float, default=1e-3)
+        p.add_argument("--checkpoint-every", type=int, default=1000)
+        p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+        p.set_defaults(func=_cmd_mnist)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="npscore", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -46,6 +92,16 @@ def build_parser():
     p.add_argument("--backend", default="numpy", choices=backend.BACKENDS)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("mnist", help="train the noise-conditional MLP on MNIST, sample, score")
+    _mnist_args(p)
+    p = sub.add_parser("train", help="train a model: `npscore train mnist` (same as `npscore mnist`)")
+    tsub = p.add_subparsers(dest="dataset", required=True)
+    _mnist_args(tsub.add_parser("mnist", help="as `npscore mnist`"))
+    p = sub.add_parser("sample", help="sample and score from a saved MNIST checkpoint")
+    p.add_argument("--checkpoint", required=True)
+    _mnist_args(p, train=False)
+    p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("check", help="check the hand-written MLP passes against autograd")
     p.add_argument("--sizes", default="2,64,64,2", help="layer widths, comma-separated")

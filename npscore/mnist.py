@@ -1,0 +1,121 @@
+"""MNIST with a noise-conditional MLP score model (first report, section 1).
+
+``s(x, sigma) = MLP([x, log sigma]) / sigma`` (784 in, 784 out; the 1/sigma
+output scaling of NCSN / score_sde), trained with the ``ncsn`` multi-level
+DSM loss on sigma geometric from 1.0 to 0.01 over 10 levels,
+lambda(sigma) = sigma^2, Adam, an EMA of the params for sampling. Sampling is
+annealed Langevin with NCSN's defaults (T = 100 steps per level,
+eps = 2e-5, final denoising step). Everything runs on the active backend:
+``--backend cupy`` changes nothing else.
+"""
+import json
+import os
+import time
+
+from . import backend, classifier, plotting
+from .data import load_mnist
+from .losses import ncsn
+from .nn import NoiseConditionalMLP
+from .optim import Adam
+from .sampling import annealed_langevin
+from .training import atomic_savez, atomic_write, fit, load_checkpoint
+
+SIGMAS = tuple(float(1.0 * (0.01 / 1.0) ** (i / 9)) for i in range(10))
+ACTIVATION = "swish"
+
+
+def make_model(hidden):
+    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
+        raise ValueError(f"hidden (--hidden) must be a positive int; got {hidden!r}")
+    return NoiseConditionalMLP([784, hidden, hidden, 784], ACTIVATION)
+
+
+def train(out, data_dir=None, steps=30000, batch_size=128, hidden=512, lr=1e-3, seed=0,
+          checkpoint_every=1000, resume=False, progress=True, log=print):
+    """Train and checkpoint to ``out/checkpoint.npz``; returns ``(model, ema_params, losses, seconds)``."""
+    for name, v in (("steps (--steps)", steps), ("batch_size (--batch-size)", batch_size),
+                    ("checkpoint_every", checkpoint_every)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be an int >= 1; got {v!r}")
+    x, _ = load_mnist(data_dir, "train")
+    model = make_model(hidden)
+    opt = Adam(lr=lr)
+    config = {"hidden": hidden, "activation": ACTIVATION, "sigmas": list(SIGMAS), "seed": seed,
+              "batch_size": batch_size, "lr": lr, "checkpoint_every": checkpoint_every}
+    path = os.path.join(out, "checkpoint.npz")
+    params, state, losses, start = model.init(seed, "float32"), None, [], 0
+    if resume:
+        params, state, losses, saved = load_checkpoint(path, model.mlp, opt)
+        for key in ("hidden", "seed", "batch_size", "lr", "checkpoint_every"):
+            if saved.get(key) != config[key]:
+                raise ValueError(f"--resume: checkpoint {path} was trained with {key}={saved.get(key)!r}, "
+                                 f"this run asks for {config[key]!r}")
+        start = state["step"]
+        log(f"resuming from step {start} of {path}")
+    N = x.shape[0]
+
+    def loss(p, rng):
+        idx = rng.integers(N, (batch_size,))
+        return ncsn(model, p, x[idx], SIGMAS, rng=rng)
+
+    t = time.time()
+    _, state, losses = fit(loss, params, opt, steps, seed, state=state, start_step=start, losses=losses,
+                           segment=checkpoint_every, checkpoint=path, config=config, ema=0.999,
+                           progress=progress, desc="mnist ncsn")
+    return model, state["ema"], losses, time.time() - t
+
+
+def load_model(path):
+    """``(model, ema_params, config)`` from a checkpoint written by :func:`train`."""
+    np = backend.host
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"checkpoint {path!r} does not exist")
+    with np.load(path, allow_pickle=False) as data:
+        if "config" not in data.files:
+            raise ValueError(f"{path!r} is not an npscore MNIST checkpoint (no config)")
+        config = json.loads(str(data["config"]))
+    model = make_model(int(config["hidden"]))
+    params, state, _, _ = load_checkpoint(path, model.mlp, Adam())
+    return model, state.get("ema", params), config
+
+
+def sample(model, params, n, seed, n_steps_each=100, eps=2e-5):
+    """``n`` images by annealed Langevin from U(0, 1) noise, then clipped to [0, 1]."""
+    rng = backend.rng(seed, 7)
+    x0 = rng.uniform((n, 784), dtype="float32")
+    x = annealed_langevin(model.score_fn(params), x0, SIGMAS, eps, n_steps_each, rng)
+    return backend.xp().clip(x, 0.0, 1.0)
+
+
+def sample_and_evaluate(model, params, out, data_dir=None, n=1000, seed=0, n_steps_each=100,
+                        classifier_path=None, progress=True, log=print, extra=None):
+    """Sample, save ``samples.npz`` and ``samples.png``, compute and print the metrics."""
+    t = time.time()
+    x = sample(model, params, n, seed, n_steps_each)
+    backend.synchronize()
+    t_sample = time.time() - t
+    os.makedirs(out, exist_ok=True)
+    atomic_savez(os.path.join(out, "samples.npz"), {"images": backend.to_numpy(x)})
+    plotting.image_grid(os.path.join(out, "samples.png"), x[:100], title="npscore: NCSN MLP, annealed Langevin")
+    clf = classifier.load_or_train(classifier_path or os.path.join(out, "classifier.npz"), data_dir,
+                                   progress=progress, log=log)
+    xt, yt = load_mnist(data_dir, "test")
+    xtr, _ = load_mnist(data_dir, "train")
+    ref = classifier.feature_stats(clf, xt)
+    rng = backend.rng(seed, 11)
+    perm = backend.host.random.default_rng(seed).permutation(xt.shape[0])[:n]
+    metrics = {"model": classifier.evaluate(clf, x, ref),
+               "mnist_test (floor)": classifier.evaluate(clf, xt[backend.asarray(perm)], ref),
+               "gaussian_fit (baseline)": classifier.evaluate(clf, classifier.gaussian_fit_samples(xtr, n, rng), ref),
+               "classifier_test_accuracy": clf.accuracy(xt, yt), "n_samples": n,
+               "sample_seconds": t_sample, "backend": backend.name()}
+    metrics.update(extra or {})
+    atomic_write(os.path.join(out, "metrics.json"), lambda tmp: open(tmp, "w").write(json.dumps(metrics, indent=2)))
+    log(f"{'':<24}{'classifier-FID':>15}{'IS analogue':>13}{'top prob':>10}  min class fraction")
+    for key in ("model", "mnist_test (floor)", "gaussian_fit (baseline)"):
+        m = metrics[key]
+        log(f"{key:<24}{m['classifier_fid']:15.2f}{m['inception_score']:13.2f}{m['mean_top_prob']:10.3f}"
+            f"  {min(m['label_fractions']):.3f}")
+    log("model label fractions: " + " ".join(f"{v:.3f}" for v in metrics["model"]["label_fractions"]))
+    log(f"sampling {n} images took {t_sample:.1f}s; grid: {os.path.join(out, 'samples.png')}")
+    return metrics

@@ -1,0 +1,143 @@
+"""IDX reader (on files the tests write, and the real MNIST when present),
+checkpoints, exact resume, the MNIST CLI's errors, and the classifier's accuracy."""
+import gzip
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+from conftest import host
+from npscore import backend, cli, mnist
+from npscore.data import load_mnist, mnist_dir, read_idx
+from npscore.training import load_checkpoint
+
+REAL = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+
+
+def write_idx(path, array, magic_type=0x08, gz=True, truncate=0):
+    array = np.asarray(array, dtype=np.uint8)
+    head = bytes([0, 0, magic_type, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    raw = head + array.tobytes()
+    raw = raw[: len(raw) - truncate] if truncate else raw
+    with open(path, "wb") as f:
+        f.write(gzip.compress(raw) if gz else raw)
+
+
+def fake_mnist(folder, n_train=64, n_test=32, seed=0, gz=True):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    sfx = ".gz" if gz else ""
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        write_idx(folder / f"{split}-images-idx3-ubyte{sfx}", rng.integers(0, 256, (n, 28, 28)), gz=gz)
+        write_idx(folder / f"{split}-labels-idx1-ubyte{sfx}", rng.integers(0, 10, n), gz=gz)
+    return folder
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_reader_round_trip(tmp_path, gz):
+    fake_mnist(tmp_path, gz=gz)
+    x, y = load_mnist(str(tmp_path), "train")
+    raw = read_idx(str(tmp_path / ("train-images-idx3-ubyte" + (".gz" if gz else ""))))
+    assert x.shape == (64, 784) and y.shape == (64,)
+    assert np.allclose(host(x), raw.reshape(64, 784) / 255.0)
+    xd, _ = load_mnist(str(tmp_path), "test", dequantize=True, rng=backend.rng(0))
+    raw_t = read_idx(str(tmp_path / ("t10k-images-idx3-ubyte" + (".gz" if gz else "")))).reshape(32, 784)
+    d = host(xd) * 256 - raw_t
+    assert d.min() > -1e-3 and d.max() < 1 + 1e-3 and d.std() > 0.2     # uniform dequantisation
+
+
+def test_reader_errors_name_the_file(tmp_path):
+    fake_mnist(tmp_path)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    write_idx(bad / "x.idx", np.zeros((3, 4)), truncate=5)
+    with pytest.raises(ValueError, match=r"x.idx: dimensions \[3, 4\] need 12 data bytes, file has 7"):
+        read_idx(str(bad / "x.idx"))
+    (bad / "text.idx").write_text("hello, not an IDX file")
+    with pytest.raises(ValueError, match="text.idx: not an unsigned-byte IDX file"):
+        read_idx(str(bad / "text.idx"))
+    with pytest.raises(ValueError, match="magic number 2049, expected 2051"):
+        read_idx(str(tmp_path / "train-labels-idx1-ubyte.gz"), 2051)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_idx(str(bad / "missing.idx"))
+    (bad / "trunc.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x01" + bytes(100))[:20])
+    with pytest.raises(ValueError, match="trunc.gz: corrupt or truncated gzip"):
+        read_idx(str(bad / "trunc.gz"))
+    # wrong image size: 27 x 27 images under the right name
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    write_idx(wrong / "train-images-idx3-ubyte.gz", np.zeros((4, 27, 27)))
+    write_idx(wrong / "train-labels-idx1-ubyte.gz", np.zeros(4))
+    with pytest.raises(ValueError, match=r"images must be N x 28 x 28; got \[4, 27, 27\]"):
+        load_mnist(str(wrong), "train")
+
+
+def test_missing_directory_says_where_files_go(tmp_path, monkeypatch):
+    monkeypatch.delenv("NPSCORE_MNIST_DIR", raising=False)
+    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte.*NPSCORE_MNIST_DIR"):
+        mnist_dir(None)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        mnist_dir(str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte\\(.gz\\) is missing"):
+        (tmp_path / "t10k-images-idx3-ubyte").write_bytes(b"")
+        load_mnist(str(tmp_path), "test")
+    monkeypatch.setenv("NPSCORE_MNIST_DIR", str(fake_mnist(tmp_path / "env")))
+    assert load_mnist(None, "train")[0].shape == (64, 784)
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="real MNIST not present")
+def test_real_mnist_counts():
+    x, y = load_mnist(str(REAL), "test")
+    assert x.shape == (10000, 784) and 0 <= float(host(x).min()) and float(host(x).max()) == 1.0
+    assert list(np.bincount(y)) == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_resume_gives_the_uninterrupted_numbers(tmp_path):
+    data = fake_mnist(tmp_path / "data")
+    kw = dict(data_dir=str(data), batch_size=8, hidden=8, checkpoint_every=10, progress=False, log=lambda *a: None)
+    _, full, losses_full, _ = mnist.train(str(tmp_path / "a"), steps=30, **kw)
+    mnist.train(str(tmp_path / "b"), steps=20, **kw)
+    _, resumed, losses_res, _ = mnist.train(str(tmp_path / "b"), steps=30, resume=True, **kw)
+    assert losses_res == losses_full and len(losses_full) == 30
+    for (W1, b1), (W2, b2) in zip(full, resumed):
+        assert np.array_equal(host(W1), host(W2)) and np.array_equal(host(b1), host(b2))
+    # and the checkpoint round-trips through allow_pickle=False
+    model, params, config = mnist.load_model(str(tmp_path / "a" / "checkpoint.npz"))
+    assert config["hidden"] == 8 and np.array_equal(host(params[0][0]), host(full[0][0]))
+
+
+def test_checkpoint_of_another_architecture_is_named(tmp_path):
+    data = fake_mnist(tmp_path / "data")
+    mnist.train(str(tmp_path / "a"), data_dir=str(data), steps=10, batch_size=4, hidden=8,
+                checkpoint_every=10, progress=False)
+    with pytest.raises(ValueError, match=r"array param_0 has shape \(785, 8\); .* expects \(785, 16\)"):
+        load_checkpoint(str(tmp_path / "a" / "checkpoint.npz"), mnist.make_model(16).mlp)
+    with pytest.raises(ValueError, match="param_0 has shape"):
+        mnist.train(str(tmp_path / "a"), data_dir=str(data), steps=20, batch_size=4, hidden=16,
+                    checkpoint_every=10, resume=True, progress=False)
+    with pytest.raises(ValueError, match="trained with lr=0.001"):
+        mnist.train(str(tmp_path / "a"), data_dir=str(data), steps=20, batch_size=4, hidden=8, lr=0.01,
+                    checkpoint_every=10, resume=True, progress=False, log=lambda *a: None)
+
+
+def test_cli_errors(tmp_path, capsys):
+    data = fake_mnist(tmp_path)
+    assert cli.main(["mnist", "--data", str(data), "--steps", "0", "--out", str(tmp_path / "o")]) == 2
+    assert "steps (--steps) must be an int >= 1" in capsys.readouterr().err
+    assert cli.main(["sample", "--checkpoint", str(tmp_path / "none.npz"), "--data", str(data)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    if not backend.name() == "cupy":
+        from conftest import cupy_available
+        if not cupy_available():
+            assert cli.main(["mnist", "--backend", "cupy", "--data", str(data)]) == 2
+            assert "backend 'cupy'" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="real MNIST not present")
+def test_classifier_reaches_97_percent():
+    from npscore import classifier
+    x, y = load_mnist(str(REAL), "train")
+    xt, yt = load_mnist(str(REAL), "test")
+    clf = classifier.train_classifier(x, y, steps=3000, progress=False)
+    assert clf.accuracy(xt, yt) >= 0.97
