@@ -1,7 +1,9 @@
 """MNIST with a noise-conditional MLP score model (first report, section 1).
 
-``s(x, sigma) = MLP([x, log sigma]) / sigma`` (784 in, 784 out; the 1/sigma
-output scaling of NCSN / score_sde), trained with the ``ncsn`` multi-level
+``s(x, sigma) = MLP([x, log sigma]) / sigma - (x - m) / (sigma^2 + v)`` (784 in,
+784 out; the 1/sigma output scaling of NCSN / score_sde, plus the score of the
+training set's Gaussian N(m, v I) noised to sigma, so that the network learns
+the residual and chains far from the data are pulled back), trained with the ``ncsn`` multi-level
 DSM loss on sigma geometric from 1.0 to 0.01 over 10 levels,
 lambda(sigma) = sigma^2, Adam, an EMA of the params for sampling. Sampling is
 annealed Langevin with NCSN's defaults (T = 100 steps per level,
@@ -24,10 +26,18 @@ SIGMAS = tuple(float(1.0 * (0.01 / 1.0) ** (i / 9)) for i in range(10))
 ACTIVATION = "swish"
 
 
-def make_model(hidden):
+def make_model(hidden, base=None):
+    """The score model; ``base = (mean image, pixel variance)`` of the training set."""
     if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
         raise ValueError(f"hidden (--hidden) must be a positive int; got {hidden!r}")
-    return NoiseConditionalMLP([784, hidden, hidden, 784], ACTIVATION)
+    return NoiseConditionalMLP([784, hidden, hidden, 784], ACTIVATION, base=base)
+
+
+def data_base(x):
+    """``(mean image, mean per-pixel variance)`` of ``x``: the Gaussian the model's
+    residual is taken from (see :class:`npscore.nn.NoiseConditionalMLP`)."""
+    mean = x.mean(axis=0)
+    return mean, backend.to_float(((x - mean) ** 2).mean())
 
 
 def train(out, data_dir=None, steps=30000, batch_size=128, hidden=512, lr=1e-3, seed=0,
@@ -38,10 +48,12 @@ def train(out, data_dir=None, steps=30000, batch_size=128, hidden=512, lr=1e-3, 
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be an int >= 1; got {v!r}")
     x, _ = load_mnist(data_dir, "train")
-    model = make_model(hidden)
+    base = data_base(x)
+    model = make_model(hidden, base)
     opt = Adam(lr=lr)
     config = {"hidden": hidden, "activation": ACTIVATION, "sigmas": list(SIGMAS), "seed": seed,
-              "batch_size": batch_size, "lr": lr, "checkpoint_every": checkpoint_every}
+              "batch_size": batch_size, "lr": lr, "checkpoint_every": checkpoint_every,
+              "base_mean": [float(v) for v in backend.to_numpy(base[0])], "base_var": base[1]}
     path = os.path.join(out, "checkpoint.npz")
     params, state, losses, start = model.init(seed, "float32"), None, [], 0
     if resume:
@@ -74,7 +86,9 @@ def load_model(path):
         if "config" not in data.files:
             raise ValueError(f"{path!r} is not an npscore MNIST checkpoint (no config)")
         config = json.loads(str(data["config"]))
-    model = make_model(int(config["hidden"]))
+    base = (backend.asarray(config["base_mean"], dtype="float32"), config["base_var"]) \
+        if "base_mean" in config else None
+    model = make_model(int(config["hidden"]), base)
     params, state, _, _ = load_checkpoint(path, model.mlp, Adam())
     return model, state.get("ema", params), config
 

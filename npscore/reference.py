@@ -40,9 +40,13 @@ def mlp(params, x, activation="softplus", c=None):
     return anp.dot(h, W) + b
 
 
-def noise_conditional(params, x, sigma, activation="softplus"):
-    """``s(x, sigma) = mlp([x, log sigma]) / sigma`` with ``sigma : (B,)``."""
-    return mlp(params, x, activation, anp.log(sigma)[:, None]) / sigma[:, None]
+def noise_conditional(params, x, sigma, activation="softplus", base=None):
+    """``s(x, sigma) = mlp([x, log sigma]) / sigma`` with ``sigma : (B,)``, minus
+    ``(x - mean) / (sigma^2 + var)`` when ``base = (mean, var)``."""
+    s = mlp(params, x, activation, anp.log(sigma)[:, None]) / sigma[:, None]
+    if base is not None:
+        s = s - (x - base[0]) / (sigma ** 2 + base[1])[:, None]
+    return s
 
 
 def vjp(params, x, g, activation="softplus", c=None):
@@ -123,13 +127,13 @@ def dsm(params, x, sigma, noise, activation="softplus"):
     return value_and_grad(loss)(params)
 
 
-def ncsn(params, x, sigma, noise, activation="softplus"):
+def ncsn(params, x, sigma, noise, activation="softplus", base=None):
     """``(L, dL/dparams)`` of ``mean_b sigma_b^2 1/2 ||s(x~_b, sigma_b) + eps_b / sigma_b||^2``.
 
     ``sigma : (B,)`` is each example's drawn level, ``x~ = x + sigma eps``.
     """
     def loss(p):
-        s = noise_conditional(p, x + sigma[:, None] * noise, sigma, activation)
+        s = noise_conditional(p, x + sigma[:, None] * noise, sigma, activation, base)
         return 0.5 * anp.mean(sigma ** 2 * anp.sum((s + noise / sigma[:, None]) ** 2, axis=1))
     return value_and_grad(loss)(params)
 

@@ -62,17 +62,18 @@ def test_dsm(sizes, act, B, seed, sigma):
     _same(losses.dsm(model, p, dev(x), sigma, noise=dev(eps)), reference.dsm(hp, x, sigma, eps, act))
 
 
-@given(activations, batch_sizes, seeds, st.integers(1, 5))
-def test_ncsn(act, B, seed, L):
-    model = NoiseConditionalMLP([3, 7, 5, 3], act)
-    p = model.init(seed, "float64")
+@given(activations, batch_sizes, seeds, st.integers(1, 5), st.booleans())
+def test_ncsn(act, B, seed, L, with_base):
     rng = np.random.default_rng(seed)
+    base = (rng.standard_normal(3), 0.4) if with_base else None
+    model = NoiseConditionalMLP([3, 7, 5, 3], act, base=None if base is None else (dev(base[0]), base[1]))
+    p = model.init(seed, "float64")
     x = rng.standard_normal((B, 3))
     sigmas = np.geomspace(1.0, 0.01, L) if L > 1 else np.array([0.3])
     labels = rng.integers(0, L, size=B)
     eps = rng.standard_normal(x.shape)
     _same(losses.ncsn(model, p, dev(x), sigmas, noise=dev(eps), labels=dev(labels)),
-          reference.ncsn(host_params(p), x, sigmas[labels], eps, act))
+          reference.ncsn(host_params(p), x, sigmas[labels], eps, act, base))
 
 
 def test_rademacher_average_over_all_sign_vectors_is_the_exact_trace():
@@ -143,3 +144,18 @@ def test_bad_input():
             losses.ncsn(nc, q, x, sig, rng=r)
     with pytest.raises(ValueError, match="labels must index"):
         losses.ncsn(nc, q, x, [1.0, 0.1], noise=dev(np.zeros((3, 2))), labels=dev(np.array([0, 1, 2])))
+
+
+@given(activations, batch_sizes, seeds, st.sampled_from(["vp", "ve"]))
+def test_sde_dsm(act, B, seed, kind):
+    from npscore.sde import VESDE, VPSDE
+    sde = VPSDE() if kind == "vp" else VESDE(0.01, 3.0)
+    model = NoiseConditionalMLP([2, 6, 6, 2], act)
+    p = model.init(seed, "float64")
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((B, 2))
+    t = rng.uniform(1e-3, 1.0, B)
+    z = rng.standard_normal(x.shape)
+    m, std = (host(a) for a in sde.marginal(dev(t)))
+    _same(losses.sde_dsm(model, p, dev(x), sde, t=dev(t), noise=dev(z)),
+          reference.sde_dsm(host_params(p), x, m, std, z, std ** 2, act))

@@ -86,19 +86,22 @@ def test_trace_in_z1_space_when_input_is_wider_than_first_layer(D, H, act, B, se
     assert rel_err(tree_leaves(g), tree_leaves(rg)) < TOL
 
 
-@given(activations, batch_sizes, seeds)
-def test_noise_conditional_model_matches_reference(act, B, seed):
-    model = NoiseConditionalMLP([3, 6, 6, 3], act)
-    p = model.init(seed, "float64")
+@given(activations, batch_sizes, seeds, st.booleans())
+def test_noise_conditional_model_matches_reference(act, B, seed, with_base):
     rng = np.random.default_rng(seed)
+    base = (rng.standard_normal(3), 0.7) if with_base else None
+    model = NoiseConditionalMLP([3, 6, 6, 3], act, base=None if base is None else (dev(base[0]), base[1]))
+    p = model.init(seed, "float64")
     x = rng.standard_normal((B, 3))
     sigma = rng.uniform(0.05, 2.0, size=B)
     g = rng.standard_normal((B, 3))
     hp = host_params(p)
-    assert rel_err(model.apply(p, dev(x), dev(sigma)), reference.noise_conditional(hp, x, sigma, act)) < TOL
-    gp, _ = model.vjp(p, dev(x), dev(sigma), dev(g))
-    rg = grad(lambda q: (g * reference.noise_conditional(q, x, sigma, act)).sum())(hp)
+    ref = lambda q, y: reference.noise_conditional(q, y, sigma, act, base)   # noqa: E731
+    assert rel_err(model.apply(p, dev(x), dev(sigma)), ref(hp, x)) < TOL
+    gp, gx = model.vjp(p, dev(x), dev(sigma), dev(g))
+    rg, rgx = grad(lambda q, y: (g * ref(q, y)).sum(), argnum=(0, 1))(hp, x)
     assert rel_err(tree_leaves(gp), tree_leaves(rg)) < TOL
+    assert rel_err(gx, rgx) < TOL
 
 
 def test_init_is_seeded_and_has_documented_shapes():
