@@ -2,8 +2,9 @@
 
 ``s(x, sigma) = MLP([x, log sigma]) / sigma - (x - m) / (sigma^2 + v)`` (784 in,
 784 out; the 1/sigma output scaling of NCSN / score_sde, plus the score of the
-training set's Gaussian N(m, v I) noised to sigma, so that the network learns
-the residual and chains far from the data are pulled back), trained with the ``ncsn`` multi-level
+training set's diagonal Gaussian N(m, diag v) noised to sigma, so that the
+network learns the residual: chains far from the data are pulled back and the
+blank border pixels get their exact score), trained with the ``ncsn`` multi-level
 DSM loss on sigma geometric from 1.0 to 0.01 over 10 levels,
 lambda(sigma) = sigma^2, Adam, an EMA of the params for sampling. Sampling is
 annealed Langevin with NCSN's defaults (T = 100 steps per level,
@@ -34,10 +35,10 @@ def make_model(hidden, base=None):
 
 
 def data_base(x):
-    """``(mean image, mean per-pixel variance)`` of ``x``: the Gaussian the model's
-    residual is taken from (see :class:`npscore.nn.NoiseConditionalMLP`)."""
+    """``(mean image, per-pixel variance)`` of ``x``: the diagonal Gaussian the
+    model's residual is taken from (see :class:`npscore.nn.NoiseConditionalMLP`)."""
     mean = x.mean(axis=0)
-    return mean, backend.to_float(((x - mean) ** 2).mean())
+    return mean, ((x - mean) ** 2).mean(axis=0)
 
 
 def train(out, data_dir=None, steps=30000, batch_size=128, hidden=512, lr=1e-3, seed=0,
@@ -53,7 +54,8 @@ def train(out, data_dir=None, steps=30000, batch_size=128, hidden=512, lr=1e-3, 
     opt = Adam(lr=lr)
     config = {"hidden": hidden, "activation": ACTIVATION, "sigmas": list(SIGMAS), "seed": seed,
               "batch_size": batch_size, "lr": lr, "checkpoint_every": checkpoint_every,
-              "base_mean": [float(v) for v in backend.to_numpy(base[0])], "base_var": base[1]}
+              "base_mean": [float(v) for v in backend.to_numpy(base[0])],
+              "base_var": [float(v) for v in backend.to_numpy(base[1])]}
     path = os.path.join(out, "checkpoint.npz")
     params, state, losses, start = model.init(seed, "float32"), None, [], 0
     if resume:
@@ -86,8 +88,8 @@ def load_model(path):
         if "config" not in data.files:
             raise ValueError(f"{path!r} is not an npscore MNIST checkpoint (no config)")
         config = json.loads(str(data["config"]))
-    base = (backend.asarray(config["base_mean"], dtype="float32"), config["base_var"]) \
-        if "base_mean" in config else None
+    base = (backend.asarray(config["base_mean"], dtype="float32"),
+            backend.asarray(config["base_var"], dtype="float32")) if "base_mean" in config else None
     model = make_model(int(config["hidden"]), base)
     params, state, _, _ = load_checkpoint(path, model.mlp, Adam())
     return model, state.get("ema", params), config

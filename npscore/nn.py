@@ -512,14 +512,17 @@ class NoiseConditionalMLP:
     network only has to learn ``-eps`` shaped targets of unit scale across
     noise levels (the true score of p_sigma grows like 1/sigma).
 
-    Optional ``base = (mean, var)``: the model then learns the residual from
-    the score of the Gaussian N(mean, var I) noised to level sigma,
+    Optional ``base = (mean, var)``, ``var`` a scalar or per-dimension ``(D,)``:
+    the model then learns the residual from the score of the Gaussian
+    N(mean, diag(var)) noised to level sigma,
 
     .. math:: s(x, sigma) = MLP([x, log sigma]) / sigma - (x - mean) / (sigma^2 + var)
 
     which gives the right restoring force far from the data, where an MLP
-    trained near the data extrapolates poorly (used for MNIST: without it,
-    annealed Langevin chains drift off the image manifold and diverge).
+    trained near the data extrapolates poorly, and the exact score on
+    dimensions the data never varies (MNIST's blank border pixels, whose
+    score -x / sigma^2 an MLP would need a gain of 1/sigma to produce). Used
+    for MNIST: without it, annealed Langevin chains diverge or stay noisy.
     Params are the inner MLP's (``cond_dim = 1``); the base has none.
     """
 
@@ -529,10 +532,12 @@ class NoiseConditionalMLP:
         self.in_dim, self.out_dim = self.mlp.in_dim, self.mlp.out_dim
         self.base = None
         if base is not None:
-            mean, var = backend.asarray(base[0]), float(base[1])
-            if tuple(mean.shape) != (self.in_dim,) or not var > 0:
-                raise ValueError(f"base must be (mean of shape ({self.in_dim},), var > 0); "
-                                 f"got mean {tuple(mean.shape)}, var {var}")
+            xp = backend.xp()
+            mean, var = backend.asarray(base[0]), backend.asarray(base[1])
+            if tuple(mean.shape) != (self.in_dim,) or tuple(var.shape) not in ((), (self.in_dim,)) \
+                    or not bool(xp.all(var >= 0)):
+                raise ValueError(f"base must be (mean of shape ({self.in_dim},), var >= 0 scalar or "
+                                 f"({self.in_dim},)); got mean {tuple(mean.shape)}, var {tuple(var.shape)}")
             self.base = (mean, var)
 
     def __repr__(self):
@@ -560,9 +565,12 @@ class NoiseConditionalMLP:
         """The conditioning features ``(B, 1) = log sigma``."""
         return backend.xp().log(sigma)[:, None]
 
+    def _base_denominator(self, x, sigma):
+        var = self.base[1].astype(x.dtype)
+        return (sigma * sigma)[:, None] + (var if var.ndim == 0 else var[None, :])
+
     def _base(self, x, sigma):
-        mean, var = self.base
-        return (x - mean.astype(x.dtype)) / (sigma * sigma + var)[:, None]
+        return (x - self.base[0].astype(x.dtype)) / self._base_denominator(x, sigma)
 
     def forward(self, params, x, sigma):
         """``(s(x, sigma), cache)``; pair with :meth:`backward`."""
@@ -588,7 +596,7 @@ class NoiseConditionalMLP:
         check_shape(g, x.shape, "g")
         grads, gx = self.mlp.vjp(params, x, g / sigma[:, None], self.features(sigma))
         if self.base is not None:
-            gx = gx - g / (sigma * sigma + self.base[1])[:, None]
+            gx = gx - g / self._base_denominator(x, sigma)
         return grads, gx
 
     def score_fn(self, params):

@@ -45,7 +45,7 @@ def noise_conditional(params, x, sigma, activation="softplus", base=None):
     ``(x - mean) / (sigma^2 + var)`` when ``base = (mean, var)``."""
     s = mlp(params, x, activation, anp.log(sigma)[:, None]) / sigma[:, None]
     if base is not None:
-        s = s - (x - base[0]) / (sigma ** 2 + base[1])[:, None]
+        s = s - (x - base[0]) / (sigma[:, None] ** 2 + base[1])
     return s
 
 

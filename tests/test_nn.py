@@ -89,7 +89,7 @@ def test_trace_in_z1_space_when_input_is_wider_than_first_layer(D, H, act, B, se
 @given(activations, batch_sizes, seeds, st.booleans())
 def test_noise_conditional_model_matches_reference(act, B, seed, with_base):
     rng = np.random.default_rng(seed)
-    base = (rng.standard_normal(3), 0.7) if with_base else None
+    base = (rng.standard_normal(3), rng.uniform(0.0, 1.0, 3)) if with_base else None
     model = NoiseConditionalMLP([3, 6, 6, 3], act, base=None if base is None else (dev(base[0]), base[1]))
     p = model.init(seed, "float64")
     x = rng.standard_normal((B, 3))
