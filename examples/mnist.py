@@ -22,7 +22,8 @@ x, labels = load_mnist(data, "train")
 print(f"MNIST train: {x.shape[0]} images of {x.shape[1]} pixels")
 
 # 2. train s(x, sigma) with multi-level DSM (10 sigmas from 1 to 0.01), Adam, EMA
-model, params, losses, seconds = mnist.train(out, data, steps=200 if quick else 30000, hidden=512)
+model, params, losses, seconds = mnist.train(out, data, steps=200 if quick else 30000,
+                                             hidden=64 if quick else 512)
 print(f"trained {len(losses)} steps in {seconds:.0f}s, final loss {sum(losses[-100:]) / 100:.2f}")
 
 # 3. annealed Langevin from uniform noise: 100 steps per level, eps = 2e-5, final denoising
@@ -31,7 +32,7 @@ plotting.image_grid(os.path.join(out, "grid.png"), samples)
 print(f"sample grid: {os.path.join(out, 'grid.png')}")
 
 # 4. the numbers: a hand-written classifier's view of the samples, beside MNIST test
-clf = classifier.load_or_train(os.path.join(out, "classifier.npz"), data)
+clf = classifier.load_or_train(os.path.join(out, "classifier.npz"), data, steps=300 if quick else 3000)
 xt, _ = load_mnist(data, "test")
 ref = classifier.feature_stats(clf, xt)
 for name, imgs in (("samples", samples), ("MNIST test", xt[:100])):

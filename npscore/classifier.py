@@ -90,13 +90,13 @@ def train_classifier(x, labels, steps=3000, batch=128, seed=0, progress=True):
     return Classifier(params)
 
 
-def load_or_train(path, data_dir=None, progress=True, log=print):
+def load_or_train(path, data_dir=None, steps=3000, progress=True, log=print):
     """The classifier saved at ``path``, or a new one trained on MNIST train and saved there."""
     from .data import load_mnist
     if os.path.exists(path):
         return Classifier.load(path)
     x, y = load_mnist(data_dir, "train")
-    clf = train_classifier(x, y, progress=progress)
+    clf = train_classifier(x, y, steps=steps, progress=progress)
     xt, yt = load_mnist(data_dir, "test")
     log(f"classifier test accuracy {clf.accuracy(xt, yt):.4f}; saved to {path}")
     clf.save(path)

@@ -96,10 +96,14 @@ def load_model(path):
 
 
 def sample(model, params, n, seed, n_steps_each=100, eps=2e-5):
-    """``n`` images by annealed Langevin from U(0, 1) noise, then clipped to [0, 1]."""
+    """``n`` images by annealed Langevin from U(0, 1) noise, then clipped to [0, 1].
+
+    Iterates are kept in the box [-1, 2] (pixels live in [0, 1]): a rare chain
+    where the learned score extrapolates badly cannot run away to inf.
+    """
     rng = backend.rng(seed, 7)
     x0 = rng.uniform((n, 784), dtype="float32")
-    x = annealed_langevin(model.score_fn(params), x0, SIGMAS, eps, n_steps_each, rng)
+    x = annealed_langevin(model.score_fn(params), x0, SIGMAS, eps, n_steps_each, rng, bounds=(-1.0, 2.0))
     return backend.xp().clip(x, 0.0, 1.0)
 
 

@@ -59,7 +59,8 @@ def langevin(score, x0, step, n_steps, rng, record_every=0):
     return _finish(x, traj)
 
 
-def annealed_langevin(score, x0, sigmas, eps, n_steps_each, rng, denoise=True, record_every=0):
+def annealed_langevin(score, x0, sigmas, eps, n_steps_each, rng, denoise=True, record_every=0,
+                      bounds=None):
     """Annealed Langevin dynamics of NCSN (Song and Ermon 2019, Algorithm 1).
 
     For each ``sigma_i`` from the largest to the smallest, ``n_steps_each``
@@ -69,8 +70,14 @@ def annealed_langevin(score, x0, sigmas, eps, n_steps_each, rng, denoise=True, r
 
     then, if ``denoise``, one last step ``x + sigma_L^2 s(x, sigma_L)`` (Tweedie's
     denoiser, as in NCSNv2). ``score(x, sigma)`` takes a scalar sigma.
+    ``bounds = (lo, hi)`` clips every iterate into a box: a guard for learned
+    scores that extrapolate badly far from the data, where a rare chain
+    could otherwise run away (MNIST uses a wide box around [0, 1]).
     """
     levels = check_sigmas(sigmas)
+    if bounds is not None and not (len(bounds) == 2 and float(bounds[0]) < float(bounds[1])):
+        raise ValueError(f"bounds must be (lo, hi) with lo < hi; got {bounds!r}")
+    xp = backend.xp()
     eps = _check_positive(eps, "eps")
     _check_steps(n_steps_each, "n_steps_each")
     x, traj = _start(x0, record_every)
@@ -80,6 +87,8 @@ def annealed_langevin(score, x0, sigmas, eps, n_steps_each, rng, denoise=True, r
         noise = math.sqrt(2.0 * alpha)
         for _ in range(n_steps_each):
             x = x + alpha * score(x, sigma) + noise * rng.normal(x.shape, x.dtype)
+            if bounds is not None:
+                x = xp.clip(x, bounds[0], bounds[1])
             i += 1
             if traj is not None and i % record_every == 0:
                 traj.append(x)
@@ -109,20 +118,11 @@ def reverse_sde(score, sde, x1, n_steps, rng, t_eps=1e-3, record_every=0):
     .. math:: x <- x - [f(x, t) - g(t)^2 s(x, t)] dt + g(t) sqrt(dt) z
 
     ``x1`` is a draw from the prior (``sde.prior_sample``); the last step adds
-    no noise (it returns the mean, as score_sde does).
+    no noise (it returns the mean, as score_sde does). This is
+    :func:`predictor_corrector` with no corrector steps.
     """
-    _check_steps(n_steps, "n_steps")
-    x, traj = _start(x1, record_every)
-    xp = backend.xp()
-    ts, dt = _times(x, n_steps, t_eps)
-    for i in range(n_steps):
-        t = xp.full((x.shape[0],), ts[i], dtype=x.dtype)
-        g = sde.diffusion(t)[:, None]
-        mean = x - (sde.drift(x, t) - g ** 2 * score(x, t)) * dt
-        x = mean if i == n_steps - 1 else mean + g * math.sqrt(dt) * rng.normal(x.shape, x.dtype)
-        if traj is not None and (i + 1) % record_every == 0:
-            traj.append(x)
-    return _finish(x, traj)
+    return predictor_corrector(score, sde, x1, n_steps, rng, n_corrector=0, t_eps=t_eps,
+                               record_every=record_every)
 
 
 def predictor_corrector(score, sde, x1, n_steps, rng, snr=0.16, n_corrector=1, t_eps=1e-3,
@@ -131,7 +131,7 @@ def predictor_corrector(score, sde, x1, n_steps, rng, snr=0.16, n_corrector=1, t
 
     Each step: ``n_corrector`` Langevin corrector steps at time t with step
     size ``2 (snr ||z|| / ||s||)^2`` (batch-mean norms), then one reverse-SDE
-    Euler-Maruyama predictor step.
+    Euler-Maruyama predictor step (the last one without noise).
     """
     _check_steps(n_steps, "n_steps")
     if isinstance(n_corrector, bool) or not isinstance(n_corrector, int) or n_corrector < 0:

@@ -1,0 +1,59 @@
+"""The README's two commands, CI's use of them, and the example scripts' quick modes."""
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+MNIST = ROOT.parent / "shared" / "data" / "mnist"
+
+
+def quick_start_commands():
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.*?)\n```", section, re.S)
+
+
+def test_readme_has_exactly_two_quick_start_commands():
+    cmds = quick_start_commands()
+    assert len(cmds) == 2
+    assert "npscore demo" in cmds[0] and "pip install" in cmds[0]
+    assert "pytest" in cmds[1] and '".[test]"' in cmds[1]
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    ci = (ROOT / ".ci" / "run").read_text()
+    snippet = ci.split("<<'PY'\n", 1)[1].split("\nPY", 1)[0]
+    out = subprocess.run([sys.executable, "-c", snippet], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == quick_start_commands()[1]
+    assert 'bash -c "$cmd"' in ci and "set -euo pipefail" in ci
+
+
+def _run_example(name, tmp_path, env=None):
+    return subprocess.run([sys.executable, str(ROOT / "examples" / name), "--quick"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})})
+
+
+def test_two_modes_example(tmp_path):
+    r = _run_example("two_modes.py", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "mode fractions" in r.stdout and (tmp_path / "two_modes_samples.png").stat().st_size > 1000
+
+
+def test_langevin_weights_example(tmp_path):
+    r = _run_example("langevin_weights.py", tmp_path)
+    assert r.returncode == 0, r.stderr
+    fr = {line.split("[")[0].strip(): [float(v) for v in line.split("[")[1].rstrip("]").split(",")]
+          for line in r.stdout.splitlines() if "[" in line}
+    assert abs(fr["plain Langevin"][0] - 0.8) > 0.15          # plain Langevin misses the weights
+    assert abs(fr["annealed Langevin"][0] - 0.8) < 0.05       # annealed recovers them (1280 samples)
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason="real MNIST not present")
+def test_mnist_example(tmp_path):
+    r = _run_example("mnist.py", tmp_path, {"NPSCORE_MNIST_DIR": str(MNIST)})
+    assert r.returncode == 0, r.stderr
+    assert "classifier-FID" in r.stdout and (tmp_path / "mnist_example_out" / "grid.png").exists()
