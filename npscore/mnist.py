@@ -1,10 +1,11 @@
 """MNIST with a noise-conditional MLP score model (first report, section 1).
 
-``s(x, sigma) = MLP([x, log sigma]) / sigma - (x - m) / (sigma^2 + v)`` (784 in,
-784 out; the 1/sigma output scaling of NCSN / score_sde, plus the score of the
-training set's diagonal Gaussian N(m, diag v) noised to sigma, so that the
-network learns the residual: chains far from the data are pulled back and the
-blank border pixels get their exact score), trained with the ``ncsn`` multi-level
+``s(x, sigma) = MLP([x, log sigma]) / sigma + s_base(x; sigma)`` (784 in, 784
+out; the 1/sigma output scaling of NCSN / score_sde, plus the exact noised
+score of a per-pixel density fitted to the training set: an atom at 0, an
+atom at 1 and a Gaussian between. The network learns the residual: chains far
+from the data are pulled back, and blank or saturated pixels get their exact
+score -(x - atom) / sigma^2, which an MLP cannot produce at small sigma), trained with the ``ncsn`` multi-level
 DSM loss on sigma geometric from 1.0 to 0.01 over 10 levels,
 lambda(sigma) = sigma^2, Adam, an EMA of the params for sampling. Sampling is
 annealed Langevin with NCSN's defaults (T = 100 steps per level,
@@ -17,6 +18,7 @@ import time
 
 from . import backend, classifier, plotting
 from .data import load_mnist
+from .densities import FactorizedMixture
 from .losses import ncsn
 from .nn import NoiseConditionalMLP
 from .optim import Adam
@@ -28,17 +30,18 @@ ACTIVATION = "swish"
 
 
 def make_model(hidden, base=None):
-    """The score model; ``base = (mean image, pixel variance)`` of the training set."""
+    """The score model; ``base`` the per-pixel :class:`FactorizedMixture` of the training set."""
     if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
         raise ValueError(f"hidden (--hidden) must be a positive int; got {hidden!r}")
     return NoiseConditionalMLP([784, hidden, hidden, 784], ACTIVATION, base=base)
 
 
 def data_base(x):
-    """``(mean image, per-pixel variance)`` of ``x``: the diagonal Gaussian the
+    """Per pixel: the mass at exactly 0, at exactly 1, and a Gaussian between
+    (:meth:`FactorizedMixture.fit_atoms`): the density whose noised score the
     model's residual is taken from (see :class:`npscore.nn.NoiseConditionalMLP`)."""
-    mean = x.mean(axis=0)
-    return mean, ((x - mean) ** 2).mean(axis=0)
+    b = FactorizedMixture.fit_atoms(x, atoms=(0.0, 1.0))
+    return FactorizedMixture(*(a.astype(x.dtype) for a in (b.weights, b.means, b.variances)))
 
 
 def train(out, data_dir=None, steps=30000, batch_size=128, hidden=512, lr=1e-3, seed=0,
@@ -54,8 +57,7 @@ def train(out, data_dir=None, steps=30000, batch_size=128, hidden=512, lr=1e-3, 
     opt = Adam(lr=lr)
     config = {"hidden": hidden, "activation": ACTIVATION, "sigmas": list(SIGMAS), "seed": seed,
               "batch_size": batch_size, "lr": lr, "checkpoint_every": checkpoint_every,
-              "base_mean": [float(v) for v in backend.to_numpy(base[0])],
-              "base_var": [float(v) for v in backend.to_numpy(base[1])]}
+              "base": base.to_lists()}
     path = os.path.join(out, "checkpoint.npz")
     params, state, losses, start = model.init(seed, "float32"), None, [], 0
     if resume:
@@ -88,8 +90,7 @@ def load_model(path):
         if "config" not in data.files:
             raise ValueError(f"{path!r} is not an npscore MNIST checkpoint (no config)")
         config = json.loads(str(data["config"]))
-    base = (backend.asarray(config["base_mean"], dtype="float32"),
-            backend.asarray(config["base_var"], dtype="float32")) if "base_mean" in config else None
+    base = FactorizedMixture.from_lists(config["base"]) if "base" in config else None
     model = make_model(int(config["hidden"]), base)
     params, state, _, _ = load_checkpoint(path, model.mlp, Adam())
     return model, state.get("ema", params), config

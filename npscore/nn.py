@@ -512,17 +512,17 @@ class NoiseConditionalMLP:
     network only has to learn ``-eps`` shaped targets of unit scale across
     noise levels (the true score of p_sigma grows like 1/sigma).
 
-    Optional ``base = (mean, var)``, ``var`` a scalar or per-dimension ``(D,)``:
-    the model then learns the residual from the score of the Gaussian
-    N(mean, diag(var)) noised to level sigma,
+    Optional ``base``, a :class:`npscore.densities.FactorizedMixture`: the
+    model then learns the residual from the exact score of that per-dimension
+    density noised to level sigma,
 
-    .. math:: s(x, sigma) = MLP([x, log sigma]) / sigma - (x - mean) / (sigma^2 + var)
+    .. math:: s(x, sigma) = MLP([x, log sigma]) / sigma + s_base(x; sigma)
 
     which gives the right restoring force far from the data, where an MLP
     trained near the data extrapolates poorly, and the exact score on
-    dimensions the data never varies (MNIST's blank border pixels, whose
-    score -x / sigma^2 an MLP would need a gain of 1/sigma to produce). Used
-    for MNIST: without it, annealed Langevin chains diverge or stay noisy.
+    dimensions that sit on an atom (MNIST's blank pixels: -x / sigma^2, which
+    an MLP would need a gain of 1/sigma to produce). Used for MNIST: without
+    it, annealed Langevin chains diverge or stay noisy.
     Params are the inner MLP's (``cond_dim = 1``); the base has none.
     """
 
@@ -530,15 +530,9 @@ class NoiseConditionalMLP:
         self.mlp = MLP(sizes, activation, cond_dim=1)
         self.sizes, self.activation = self.mlp.sizes, activation
         self.in_dim, self.out_dim = self.mlp.in_dim, self.mlp.out_dim
-        self.base = None
-        if base is not None:
-            xp = backend.xp()
-            mean, var = backend.asarray(base[0]), backend.asarray(base[1])
-            if tuple(mean.shape) != (self.in_dim,) or tuple(var.shape) not in ((), (self.in_dim,)) \
-                    or not bool(xp.all(var >= 0)):
-                raise ValueError(f"base must be (mean of shape ({self.in_dim},), var >= 0 scalar or "
-                                 f"({self.in_dim},)); got mean {tuple(mean.shape)}, var {tuple(var.shape)}")
-            self.base = (mean, var)
+        if base is not None and getattr(base, "dim", None) != self.in_dim:
+            raise ValueError(f"base must be a FactorizedMixture of dimension {self.in_dim}; got {base!r}")
+        self.base = base
 
     def __repr__(self):
         return f"NoiseConditionalMLP({self.sizes}, activation={self.activation!r})"
@@ -565,26 +559,19 @@ class NoiseConditionalMLP:
         """The conditioning features ``(B, 1) = log sigma``."""
         return backend.xp().log(sigma)[:, None]
 
-    def _base_denominator(self, x, sigma):
-        var = self.base[1].astype(x.dtype)
-        return (sigma * sigma)[:, None] + (var if var.ndim == 0 else var[None, :])
-
-    def _base(self, x, sigma):
-        return (x - self.base[0].astype(x.dtype)) / self._base_denominator(x, sigma)
-
     def forward(self, params, x, sigma):
         """``(s(x, sigma), cache)``; pair with :meth:`backward`."""
         sigma = self._sigma(x, sigma)
         out, cache = self.mlp.forward(params, x, self.features(sigma))
         out = out / sigma[:, None]
         if self.base is not None:
-            out = out - self._base(x, sigma)
+            out = out + self.base.noised_score(x, sigma)
         return out, (cache, sigma)
 
     def backward(self, params, cache, g):
         """Params-shaped gradient of ``sum(g * s(x, sigma))`` from a :meth:`forward` cache."""
         cache, sigma = cache
-        return self.mlp.backward(params, cache, g / sigma[:, None])   # s = out / sigma (- base)
+        return self.mlp.backward(params, cache, g / sigma[:, None])   # s = out / sigma (+ base)
 
     def apply(self, params, x, sigma):
         """``s(x, sigma) : (B, D)`` for ``x : (B, D)`` and ``sigma`` scalar or ``(B,)``."""
@@ -596,7 +583,7 @@ class NoiseConditionalMLP:
         check_shape(g, x.shape, "g")
         grads, gx = self.mlp.vjp(params, x, g / sigma[:, None], self.features(sigma))
         if self.base is not None:
-            gx = gx - g / self._base_denominator(x, sigma)
+            gx = gx + g * self.base.noised_score_dx(x, sigma)
         return grads, gx
 
     def score_fn(self, params):

@@ -41,12 +41,21 @@ def mlp(params, x, activation="softplus", c=None):
 
 
 def noise_conditional(params, x, sigma, activation="softplus", base=None):
-    """``s(x, sigma) = mlp([x, log sigma]) / sigma`` with ``sigma : (B,)``, minus
-    ``(x - mean) / (sigma^2 + var)`` when ``base = (mean, var)``."""
+    """``s(x, sigma) = mlp([x, log sigma]) / sigma`` with ``sigma : (B,)``, plus the
+    noised score of a factorized mixture ``base = (weights, means, variances)``
+    (each ``(D, K)``), taken by autograd from its log-density."""
     s = mlp(params, x, activation, anp.log(sigma)[:, None]) / sigma[:, None]
     if base is not None:
-        s = s - (x - base[0]) / (sigma[:, None] ** 2 + base[1])
+        s = s + elementwise_grad(lambda y: factorized_mixture_log_prob(y, sigma, *base).sum())(x)
     return s
+
+
+def factorized_mixture_log_prob(x, sigma, weights, means, variances):
+    """``log prod_d sum_k w_dk N(x_d; mu_dk, v_dk + sigma^2)`` per example ``(B,)``."""
+    var = variances[None] + (sigma ** 2)[:, None, None]
+    logit = anp.log(weights)[None] - 0.5 * anp.log(2 * anp.pi * var) - 0.5 * (x[:, :, None] - means[None]) ** 2 / var
+    top = anp.max(logit, axis=2, keepdims=True)
+    return anp.sum(top[:, :, 0] + anp.log(anp.sum(anp.exp(logit - top), axis=2)), axis=1)
 
 
 def vjp(params, x, g, activation="softplus", c=None):

@@ -79,3 +79,31 @@ def test_bad_densities():
         two_modes().noised(-1.0)
     with pytest.raises(ValueError, match=r"x must have shape \(B, 2\)"):
         two_modes().score(dev(np.zeros((3, 3))))
+
+
+@given(seeds, st.integers(1, 4))
+def test_factorized_mixture_noised_score_and_its_derivative(seed, D):
+    from npscore.densities import FactorizedMixture
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(0.2, 1, (D, 3))
+    w /= w.sum(1, keepdims=True)
+    mu, v = rng.standard_normal((D, 3)), rng.uniform(0, 1, (D, 3))
+    v[:, 0] = 0.0
+    x, sigma = rng.standard_normal((4, D)), rng.uniform(0.05, 1.0, 4)
+    d = FactorizedMixture(dev(w), dev(mu), dev(v))
+    lp = lambda y: reference.factorized_mixture_log_prob(y, sigma, w, mu, v)   # noqa: E731
+    assert rel_err(d.noised_score(dev(x), dev(sigma)), reference.score_of(lambda y: lp(y).sum())(x)) < TOL
+    second = reference.score_of(lambda y: (reference.score_of(lambda z: lp(z).sum())(y)).sum())(x)
+    assert rel_err(d.noised_score_dx(dev(x), dev(sigma)), second) < 1e-9
+
+
+def test_fit_atoms_finds_the_atoms():
+    from npscore.densities import FactorizedMixture
+    x = np.zeros((1000, 2))
+    x[:300, 0] = 1.0
+    x[300:600, 0] = np.linspace(0.1, 0.9, 300)
+    d = FactorizedMixture.fit_atoms(dev(x))
+    w = host(d.weights)
+    assert np.allclose(w[0], [0.4, 0.3, 0.3], atol=1e-3)
+    assert w[1, 0] > 0.99                               # dimension 1 is always 0
+    assert abs(host(d.means)[0, 2] - 0.5) < 1e-9

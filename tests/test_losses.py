@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 from conftest import dev, host, host_params, rel_err
 from npscore import MLP, NoiseConditionalMLP, backend, losses, reference
 from npscore.nn import tree_leaves
+from npscore.densities import FactorizedMixture
 from strategies import activations, architectures, batch_sizes, seeds
+from test_nn import _random_base
 
 TOL = 1e-10
 
@@ -65,8 +67,9 @@ def test_dsm(sizes, act, B, seed, sigma):
 @given(activations, batch_sizes, seeds, st.integers(1, 5), st.booleans())
 def test_ncsn(act, B, seed, L, with_base):
     rng = np.random.default_rng(seed)
-    base = (rng.standard_normal(3), 0.4) if with_base else None
-    model = NoiseConditionalMLP([3, 7, 5, 3], act, base=None if base is None else (dev(base[0]), base[1]))
+    base = _random_base(rng, 3) if with_base else None
+    model = NoiseConditionalMLP([3, 7, 5, 3], act,
+                                base=None if base is None else FactorizedMixture(*map(dev, base)))
     p = model.init(seed, "float64")
     x = rng.standard_normal((B, 3))
     sigmas = np.geomspace(1.0, 0.01, L) if L > 1 else np.array([0.3])
