@@ -18,7 +18,7 @@ from npscore.sampling import annealed_langevin                # noqa: E402
 from npscore.training import fit                              # noqa: E402
 
 quick = "--quick" in sys.argv
-steps = 300 if quick else 6000
+steps = 300 if quick else 10000
 
 # 1. data: two Gaussian modes with weights 1/5 and 4/5
 data = two_modes(weights=(0.2, 0.8))

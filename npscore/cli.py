@@ -4,7 +4,7 @@ import sys
 
 from . import backend
 
-DEMO_STEPS = 6000
+DEMO_STEPS = 10000
 
 
 def _cmd_check(args):

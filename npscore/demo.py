@@ -34,7 +34,7 @@ from .training import atomic_write, fit
 SIGMAS = (0.75, 0.5, 0.25, 0.1, 0.05, 0.025, 0.01)
 
 
-def run(out="demo_out", seed=0, steps=6000, weights=(0.2, 0.8), n_samples=2000, batch=512,
+def run(out="demo_out", seed=0, steps=10000, weights=(0.2, 0.8), n_samples=2000, batch=512,
         hidden=128, lr=1e-3, sampler_steps=100, dtype="float32", progress=True, figures=True,
         log=print):
     """Train, sample, measure and draw; returns the metrics dict (also ``metrics.json``)."""
@@ -57,7 +57,7 @@ def run(out="demo_out", seed=0, steps=6000, weights=(0.2, 0.8), n_samples=2000, 
     def sde_loss(p, rng):
         return sde_dsm(model, p, data.sample(batch, rng), sde, rng=rng)
 
-    _, state, sde_losses = fit(sde_loss, model.init(seed + 1, dtype), opt, max(1, steps // 2), seed + 1,
+    _, state, sde_losses = fit(sde_loss, model.init(seed + 1, dtype), opt, max(1, steps // 4), seed + 1,
                                ema=0.999, progress=progress, desc="VP SDE (continuous DSM)")
     sde_params = state["ema"]
     t_train = time.time() - t_start
