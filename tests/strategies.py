@@ -25,3 +25,21 @@ def spd_matrices(draw, dim):
     q, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
     eig = rng.uniform(0.3, 3.0, size=dim)
     return (q * eig) @ q.T
+
+
+def random_base(rng, D, K=3):
+    """Host ``(weights, means, variances)`` of a FactorizedMixture; component 0 is a
+    point mass (variance 0), as MNIST's blank pixels."""
+    w = rng.uniform(0.2, 1.0, (D, K))
+    v = rng.uniform(0.0, 1.0, (D, K))
+    v[:, 0] = 0.0
+    return w / w.sum(1, keepdims=True), rng.standard_normal((D, K)), v
+
+
+def noise_conditional(sizes, act, rng, with_base, to_device):
+    """``(model, host base or None)``: a NoiseConditionalMLP, with a random base if asked."""
+    from npscore import NoiseConditionalMLP
+    from npscore.densities import FactorizedMixture
+    base = random_base(rng, sizes[0]) if with_base else None
+    dev_base = None if base is None else FactorizedMixture(*map(to_device, base))
+    return NoiseConditionalMLP(sizes, act, base=dev_base), base

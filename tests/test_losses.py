@@ -9,9 +9,7 @@ from hypothesis import strategies as st
 from conftest import dev, host, host_params, rel_err
 from npscore import MLP, NoiseConditionalMLP, backend, losses, reference
 from npscore.nn import tree_leaves
-from npscore.densities import FactorizedMixture
-from strategies import activations, architectures, batch_sizes, seeds
-from test_nn import _random_base
+from strategies import activations, architectures, batch_sizes, noise_conditional, seeds
 
 TOL = 1e-10
 
@@ -67,9 +65,7 @@ def test_dsm(sizes, act, B, seed, sigma):
 @given(activations, batch_sizes, seeds, st.integers(1, 5), st.booleans())
 def test_ncsn(act, B, seed, L, with_base):
     rng = np.random.default_rng(seed)
-    base = _random_base(rng, 3) if with_base else None
-    model = NoiseConditionalMLP([3, 7, 5, 3], act,
-                                base=None if base is None else FactorizedMixture(*map(dev, base)))
+    model, base = noise_conditional([3, 7, 5, 3], act, rng, with_base, dev)
     p = model.init(seed, "float64")
     x = rng.standard_normal((B, 3))
     sigmas = np.geomspace(1.0, 0.01, L) if L > 1 else np.array([0.3])

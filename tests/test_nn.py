@@ -6,10 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import dev, dev_params, host, host_params, rel_err
-from npscore import MLP, NoiseConditionalMLP, reference
-from npscore.densities import FactorizedMixture
+from npscore import MLP, reference
 from npscore.nn import ACTIVATIONS, tree_leaves
-from strategies import activations, architectures, batch_sizes, seeds
+from strategies import activations, architectures, batch_sizes, noise_conditional, seeds
 
 TOL = 1e-10
 
@@ -90,9 +89,7 @@ def test_trace_in_z1_space_when_input_is_wider_than_first_layer(D, H, act, B, se
 @given(activations, batch_sizes, seeds, st.booleans())
 def test_noise_conditional_model_matches_reference(act, B, seed, with_base):
     rng = np.random.default_rng(seed)
-    base = _random_base(rng, 3) if with_base else None
-    model = NoiseConditionalMLP([3, 6, 6, 3], act,
-                                base=None if base is None else FactorizedMixture(*map(dev, base)))
+    model, base = noise_conditional([3, 6, 6, 3], act, rng, with_base, dev)
     p = model.init(seed, "float64")
     x = rng.standard_normal((B, 3))
     sigma = rng.uniform(0.05, 2.0, size=B)
@@ -104,13 +101,6 @@ def test_noise_conditional_model_matches_reference(act, B, seed, with_base):
     rg, rgx = grad(lambda q, y: (g * ref(q, y)).sum(), argnum=(0, 1))(hp, x)
     assert rel_err(tree_leaves(gp), tree_leaves(rg)) < TOL
     assert rel_err(gx, rgx) < TOL
-
-
-def _random_base(rng, D, K=3):
-    w = rng.uniform(0.2, 1.0, (D, K))
-    v = rng.uniform(0.0, 1.0, (D, K))
-    v[:, 0] = 0.0                                     # a point mass, as MNIST's blank pixels
-    return w / w.sum(1, keepdims=True), rng.standard_normal((D, K)), v
 
 
 def test_init_is_seeded_and_has_documented_shapes():
