@@ -365,7 +365,7 @@ class MLP:
         xp = backend.xp()
         if method == "bilinear":
             out, cache = self._forward(params, x, c)
-            hs, zs = cache[0], cache[1]
+            zs = cache[1]
             (W1, _), (W2, _), (W3, _) = params
             P = W3 @ W1[: self.in_dim]                       # (H2, H1)
             K = W2 * P.T                                     # (H1, H2)
@@ -391,7 +391,6 @@ class MLP:
         if space == "x":
             return self._forward(params, x, c, V=V)
         # seed dz1 = V (identity in z1-space): run values, then push tangents
-        xp = backend.xp()
         out, (hs, zs, _, _) = self._forward(params, x, c)
         dzs = [V]
         dz = V

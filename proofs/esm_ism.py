@@ -13,8 +13,7 @@ every theta (integration by parts moves the unknown score off the model).
 import numpy as np
 
 from npscore import MLP, backend, losses
-from npscore.densities import Gaussian, two_modes
-from proofs import _linear
+from npscore.densities import two_modes
 from proofs._report import Report, h
 
 

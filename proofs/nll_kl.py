@@ -9,7 +9,7 @@ import numpy as np
 
 from npscore import backend
 from npscore.densities import Gaussian
-from proofs._report import Report, h
+from proofs._report import Report
 
 TOL = 1e-10   # exact arithmetic: only rounding separates the two sides
 

@@ -1,7 +1,6 @@
 """IDX reader (on files the tests write, and the real MNIST when present),
 checkpoints, exact resume, the MNIST CLI's errors, and the classifier's accuracy."""
 import gzip
-import os
 import pathlib
 
 import numpy as np

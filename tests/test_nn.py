@@ -5,7 +5,7 @@ from autograd import grad
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import dev, dev_params, host, host_params, rel_err
+from conftest import dev, host, host_params, rel_err
 from npscore import MLP, reference
 from npscore.nn import ACTIVATIONS, tree_leaves
 from strategies import activations, architectures, batch_sizes, noise_conditional, seeds
