@@ -56,16 +56,18 @@ def score_fields(path, fields, lim=3.0, n=21):
     return save(fig, path)
 
 
-def trajectories(path, samples, traj, data=None, n_paths=30, lim=3.0, title="annealed Langevin"):
+def trajectories(path, samples, traj, data=None, n_paths=10, lim=3.0, title="annealed Langevin"):
+    """Samples over grey trajectories (start: x), as the first report's Figure 5."""
     np = backend.host
     x, t = backend.to_numpy(samples), backend.to_numpy(traj)
     fig, ax = plt.subplots(figsize=(4.6, 4.6))
+    for i in np.linspace(0, t.shape[1] - 1, n_paths).astype(int):
+        ax.plot(t[:, i, 0], t[:, i, 1], color="0.55", lw=0.5, alpha=0.6, zorder=1)
+        ax.plot(t[0, i, 0], t[0, i, 1], "x", color="0.3", ms=4, zorder=3)
     if data is not None:
         d = backend.to_numpy(data)
-        ax.scatter(d[:, 0], d[:, 1], s=2, c="C1", alpha=0.25, label="data")
-    for i in np.linspace(0, t.shape[1] - 1, n_paths).astype(int):
-        ax.plot(t[:, i, 0], t[:, i, 1], color="0.6", lw=0.6, alpha=0.8)
-    ax.scatter(x[:, 0], x[:, 1], s=2, c="C0", alpha=0.5, label="samples")
+        ax.scatter(d[:, 0], d[:, 1], s=2, c="C1", alpha=0.3, label="data", zorder=2)
+    ax.scatter(x[:, 0], x[:, 1], s=2, c="C0", alpha=0.6, label="samples", zorder=2)
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
