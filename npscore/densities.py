@@ -212,17 +212,29 @@ class FactorizedMixture:
         self.dim = self.weights.shape[0]
 
     def _terms(self, x, sigma):
+        """Per component k, ``(B, D)`` arrays: responsibilities r_k, a_k = -(x - mu_k) / var_k
+        and var_k. (A loop over the few components: NumPy reduces a short last axis slowly.)"""
         xp = backend.xp()
-        var = self.variances.astype(x.dtype)[None] + (sigma * sigma)[:, None, None]   # (B, D, K)
-        d = x[:, :, None] - self.means.astype(x.dtype)[None]
-        logit = xp.log(self.weights.astype(x.dtype))[None] - 0.5 * xp.log(var) - 0.5 * d * d / var
-        r = xp.exp(logit - logit.max(axis=2, keepdims=True))
-        return r / r.sum(axis=2, keepdims=True), -d / var, var
+        s2 = (sigma * sigma)[:, None]
+        logw = xp.log(self.weights.astype(x.dtype))
+        logits, slopes, variances = [], [], []
+        for k in range(self.weights.shape[1]):
+            var = self.variances[:, k].astype(x.dtype) + s2
+            d = x - self.means[:, k].astype(x.dtype)
+            logits.append(logw[:, k] - 0.5 * xp.log(var) - 0.5 * d * d / var)
+            slopes.append(-d / var)
+            variances.append(var)
+        top = logits[0]
+        for lk in logits[1:]:
+            top = xp.maximum(top, lk)
+        e = [xp.exp(lk - top) for lk in logits]
+        total = sum(e)
+        return [ek / total for ek in e], slopes, variances
 
     def noised_score(self, x, sigma):
         """``(B, D)``: the score of this density noised to ``sigma : (B,)`` (all > 0)."""
         r, a, _ = self._terms(x, sigma)
-        return (r * a).sum(axis=2)
+        return sum(rk * ak for rk, ak in zip(r, a))
 
     def noised_score_dx(self, x, sigma):
         """``(B, D)``: the diagonal of d(noised score)/dx (off-diagonal terms are 0).
@@ -231,8 +243,8 @@ class FactorizedMixture:
         with ``a_k = -(x_d - mu_k) / var_k``.
         """
         r, a, var = self._terms(x, sigma)
-        m = (r * a).sum(axis=2)
-        return (r * (a * a - 1.0 / var)).sum(axis=2) - m * m
+        m = sum(rk * ak for rk, ak in zip(r, a))
+        return sum(rk * (ak * ak - 1.0 / vk) for rk, ak, vk in zip(r, a, var)) - m * m
 
     @classmethod
     def fit_atoms(cls, x, atoms=(0.0, 1.0), floor=1e-4, weight_floor=1e-6):
