@@ -44,7 +44,7 @@ def data_base(x):
     return FactorizedMixture(*(a.astype(x.dtype) for a in (b.weights, b.means, b.variances)))
 
 
-def train(out, data_dir=None, steps=60000, batch_size=128, hidden=1024, lr=1e-3, seed=0,
+def train(out, data_dir=None, steps=50000, batch_size=128, hidden=512, lr=1e-3, seed=0,
           checkpoint_every=1000, resume=False, progress=True, log=print):
     """Train and checkpoint to ``out/checkpoint.npz``; returns ``(model, ema_params, losses, seconds)``."""
     for name, v in (("steps (--steps)", steps), ("batch_size (--batch-size)", batch_size),
