@@ -16,7 +16,6 @@
    fractions against the true weights, and the energy distance to fresh
    data beside the data-vs-data floor.
 """
-import json
 import os
 import time
 
@@ -29,7 +28,7 @@ from .optim import Adam
 from .sampling import (annealed_langevin, langevin, predictor_corrector, probability_flow,
                        reverse_sde, sde_score)
 from .sde import VPSDE
-from .training import atomic_write, fit
+from .training import atomic_write_json, fit
 
 SIGMAS = (0.75, 0.5, 0.25, 0.1, 0.05, 0.025, 0.01)
 
@@ -103,8 +102,7 @@ def run(out="demo_out", seed=0, steps=10000, weights=(0.2, 0.8), n_samples=2000,
     metrics["seconds"] = {"train": t_train, "sample": t_sample}
 
     os.makedirs(out, exist_ok=True)
-    atomic_write(os.path.join(out, "metrics.json"),
-                 lambda tmp: open(tmp, "w").write(json.dumps(metrics, indent=2)))
+    atomic_write_json(os.path.join(out, "metrics.json"), metrics)
     if figures:
         _figures(out, data, score, samples, traj, fresh, losses, sde_losses)
     metrics["seconds"]["total"] = time.time() - t_start

@@ -23,7 +23,7 @@ from .losses import ncsn
 from .nn import NoiseConditionalMLP
 from .optim import Adam
 from .sampling import annealed_langevin
-from .training import atomic_savez, atomic_write, fit, load_checkpoint
+from .training import atomic_savez, atomic_write_json, fit, load_checkpoint
 
 SIGMAS = tuple(float(1.0 * (0.01 / 1.0) ** (i / 9)) for i in range(10))
 ACTIVATION = "swish"
@@ -131,7 +131,7 @@ def sample_and_evaluate(model, params, out, data_dir=None, n=1000, seed=0, n_ste
                "classifier_test_accuracy": clf.accuracy(xt, yt), "n_samples": n,
                "sample_seconds": t_sample, "backend": backend.name()}
     metrics.update(extra or {})
-    atomic_write(os.path.join(out, "metrics.json"), lambda tmp: open(tmp, "w").write(json.dumps(metrics, indent=2)))
+    atomic_write_json(os.path.join(out, "metrics.json"), metrics)
     log(f"{'':<24}{'classifier-FID':>15}{'IS analogue':>13}{'top prob':>10}  min class fraction")
     for key in ("model", "mnist_test (floor)", "gaussian_fit (baseline)"):
         m = metrics[key]

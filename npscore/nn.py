@@ -232,7 +232,9 @@ class MLP:
         """Reverse pass through :meth:`_forward` (values and tangents).
 
         ``g : (B, D_out)`` is dL/ds and ``G : (B, K, D_out)`` is dL/d(ds/dx V)
-        (either may be None). Returns params-shaped grads and dL/dx.
+        (either may be None). Returns params-shaped grads and dL/dx. Also the
+        reverse of :meth:`_forward_from` in z1-space, whose cache has no x-space
+        seed (``V is None``): the constant seed at z1 adds no W1 tangent term.
         """
         xp = backend.xp()
         a = self.act
@@ -245,7 +247,8 @@ class MLP:
             h = hs[l]
             gW = xp.zeros_like(W) if gz is None else h.T @ gz          # d/dW (h W) = h^T g
             gb = xp.zeros_like(params[l][1]) if gz is None else gz.sum(axis=0)
-            if Gz is not None:
+            # tangent term; with tangents seeded at z1 (V is None) layer 0 has none
+            if Gz is not None and not (l == 0 and V is None):
                 dh = V if l == 0 else a.d1(zs[l - 1])[:, None, :] * dzs[l - 1]
                 gWt = dh.reshape(-1, dh.shape[2]).T @ Gz.reshape(-1, Gz.shape[2])  # d/dW (dh W) = dh^T G
                 if l == 0:
@@ -346,8 +349,7 @@ class MLP:
         push ``min(D, H1)`` tangents; in x-space the trace is
         ``sum_i (J e_i)_i``, in z1-space it is ``sum_k w1_k^T (ds/dz1) e_k``.
         """
-        out, tr = self._trace(params, x, c, method)
-        return tr
+        return self._trace(params, x, c, method)[1]
 
     def _trace_setup(self, params, x, c, method):
         self.check_params(params)
@@ -419,17 +421,16 @@ class MLP:
         out, cache = self._forward_from(params, x, c, V, space)
         g = self._cotangent(g, out)
         T = cache[2][-1]
-        B, K, D = T.shape
         W1x = params[0][0][: self.in_dim]
         if space == "x":
             tr = xp.einsum("bii->b", T)
             G = xp.zeros_like(T)
-            idx = xp.arange(D)
+            idx = xp.arange(T.shape[2])
             G[:, idx, idx] = w[:, None]                      # d tr / d(J e_i)_j = delta_ij
             return out, tr, self._backward(params, cache, g, G)[0]
         tr = xp.einsum("bkd,dk->b", T, W1x)
         G = w[:, None, None] * W1x.T[None, :, :]             # d/dT of sum T[b,k,d] W1x[d,k]
-        grads = self._backward_from_z1(params, cache, G, g)
+        grads = self._backward(params, cache, g, G)[0]
         grads[0][0][: self.in_dim] += xp.einsum("bkd,b->dk", T, w)   # the contraction's own W1
         return out, tr, grads
 
@@ -439,34 +440,6 @@ class MLP:
         if g is not None:
             check_shape(g, out.shape, "g")
         return g
-
-    def _backward_from_z1(self, params, cache, G, g=None):
-        """Reverse of :meth:`_forward_from` in z1-space (the seed V is constant)."""
-        xp = backend.xp()
-        hs, zs, dzs, _ = cache
-        a = self.act
-        grads = [(xp.zeros_like(W), xp.zeros_like(b)) for W, b in params]
-        Gz, gz = G, g
-        for l in range(len(params) - 1, 0, -1):
-            W, b = params[l]
-            z = zs[l - 1]
-            dh = a.d1(z)[:, None, :] * dzs[l - 1]
-            gW = dh.reshape(-1, dh.shape[2]).T @ Gz.reshape(-1, Gz.shape[2])
-            gb = xp.zeros_like(b)
-            if gz is not None:
-                gW += hs[l].T @ gz
-                gb = gz.sum(axis=0)
-            grads[l] = (gW, gb)
-            Gh = Gz @ W.T
-            gh = None if gz is None else gz @ W.T
-            new_gz = (Gh * dzs[l - 1]).sum(axis=1) * a.d2(z)
-            if gh is not None:
-                new_gz = new_gz + gh * a.d1(z)
-            gz = new_gz
-            Gz = Gh * a.d1(z)[:, None, :]
-        W0, b0 = params[0]
-        grads[0] = (hs[0].T @ gz, gz.sum(axis=0))
-        return grads
 
     def _bilinear_trace_vjp(self, params, x, c, w, g=None):
         xp = backend.xp()

@@ -93,17 +93,18 @@ def save_checkpoint(path, params, state, losses, config):
 
 def atomic_savez(path, arrays):
     """``np.savez`` to a temporary file in the same folder, then rename into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    def write(tmp):
+        with open(tmp, "wb") as f:
             backend.host.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, write)
+
+
+def atomic_write_json(path, obj):
+    """``obj`` as indented JSON at ``path``, written atomically."""
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2)
+    atomic_write(path, write)
 
 
 def atomic_write(path, write):

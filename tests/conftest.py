@@ -6,13 +6,13 @@ Tests marked ``gpu`` need CuPy and a CUDA GPU and skip cleanly without one.
 import os
 import sys
 
-import numpy as np
 import pytest
 from hypothesis import settings
 
 sys.path.insert(0, os.path.dirname(__file__))
 
 from npscore import backend  # noqa: E402
+from npscore.checks import relative_error  # noqa: E402
 
 settings.register_profile("npscore", deadline=None, max_examples=25, derandomize=True)
 settings.load_profile("npscore")
@@ -59,10 +59,4 @@ def host_params(params):
     return [(host(W), host(b)) for W, b in params]
 
 
-def rel_err(a, b):
-    """max |a - b| / max |b| over lists of arrays or arrays."""
-    if isinstance(a, (list, tuple)):
-        a = np.concatenate([np.ravel(host(t)) for t in a])
-        b = np.concatenate([np.ravel(host(t)) for t in b])
-    a, b = host(a), host(b)
-    return float(np.max(np.abs(a - b))) / max(float(np.max(np.abs(b))), 1e-300)
+rel_err = relative_error     # max |a - b| / max |b| over arrays or lists of arrays
