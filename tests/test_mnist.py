@@ -1,6 +1,7 @@
 """IDX reader (on files the tests write, and the real MNIST when present),
 checkpoints, exact resume, the MNIST CLI's errors, and the classifier's accuracy."""
 import gzip
+import json
 import pathlib
 
 import numpy as np
@@ -118,6 +119,30 @@ def test_checkpoint_of_another_architecture_is_named(tmp_path):
     with pytest.raises(ValueError, match="trained with lr=0.001"):
         mnist.train(str(tmp_path / "a"), data_dir=str(data), steps=20, batch_size=4, hidden=8, lr=0.01,
                     checkpoint_every=10, resume=True, progress=False, log=lambda *a: None)
+
+
+def test_sample_and_evaluate_reports_every_row(tmp_path):
+    """The metrics file holds the model (clipped, as saved), the model unclipped, the floor and the
+    Gaussian fit both as drawn and clipped to [0, 1]; the saved images are the clipped ones."""
+    from npscore import classifier
+    data = fake_mnist(tmp_path / "data")
+    model, params, _, _ = mnist.train(str(tmp_path / "a"), data_dir=str(data), steps=10, batch_size=4,
+                                      hidden=8, checkpoint_every=10, progress=False)
+    clf_path = str(tmp_path / "clf.npz")
+    classifier.load_or_train(clf_path, str(data), steps=5, progress=False, log=lambda *a: None)
+    m = mnist.sample_and_evaluate(model, params, str(tmp_path / "out"), data_dir=str(data), n=24,
+                                  n_steps_each=2, classifier_path=clf_path, progress=False, log=lambda *a: None)
+    rows = ["model", "model unclipped", "mnist_test (floor)", "gaussian_fit (baseline)", "gaussian_fit clipped"]
+    saved = json.load(open(tmp_path / "out" / "metrics.json"))
+    assert all(np.isfinite(saved[k]["classifier_fid"]) for k in rows) and saved["n_samples"] == 24
+    assert saved["gaussian_fit clipped"]["classifier_fid"] != saved["gaussian_fit (baseline)"]["classifier_fid"]
+    with np.load(tmp_path / "out" / "samples.npz", allow_pickle=False) as f:
+        images = f["images"]
+    assert images.shape == (24, 784) and images.min() >= 0.0 and images.max() <= 1.0
+    again = classifier.evaluate(classifier.Classifier.load(clf_path), backend.asarray(images),
+                                classifier.feature_stats(classifier.Classifier.load(clf_path),
+                                                         load_mnist(str(data), "test")[0]))
+    assert again["classifier_fid"] == pytest.approx(m["model"]["classifier_fid"], rel=1e-6)
 
 
 def test_cli_errors(tmp_path, capsys):
