@@ -113,11 +113,11 @@ def sample_and_evaluate(model, params, out, data_dir=None, n=1000, seed=0, n_ste
                         classifier_path=None, progress=True, log=print, extra=None):
     """Sample, save ``samples.npz`` and ``samples.png``, compute and print the metrics.
 
-    Rows: the model's images (clipped to [0, 1], as saved and shown), MNIST
-    test (the floor), the Gaussian fit's samples as drawn (the issue's
-    baseline), and, on the same footing as the model's, both unclipped and
-    clipped to [0, 1]. Clipping matters: zero-mean pixel noise mostly cancels
-    in the classifier's first layer, clipped it does not (see examples/README.md).
+    Rows: the model's images clipped to [0, 1] (as saved and shown) and as
+    the sampler left them; MNIST test (the floor); the Gaussian fit's samples
+    as drawn (the issue's baseline) and clipped to [0, 1] (the model's
+    footing). Clipping matters: zero-mean pixel noise mostly cancels in the
+    classifier's first layer, clipped it does not (see examples/README.md).
     """
     xp = backend.xp()
     t = time.time()

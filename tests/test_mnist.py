@@ -133,15 +133,15 @@ def test_sample_and_evaluate_reports_every_row(tmp_path):
     m = mnist.sample_and_evaluate(model, params, str(tmp_path / "out"), data_dir=str(data), n=24,
                                   n_steps_each=2, classifier_path=clf_path, progress=False, log=lambda *a: None)
     rows = ["model", "model unclipped", "mnist_test (floor)", "gaussian_fit (baseline)", "gaussian_fit clipped"]
-    saved = json.load(open(tmp_path / "out" / "metrics.json"))
+    saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert all(np.isfinite(saved[k]["classifier_fid"]) for k in rows) and saved["n_samples"] == 24
     assert saved["gaussian_fit clipped"]["classifier_fid"] != saved["gaussian_fit (baseline)"]["classifier_fid"]
     with np.load(tmp_path / "out" / "samples.npz", allow_pickle=False) as f:
         images = f["images"]
     assert images.shape == (24, 784) and images.min() >= 0.0 and images.max() <= 1.0
-    again = classifier.evaluate(classifier.Classifier.load(clf_path), backend.asarray(images),
-                                classifier.feature_stats(classifier.Classifier.load(clf_path),
-                                                         load_mnist(str(data), "test")[0]))
+    clf = classifier.Classifier.load(clf_path)
+    ref = classifier.feature_stats(clf, load_mnist(str(data), "test")[0])
+    again = classifier.evaluate(clf, backend.asarray(images), ref)
     assert again["classifier_fid"] == pytest.approx(m["model"]["classifier_fid"], rel=1e-6)
 
 
