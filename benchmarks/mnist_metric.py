@@ -12,7 +12,6 @@ Run: python benchmarks/mnist_metric.py [--data DIR] [--classifier FILE]
 results/mnist_metric.json)
 """
 import argparse
-import json
 import os
 
 import numpy as np
