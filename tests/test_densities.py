@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from conftest import dev, host, rel_err
 from npscore import backend, reference
 from npscore.densities import Gaussian, GaussianMixture, two_modes
-from strategies import seeds, spd_matrices
+from strategies import random_base, seeds, spd_matrices
 
 TOL = 1e-10
 
@@ -85,10 +85,7 @@ def test_bad_densities():
 def test_factorized_mixture_noised_score_and_its_derivative(seed, D):
     from npscore.densities import FactorizedMixture
     rng = np.random.default_rng(seed)
-    w = rng.uniform(0.2, 1, (D, 3))
-    w /= w.sum(1, keepdims=True)
-    mu, v = rng.standard_normal((D, 3)), rng.uniform(0, 1, (D, 3))
-    v[:, 0] = 0.0
+    w, mu, v = random_base(rng, D)
     x, sigma = rng.standard_normal((4, D)), rng.uniform(0.05, 1.0, 4)
     d = FactorizedMixture(dev(w), dev(mu), dev(v))
     lp = lambda y: reference.factorized_mixture_log_prob(y, sigma, w, mu, v)   # noqa: E731

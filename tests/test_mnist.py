@@ -1,5 +1,5 @@
 """IDX reader (on files the tests write, and the real MNIST when present),
-checkpoints, exact resume, the MNIST CLI's errors, and the classifier's accuracy."""
+checkpoints, exact resume, the metrics' rows, the MNIST CLI's errors, and the classifier's accuracy."""
 import gzip
 import json
 import pathlib
