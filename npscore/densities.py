@@ -211,38 +211,54 @@ class FactorizedMixture:
             raise ValueError("variances must be >= 0")
         self.dim = self.weights.shape[0]
 
-    def _terms(self, x, sigma):
-        """Per component k, ``(B, D)`` arrays: responsibilities r_k, a_k = -(x - mu_k) / var_k
-        and var_k. (A loop over the few components: NumPy reduces a short last axis slowly.)"""
+    def terms(self, x, sigma, offsets=None):
+        """Per component k, ``(B, D)`` arrays: the responsibilities r_k of the noised
+        density, the slopes a_k = -(x - mu_k) / var_k and var_k = v_k + sigma^2.
+
+        ``offsets``: ``K - 1`` arrays ``(B, D)`` added to the log-weights of
+        components ``0 .. K-2`` (the last one's offset is 0), i.e. the weights
+        ``w_dk exp(u_dk)``, renormalised: a gated model's context-dependent
+        reweighting (:class:`npscore.nn.NoiseConditionalMLP`, ``gated=True``).
+        Responsibilities below ``exp(0.7 log tiny)`` of the largest are raised to
+        it (1e-27 in float32): subnormal floats made a float32 MNIST step 2x slower.
+        (A loop over the few components: NumPy reduces a short last axis slowly.)
+        """
         xp = backend.xp()
+        K = self.weights.shape[1]
+        if offsets is not None and len(offsets) != K - 1:
+            raise ValueError(f"offsets must hold K - 1 = {K - 1} arrays; got {len(offsets)}")
         s2 = (sigma * sigma)[:, None]
         logw = xp.log(self.weights.astype(x.dtype))
         logits, slopes, variances = [], [], []
-        for k in range(self.weights.shape[1]):
+        for k in range(K):
             var = self.variances[:, k].astype(x.dtype) + s2
             d = x - self.means[:, k].astype(x.dtype)
-            logits.append(logw[:, k] - 0.5 * xp.log(var) - 0.5 * d * d / var)
+            lk = logw[:, k] - 0.5 * xp.log(var) - 0.5 * d * d / var
+            logits.append(lk if offsets is None or k == K - 1 else lk + offsets[k])
             slopes.append(-d / var)
             variances.append(var)
         top = logits[0]
         for lk in logits[1:]:
             top = xp.maximum(top, lk)
-        e = [xp.exp(lk - top) for lk in logits]
+        floor = 0.7 * math.log(float(xp.finfo(x.dtype).tiny))
+        e = [xp.exp(xp.maximum(lk - top, floor)) for lk in logits]
         total = sum(e)
         return [ek / total for ek in e], slopes, variances
 
-    def noised_score(self, x, sigma):
-        """``(B, D)``: the score of this density noised to ``sigma : (B,)`` (all > 0)."""
-        r, a, _ = self._terms(x, sigma)
+    def noised_score(self, x, sigma, offsets=None):
+        """``(B, D)``: the score of this density noised to ``sigma : (B,)`` (all > 0),
+        ``s_d = sum_k r_dk a_dk`` (with ``offsets``: of the reweighted density, see :meth:`terms`)."""
+        r, a, _ = self.terms(x, sigma, offsets)
         return sum(rk * ak for rk, ak in zip(r, a))
 
-    def noised_score_dx(self, x, sigma):
-        """``(B, D)``: the diagonal of d(noised score)/dx (off-diagonal terms are 0).
+    def noised_score_dx(self, x, sigma, offsets=None):
+        """``(B, D)``: the diagonal of d(noised score)/dx (off-diagonal terms are 0;
+        with ``offsets``, holding them fixed).
 
         ``d s_d / d x_d = sum_k r_k (-1 / var_k) + sum_k r_k a_k^2 - (sum_k r_k a_k)^2``
         with ``a_k = -(x_d - mu_k) / var_k``.
         """
-        r, a, var = self._terms(x, sigma)
+        r, a, var = self.terms(x, sigma, offsets)
         m = sum(rk * ak for rk, ak in zip(r, a))
         return sum(rk * (ak * ak - 1.0 / vk) for rk, ak, vk in zip(r, a, var)) - m * m
 

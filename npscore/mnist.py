@@ -1,16 +1,24 @@
 """MNIST with a noise-conditional MLP score model (first report, section 1).
 
-``s(x, sigma) = MLP([x, log sigma]) / sigma + s_base(x; sigma)`` (784 in, 784
-out; the 1/sigma output scaling of NCSN / score_sde, plus the exact noised
-score of a per-pixel density fitted to the training set: an atom at 0, an
-atom at 1 and a Gaussian between. The network learns the residual: chains far
-from the data are pulled back, and blank or saturated pixels get their exact
-score -(x - atom) / sigma^2, which an MLP cannot produce at small sigma), trained with the ``ncsn`` multi-level
-DSM loss on sigma geometric from 1.0 to 0.01 over 10 levels,
-lambda(sigma) = sigma^2, Adam, an EMA of the params for sampling. Sampling is
-annealed Langevin with NCSN's defaults (T = 100 steps per level,
-eps = 2e-5, final denoising step). Everything runs on the active backend:
-``--backend cupy`` changes nothing else.
+The model (:class:`npscore.nn.NoiseConditionalMLP` with ``gated=True``)::
+
+    s_d(x, sigma) = e_d(x, sigma) / sigma + sum_k r_dk a_dk,
+    r_d = softmax_k(log w_dk + log N(x_d; mu_dk, v_dk + sigma^2) + u_dk(x, sigma))
+
+an MLP 784 -> H -> H -> 3 x 784 on ``[x, log sigma]`` gives ``e`` (a residual
+with the 1/sigma output scaling of NCSN / score_sde) and ``u`` (log-weight
+shifts, ``u_d2 = 0``) of a per-pixel density fitted to the training set: an
+atom at 0, an atom at 1 and a Gaussian between, with ``a_dk`` the slope
+``-(x_d - mu_dk) / (v_dk + sigma^2)`` of component k noised to sigma. With
+``u = 0`` that is the exact noised score of the per-pixel density; the MLP
+decides from the whole image which component each pixel belongs to, and the
+decision carries the exact 1/sigma^2 pull towards it, which an MLP output
+scaled by 1/sigma cannot produce (examples/README.md, "The gated model").
+Trained with the ``ncsn`` multi-level DSM loss on sigma geometric from 1.0
+to 0.01 over 10 levels, lambda(sigma) = sigma^2, Adam, an EMA of the params
+for sampling. Sampling is annealed Langevin with NCSN's defaults (T = 100
+steps per level, eps = 2e-5, final denoising step). Everything runs on the
+active backend: ``--backend cupy`` changes nothing else.
 """
 import json
 import os
@@ -29,11 +37,13 @@ SIGMAS = tuple(float(1.0 * (0.01 / 1.0) ** (i / 9)) for i in range(10))
 ACTIVATION = "swish"
 
 
-def make_model(hidden, base=None):
-    """The score model; ``base`` the per-pixel :class:`FactorizedMixture` of the training set."""
+def make_model(hidden, base, gated=True):
+    """The score model; ``base`` the per-pixel :class:`FactorizedMixture` of the
+    training set (:func:`data_base`); ``gated=False``: the earlier model
+    ``MLP / sigma + s_base`` (checkpoints from before the gate)."""
     if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
         raise ValueError(f"hidden (--hidden) must be a positive int; got {hidden!r}")
-    return NoiseConditionalMLP([784, hidden, hidden, 784], ACTIVATION, base=base)
+    return NoiseConditionalMLP([784, hidden, hidden, 784], ACTIVATION, base=base, gated=gated)
 
 
 def data_base(x):
@@ -44,7 +54,7 @@ def data_base(x):
     return FactorizedMixture(*(a.astype(x.dtype) for a in (b.weights, b.means, b.variances)))
 
 
-def train(out, data_dir=None, steps=50000, batch_size=128, hidden=512, lr=1e-3, seed=0,
+def train(out, data_dir=None, steps=40000, batch_size=128, hidden=512, lr=1e-3, seed=0,
           checkpoint_every=1000, resume=False, progress=True, log=print):
     """Train and checkpoint to ``out/checkpoint.npz``; returns ``(model, ema_params, losses, seconds)``."""
     for name, v in (("steps (--steps)", steps), ("batch_size (--batch-size)", batch_size),
@@ -55,14 +65,14 @@ def train(out, data_dir=None, steps=50000, batch_size=128, hidden=512, lr=1e-3, 
     base = data_base(x)
     model = make_model(hidden, base)
     opt = Adam(lr=lr)
-    config = {"hidden": hidden, "activation": ACTIVATION, "sigmas": list(SIGMAS), "seed": seed,
+    config = {"hidden": hidden, "gated": True, "activation": ACTIVATION, "sigmas": list(SIGMAS), "seed": seed,
               "batch_size": batch_size, "lr": lr, "checkpoint_every": checkpoint_every,
               "base": base.to_lists()}
     path = os.path.join(out, "checkpoint.npz")
     params, state, losses, start = model.init(seed, "float32"), None, [], 0
     if resume:
         params, state, losses, saved = load_checkpoint(path, model.mlp, opt)
-        for key in ("hidden", "seed", "batch_size", "lr", "checkpoint_every"):
+        for key in ("hidden", "gated", "seed", "batch_size", "lr", "checkpoint_every"):
             if saved.get(key) != config[key]:
                 raise ValueError(f"--resume: checkpoint {path} was trained with {key}={saved.get(key)!r}, "
                                  f"this run asks for {config[key]!r}")
@@ -91,7 +101,7 @@ def load_model(path):
             raise ValueError(f"{path!r} is not an npscore MNIST checkpoint (no config)")
         config = json.loads(str(data["config"]))
     base = FactorizedMixture.from_lists(config["base"]) if "base" in config else None
-    model = make_model(int(config["hidden"]), base)
+    model = make_model(int(config["hidden"]), base, bool(config.get("gated", False)))
     params, state, _, _ = load_checkpoint(path, model.mlp, Adam())
     return model, state.get("ema", params), config
 
@@ -127,7 +137,7 @@ def sample_and_evaluate(model, params, out, data_dir=None, n=1000, seed=0, n_ste
     t_sample = time.time() - t
     os.makedirs(out, exist_ok=True)
     atomic_savez(os.path.join(out, "samples.npz"), {"images": backend.to_numpy(x)})
-    plotting.image_grid(os.path.join(out, "samples.png"), x[:100], title="npscore: NCSN MLP, annealed Langevin")
+    plotting.image_grid(os.path.join(out, "samples.png"), x[:100], title="npscore: gated NCSN MLP, annealed Langevin")
     clf = classifier.load_or_train(classifier_path or os.path.join(out, "classifier.npz"), data_dir,
                                    progress=progress, log=log)
     xt, yt = load_mnist(data_dir, "test")

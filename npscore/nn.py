@@ -493,21 +493,40 @@ class NoiseConditionalMLP:
     which gives the right restoring force far from the data, where an MLP
     trained near the data extrapolates poorly, and the exact score on
     dimensions that sit on an atom (MNIST's blank pixels: -x / sigma^2, which
-    an MLP would need a gain of 1/sigma to produce). Used for MNIST: without
-    it, annealed Langevin chains diverge or stay noisy.
+    an MLP would need a gain of 1/sigma to produce).
+
+    ``gated=True`` (needs a base with K components): the MLP has ``K`` times
+    the outputs, ``[e, u_0 .. u_{K-2}]``, and the ``u`` shift the base's
+    per-dimension log-weights (the last component's by 0):
+
+    .. math:: s_d(x, sigma) = e_d / sigma + sum_k r_dk a_dk,
+              r_d = softmax_k(log w_dk + log N(x_d; mu_dk, v_dk + sigma^2) + u_dk(x, sigma))
+
+    with ``a_dk = -(x_d - mu_dk) / (v_dk + sigma^2)``. Equivalently the
+    denoiser ``x + sigma^2 s`` is the base's per-pixel posterior mean with
+    responsibilities that depend on the whole image: whether a pixel is blank,
+    saturated or in between is decided by context, not by its own value, and
+    the decision carries the base's exact 1/sigma^2 pull, which the ``e`` term
+    alone cannot produce. For MNIST this took the classifier-FID from about
+    220 to 70 at equal training time (examples/README.md).
     Params are the inner MLP's (``cond_dim = 1``); the base has none.
     """
 
-    def __init__(self, sizes, activation="softplus", base=None):
-        self.mlp = MLP(sizes, activation, cond_dim=1)
-        self.sizes, self.activation = self.mlp.sizes, activation
-        self.in_dim, self.out_dim = self.mlp.in_dim, self.mlp.out_dim
-        if base is not None and getattr(base, "dim", None) != self.in_dim:
-            raise ValueError(f"base must be a FactorizedMixture of dimension {self.in_dim}; got {base!r}")
+    def __init__(self, sizes, activation="softplus", base=None, gated=False):
+        if base is not None and getattr(base, "dim", None) != sizes[0]:
+            raise ValueError(f"base must be a FactorizedMixture of dimension {sizes[0]}; got {base!r}")
+        if gated and base is None:
+            raise ValueError("gated=True needs a base (a FactorizedMixture) whose weights the MLP shifts")
+        if gated and sizes[-1] != sizes[0]:
+            raise ValueError(f"gated=True needs sizes[-1] == sizes[0]; got {sizes!r}")
+        self.K = base.weights.shape[1] if gated else 1
+        self.mlp = MLP(list(sizes[:-1]) + [sizes[-1] * self.K], activation, cond_dim=1)
+        self.sizes, self.activation, self.gated = list(sizes), activation, bool(gated)
+        self.in_dim, self.out_dim = sizes[0], sizes[-1]
         self.base = base
 
     def __repr__(self):
-        return f"NoiseConditionalMLP({self.sizes}, activation={self.activation!r})"
+        return f"NoiseConditionalMLP({self.sizes}, activation={self.activation!r}, gated={self.gated})"
 
     def init(self, seed, dtype="float64"):
         return self.mlp.init(seed, dtype)
@@ -531,31 +550,56 @@ class NoiseConditionalMLP:
         """The conditioning features ``(B, 1) = log sigma``."""
         return backend.xp().log(sigma)[:, None]
 
+    def _split(self, out):
+        """``(e, [u_0 .. u_{K-2}])`` from the MLP's ``(B, K D)`` output."""
+        D = self.out_dim
+        return out[:, :D], [out[:, D * (k + 1):D * (k + 2)] for k in range(self.K - 1)]
+
+    def _outer(self, x, sigma, out):
+        """``s`` from the MLP's output, and the pieces the cotangent of that output needs."""
+        e, u = self._split(out)
+        s = e / sigma[:, None]
+        if self.base is None:
+            return s, None
+        r, a, _ = self.base.terms(x, sigma, u if self.gated else None)
+        sb = sum(rk * ak for rk, ak in zip(r, a))
+        return s + sb, (r, a, sb)
+
+    def _cotangent(self, sigma, terms, g):
+        """The MLP output's cotangent for ``g``: ``[g / sigma, g r_k (a_k - s_base) ...]``
+        (d s_base / d u_k = r_k (a_k - s_base))."""
+        gs = g / sigma[:, None]
+        if not self.gated:
+            return gs
+        r, a, sb = terms
+        return backend.xp().concatenate([gs] + [g * r[k] * (a[k] - sb) for k in range(self.K - 1)], axis=1)
+
     def forward(self, params, x, sigma):
         """``(s(x, sigma), cache)``; pair with :meth:`backward`."""
         sigma = self._sigma(x, sigma)
         out, cache = self.mlp.forward(params, x, self.features(sigma))
-        out = out / sigma[:, None]
-        if self.base is not None:
-            out = out + self.base.noised_score(x, sigma)
-        return out, (cache, sigma)
+        s, terms = self._outer(x, sigma, out)
+        return s, (cache, sigma, terms)
 
     def backward(self, params, cache, g):
         """Params-shaped gradient of ``sum(g * s(x, sigma))`` from a :meth:`forward` cache."""
-        cache, sigma = cache
-        return self.mlp.backward(params, cache, g / sigma[:, None])   # s = out / sigma (+ base)
+        cache, sigma, terms = cache
+        return self.mlp.backward(params, cache, self._cotangent(sigma, terms, g))
 
     def apply(self, params, x, sigma):
         """``s(x, sigma) : (B, D)`` for ``x : (B, D)`` and ``sigma`` scalar or ``(B,)``."""
         return self.forward(params, x, sigma)[0]
 
     def vjp(self, params, x, sigma, g):
-        """``(g^T ds/dparams, g^T ds/dx)`` of ``s(x, sigma)``."""
+        """``(g^T ds/dparams, g^T ds/dx)`` of ``s(x, sigma)``: through the MLP (its
+        ``e`` and, gated, its ``u``) plus the base's own diagonal term."""
         sigma = self._sigma(x, sigma)
         check_shape(g, x.shape, "g")
-        grads, gx = self.mlp.vjp(params, x, g / sigma[:, None], self.features(sigma))
+        out = self.mlp.apply(params, x, self.features(sigma))
+        _, terms = self._outer(x, sigma, out)
+        grads, gx = self.mlp.vjp(params, x, self._cotangent(sigma, terms, g), self.features(sigma))
         if self.base is not None:
-            gx = gx + g * self.base.noised_score_dx(x, sigma)
+            gx = gx + g * self.base.noised_score_dx(x, sigma, self._split(out)[1] if self.gated else None)
         return grads, gx
 
     def score_fn(self, params):

@@ -40,20 +40,36 @@ def mlp(params, x, activation="softplus", c=None):
     return anp.dot(h, W) + b
 
 
-def noise_conditional(params, x, sigma, activation="softplus", base=None):
+def noise_conditional(params, x, sigma, activation="softplus", base=None, gated=False):
     """``s(x, sigma) = mlp([x, log sigma]) / sigma`` with ``sigma : (B,)``, plus the
     noised score of a factorized mixture ``base = (weights, means, variances)``
-    (each ``(D, K)``), taken by autograd from its log-density."""
-    s = mlp(params, x, activation, anp.log(sigma)[:, None]) / sigma[:, None]
-    if base is not None:
-        s = s + elementwise_grad(lambda y: factorized_mixture_log_prob(y, sigma, *base).sum())(x)
-    return s
+    (each ``(D, K)``), taken by autograd from its log-density.
+
+    ``gated``: the mlp has ``K D`` outputs ``[e, u_0 .. u_{K-2}]``; the base's
+    log-weights are shifted by ``u`` (last component by 0) and its score is
+    taken holding ``u`` fixed.
+    """
+    D = x.shape[1]
+    out = mlp(params, x, activation, anp.log(sigma)[:, None])
+    s = out[:, :D] / sigma[:, None]
+    if base is None:
+        return s
+    w, mu, v = base
+    u = None
+    if gated:
+        K = w.shape[1]
+        u = anp.stack([out[:, D * (k + 1):D * (k + 2)] for k in range(K - 1)] + [anp.zeros(x.shape)], axis=2)
+    score = elementwise_grad(lambda y: factorized_mixture_log_prob(y, sigma, w, mu, v, u).sum())
+    return s + score(x)
 
 
-def factorized_mixture_log_prob(x, sigma, weights, means, variances):
-    """``log prod_d sum_k w_dk N(x_d; mu_dk, v_dk + sigma^2)`` per example ``(B,)``."""
+def factorized_mixture_log_prob(x, sigma, weights, means, variances, log_weight_shift=None):
+    """``log prod_d sum_k w_dk N(x_d; mu_dk, v_dk + sigma^2)`` per example ``(B,)``
+    (unnormalised in the weights when ``log_weight_shift : (B, D, K)`` is added to ``log w``)."""
     var = variances[None] + (sigma ** 2)[:, None, None]
     logit = anp.log(weights)[None] - 0.5 * anp.log(2 * anp.pi * var) - 0.5 * (x[:, :, None] - means[None]) ** 2 / var
+    if log_weight_shift is not None:
+        logit = logit + log_weight_shift
     top = anp.max(logit, axis=2, keepdims=True)
     return anp.sum(top[:, :, 0] + anp.log(anp.sum(anp.exp(logit - top), axis=2)), axis=1)
 
@@ -136,13 +152,13 @@ def dsm(params, x, sigma, noise, activation="softplus"):
     return value_and_grad(loss)(params)
 
 
-def ncsn(params, x, sigma, noise, activation="softplus", base=None):
+def ncsn(params, x, sigma, noise, activation="softplus", base=None, gated=False):
     """``(L, dL/dparams)`` of ``mean_b sigma_b^2 1/2 ||s(x~_b, sigma_b) + eps_b / sigma_b||^2``.
 
     ``sigma : (B,)`` is each example's drawn level, ``x~ = x + sigma eps``.
     """
     def loss(p):
-        s = noise_conditional(p, x + sigma[:, None] * noise, sigma, activation, base)
+        s = noise_conditional(p, x + sigma[:, None] * noise, sigma, activation, base, gated)
         return 0.5 * anp.mean(sigma ** 2 * anp.sum((s + noise / sigma[:, None]) ** 2, axis=1))
     return value_and_grad(loss)(params)
 

@@ -36,10 +36,14 @@ def random_base(rng, D, K=3):
     return w / w.sum(1, keepdims=True), rng.standard_normal((D, K)), v
 
 
-def noise_conditional(sizes, act, rng, with_base, to_device):
-    """``(model, host base or None)``: a NoiseConditionalMLP, with a random base if asked."""
+BASES = ("none", "base", "gated")
+
+
+def noise_conditional(sizes, act, rng, kind, to_device):
+    """``(model, host base or None)``: a NoiseConditionalMLP without a base, with a
+    random base, or gated by one (``kind`` one of :data:`BASES`)."""
     from npscore import NoiseConditionalMLP
     from npscore.densities import FactorizedMixture
-    base = random_base(rng, sizes[0]) if with_base else None
+    base = random_base(rng, sizes[0]) if kind != "none" else None
     dev_base = None if base is None else FactorizedMixture(*map(to_device, base))
-    return NoiseConditionalMLP(sizes, act, base=dev_base), base
+    return NoiseConditionalMLP(sizes, act, base=dev_base, gated=kind == "gated"), base

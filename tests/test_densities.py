@@ -94,6 +94,27 @@ def test_factorized_mixture_noised_score_and_its_derivative(seed, D):
     assert rel_err(d.noised_score_dx(dev(x), dev(sigma)), second) < 1e-9
 
 
+@given(seeds, st.integers(1, 4))
+def test_factorized_mixture_offsets_reweight_the_components(seed, D):
+    """Offsets u (one per component but the last) give the noised score of the
+    mixture with weights w exp(u), renormalised; zero offsets change nothing."""
+    from npscore.densities import FactorizedMixture
+    rng = np.random.default_rng(seed)
+    w, mu, v = random_base(rng, D)
+    x, sigma = rng.standard_normal((1, D)), rng.uniform(0.05, 1.0, 1)
+    u = rng.normal(0.0, 2.0, (D, 2))
+    d = FactorizedMixture(dev(w), dev(mu), dev(v))
+    w2 = w * np.exp(np.concatenate([u, np.zeros((D, 1))], axis=1))
+    d2 = FactorizedMixture(dev(w2 / w2.sum(1, keepdims=True)), dev(mu), dev(v))
+    offsets = [dev(u[None, :, k]) for k in range(2)]
+    assert rel_err(d.noised_score(dev(x), dev(sigma), offsets), d2.noised_score(dev(x), dev(sigma))) < 1e-12
+    assert rel_err(d.noised_score_dx(dev(x), dev(sigma), offsets), d2.noised_score_dx(dev(x), dev(sigma))) < 1e-12
+    zero = [dev(np.zeros((1, D)))] * 2
+    assert rel_err(d.noised_score(dev(x), dev(sigma), zero), d.noised_score(dev(x), dev(sigma))) < 1e-15
+    with pytest.raises(ValueError, match="offsets must hold K - 1 = 2 arrays"):
+        d.noised_score(dev(x), dev(sigma), zero[:1])
+
+
 def test_fit_atoms_finds_the_atoms():
     from npscore.densities import FactorizedMixture
     x = np.zeros((1000, 2))

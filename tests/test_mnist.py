@@ -10,7 +10,8 @@ import pytest
 from conftest import host
 from npscore import backend, cli, mnist
 from npscore.data import load_mnist, mnist_dir, read_idx
-from npscore.training import load_checkpoint
+from npscore.optim import Adam
+from npscore.training import load_checkpoint, save_checkpoint
 
 REAL = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 
@@ -109,16 +110,37 @@ def test_resume_gives_the_uninterrupted_numbers(tmp_path):
 
 def test_checkpoint_of_another_architecture_is_named(tmp_path):
     data = fake_mnist(tmp_path / "data")
-    mnist.train(str(tmp_path / "a"), data_dir=str(data), steps=10, batch_size=4, hidden=8,
-                checkpoint_every=10, progress=False)
+    model, _, _, _ = mnist.train(str(tmp_path / "a"), data_dir=str(data), steps=10, batch_size=4, hidden=8,
+                                 checkpoint_every=10, progress=False)
+    base = model.base
     with pytest.raises(ValueError, match=r"array param_0 has shape \(785, 8\); .* expects \(785, 16\)"):
-        load_checkpoint(str(tmp_path / "a" / "checkpoint.npz"), mnist.make_model(16).mlp)
+        load_checkpoint(str(tmp_path / "a" / "checkpoint.npz"), mnist.make_model(16, base).mlp)
     with pytest.raises(ValueError, match="param_0 has shape"):
         mnist.train(str(tmp_path / "a"), data_dir=str(data), steps=20, batch_size=4, hidden=16,
                     checkpoint_every=10, resume=True, progress=False)
     with pytest.raises(ValueError, match="trained with lr=0.001"):
         mnist.train(str(tmp_path / "a"), data_dir=str(data), steps=20, batch_size=4, hidden=8, lr=0.01,
                     checkpoint_every=10, resume=True, progress=False, log=lambda *a: None)
+
+
+def test_checkpoint_from_before_the_gate_loads_as_the_ungated_model(tmp_path):
+    """Checkpoints whose config has no "gated" (written before the gate) hold the
+    earlier model, MLP / sigma + s_base, and load as it."""
+    data = fake_mnist(tmp_path / "data")
+    x, _ = load_mnist(str(data), "train")
+    base = mnist.data_base(x)
+    old = mnist.make_model(8, base, gated=False)
+    params = old.init(0, "float32")
+    path = str(tmp_path / "old.npz")
+    save_checkpoint(path, params, Adam().init(params), [1.0], {"hidden": 8, "base": base.to_lists()})
+    model, loaded, config = mnist.load_model(path)
+    assert not model.gated and model.mlp.sizes[-1] == 784
+    xs = x[:4] + 0.1
+    assert np.allclose(host(model.apply(loaded, xs, 0.1)), host(old.apply(params, xs, 0.1)))
+    new, _, _, _ = mnist.train(str(tmp_path / "n"), data_dir=str(data), steps=10, batch_size=4, hidden=8,
+                               checkpoint_every=10, progress=False, log=lambda *a: None)
+    assert new.gated and new.mlp.sizes[-1] == 3 * 784
+    assert mnist.load_model(str(tmp_path / "n" / "checkpoint.npz"))[0].gated
 
 
 def test_sample_and_evaluate_reports_every_row(tmp_path):

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from conftest import dev, host, host_params, rel_err
 from npscore import MLP, reference
 from npscore.nn import ACTIVATIONS, tree_leaves
-from strategies import activations, architectures, batch_sizes, noise_conditional, seeds
+from strategies import BASES, activations, architectures, batch_sizes, noise_conditional, random_base, seeds
 
 TOL = 1e-10
 
@@ -86,21 +86,33 @@ def test_trace_in_z1_space_when_input_is_wider_than_first_layer(D, H, act, B, se
     assert rel_err(tree_leaves(g), tree_leaves(rg)) < TOL
 
 
-@given(activations, batch_sizes, seeds, st.booleans())
-def test_noise_conditional_model_matches_reference(act, B, seed, with_base):
+@given(activations, batch_sizes, seeds, st.sampled_from(BASES))
+def test_noise_conditional_model_matches_reference(act, B, seed, kind):
     rng = np.random.default_rng(seed)
-    model, base = noise_conditional([3, 6, 6, 3], act, rng, with_base, dev)
+    model, base = noise_conditional([3, 6, 6, 3], act, rng, kind, dev)
     p = model.init(seed, "float64")
     x = rng.standard_normal((B, 3))
     sigma = rng.uniform(0.05, 2.0, size=B)
     g = rng.standard_normal((B, 3))
     hp = host_params(p)
-    ref = lambda q, y: reference.noise_conditional(q, y, sigma, act, base)   # noqa: E731
+    ref = lambda q, y: reference.noise_conditional(q, y, sigma, act, base, kind == "gated")   # noqa: E731
     assert rel_err(model.apply(p, dev(x), dev(sigma)), ref(hp, x)) < TOL
     gp, gx = model.vjp(p, dev(x), dev(sigma), dev(g))
     rg, rgx = grad(lambda q, y: (g * ref(q, y)).sum(), argnum=(0, 1))(hp, x)
     assert rel_err(tree_leaves(gp), tree_leaves(rg)) < TOL
     assert rel_err(gx, rgx) < TOL
+
+
+def test_gated_model_needs_a_matching_base():
+    from npscore import NoiseConditionalMLP
+    from npscore.densities import FactorizedMixture
+    with pytest.raises(ValueError, match="gated=True needs a base"):
+        NoiseConditionalMLP([3, 4, 3], gated=True)
+    base = FactorizedMixture(*map(dev, random_base(np.random.default_rng(0), 3)))
+    with pytest.raises(ValueError, match="base must be a FactorizedMixture of dimension 4"):
+        NoiseConditionalMLP([4, 5, 4], base=base, gated=True)
+    model = NoiseConditionalMLP([3, 5, 3], base=base, gated=True)
+    assert [tuple(W.shape) for W, _ in model.init(0)] == [(4, 5), (5, 9)]   # [x, log sigma]; K = 3 outputs per dim
 
 
 def test_init_is_seeded_and_has_documented_shapes():
