@@ -22,7 +22,7 @@ x, labels = load_mnist(data, "train")
 print(f"MNIST train: {x.shape[0]} images of {x.shape[1]} pixels")
 
 # 2. train s(x, sigma) with multi-level DSM (10 sigmas from 1 to 0.01), Adam, EMA
-model, params, losses, seconds = mnist.train(out, data, steps=200 if quick else 40000,
+model, params, losses, seconds = mnist.train(out, data, steps=200 if quick else 25000,
                                              hidden=64 if quick else 512)
 print(f"trained {len(losses)} steps in {seconds:.0f}s, final loss {sum(losses[-100:]) / 100:.2f}")
 

@@ -70,7 +70,7 @@ def _mnist_args(p, train=True):
     p.add_argument("--backend", default="numpy", choices=backend.BACKENDS)
     p.add_argument("--no-progress", action="store_true")
     if train:
-        p.add_argument("--steps", type=int, default=40000)
+        p.add_argument("--steps", type=int, default=25000)
         p.add_argument("--batch-size", type=int, default=128)
         p.add_argument("--hidden", type=int, default=512)
         p.add_argument("--lr", type=float, default=1e-3)

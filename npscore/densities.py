@@ -263,11 +263,15 @@ class FactorizedMixture:
         return sum(rk * (ak * ak - 1.0 / vk) for rk, ak, vk in zip(r, a, var)) - m * m
 
     @classmethod
-    def fit_atoms(cls, x, atoms=(0.0, 1.0), floor=1e-4, weight_floor=1e-6):
-        """Per dimension: the mass exactly at each atom (variance 0) and a Gaussian
-        (mean, variance >= ``floor``) of the remaining values; weights floored at
-        ``weight_floor``."""
+    def fit_atoms(cls, x, atoms=(0.0, 1.0), bins=1, floor=1e-4, weight_floor=1e-6):
+        """Per dimension: the mass exactly at each atom (variance 0) and, for the
+        remaining values, one Gaussian (mean, variance >= ``floor``) per each of
+        ``bins`` equal-width intervals of [min(atoms), max(atoms)]; weights
+        floored at ``weight_floor``. An empty interval gets its centre and the
+        variance of a uniform over it. Components: the atoms, then the bins."""
         xp = backend.xp()
+        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+            raise ValueError(f"bins must be an int >= 1; got {bins!r}")
         x = x.astype("float64")
         parts_w, parts_m, parts_v = [], [], []
         rest = xp.ones(x.shape, dtype=bool)
@@ -277,12 +281,19 @@ class FactorizedMixture:
             parts_w.append(hit.mean(axis=0))
             parts_m.append(xp.full((x.shape[1],), a))
             parts_v.append(xp.zeros((x.shape[1],)))
-        n = rest.sum(axis=0)
-        mean = xp.where(n > 0, (x * rest).sum(axis=0) / xp.maximum(n, 1), 0.5)
-        var = xp.where(n > 1, (((x - mean) * rest) ** 2).sum(axis=0) / xp.maximum(n - 1, 1), 0.1)
-        parts_w.append(n / x.shape[0])
-        parts_m.append(mean)
-        parts_v.append(xp.maximum(var, floor))
+        lo, hi = (min(atoms), max(atoms)) if len(atoms) > 1 else (0.0, 1.0)
+        width = (hi - lo) / bins
+        j = xp.clip(xp.floor((x - lo) / width), 0, bins - 1)
+        for b in range(bins):
+            inb = rest & (j == b)
+            n = inb.sum(axis=0)
+            centre = lo + (b + 0.5) * width
+            mean = xp.where(n > 0, (x * inb).sum(axis=0) / xp.maximum(n, 1), centre)
+            var = xp.where(n > 1, (((x - mean) * inb) ** 2).sum(axis=0) / xp.maximum(n - 1, 1),
+                           width ** 2 / 12 if bins > 1 else 0.1)
+            parts_w.append(n / x.shape[0])
+            parts_m.append(mean)
+            parts_v.append(xp.maximum(var, floor))
         w = xp.maximum(xp.stack(parts_w, axis=1), weight_floor)
         return cls(w / w.sum(axis=1, keepdims=True), xp.stack(parts_m, axis=1), xp.stack(parts_v, axis=1))
 

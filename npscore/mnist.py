@@ -5,11 +5,13 @@ The model (:class:`npscore.nn.NoiseConditionalMLP` with ``gated=True``)::
     s_d(x, sigma) = e_d(x, sigma) / sigma + sum_k r_dk a_dk,
     r_d = softmax_k(log w_dk + log N(x_d; mu_dk, v_dk + sigma^2) + u_dk(x, sigma))
 
-an MLP 784 -> H -> H -> 3 x 784 on ``[x, log sigma]`` gives ``e`` (a residual
+an MLP 784 -> H -> H -> 5 x 784 on ``[x, log sigma]`` gives ``e`` (a residual
 with the 1/sigma output scaling of NCSN / score_sde) and ``u`` (log-weight
-shifts, ``u_d2 = 0``) of a per-pixel density fitted to the training set: an
-atom at 0, an atom at 1 and a Gaussian between, with ``a_dk`` the slope
-``-(x_d - mu_dk) / (v_dk + sigma^2)`` of component k noised to sigma. With
+shifts of components 0-3, the last one's 0) of a per-pixel density fitted to
+the training set, K = 5 components: an atom at 0, an atom at 1 and a
+Gaussian for the values in each third of (0, 1) (:func:`data_base`), with
+``a_dk`` the slope ``-(x_d - mu_dk) / (v_dk + sigma^2)`` of component k
+noised to sigma. With
 ``u = 0`` that is the exact noised score of the per-pixel density; the MLP
 decides from the whole image which component each pixel belongs to, and the
 decision carries the exact 1/sigma^2 pull towards it, which an MLP output
@@ -34,6 +36,7 @@ from .sampling import annealed_langevin
 from .training import atomic_savez, atomic_write_json, fit, load_checkpoint
 
 SIGMAS = tuple(float(1.0 * (0.01 / 1.0) ** (i / 9)) for i in range(10))
+BINS = 3          # Gaussians of the base between the atoms (examples/README.md: 3 beat 1)
 ACTIVATION = "swish"
 
 
@@ -47,14 +50,15 @@ def make_model(hidden, base, gated=True):
 
 
 def data_base(x):
-    """Per pixel: the mass at exactly 0, at exactly 1, and a Gaussian between
-    (:meth:`FactorizedMixture.fit_atoms`): the density whose noised score the
-    model's residual is taken from (see :class:`npscore.nn.NoiseConditionalMLP`)."""
-    b = FactorizedMixture.fit_atoms(x, atoms=(0.0, 1.0))
+    """Per pixel: the mass at exactly 0, at exactly 1, and a Gaussian for the
+    values in each of :data:`BINS` equal thirds of (0, 1)
+    (:meth:`FactorizedMixture.fit_atoms`): the density whose responsibilities
+    the gated model shifts (see :class:`npscore.nn.NoiseConditionalMLP`)."""
+    b = FactorizedMixture.fit_atoms(x, atoms=(0.0, 1.0), bins=BINS)
     return FactorizedMixture(*(a.astype(x.dtype) for a in (b.weights, b.means, b.variances)))
 
 
-def train(out, data_dir=None, steps=40000, batch_size=128, hidden=512, lr=1e-3, seed=0,
+def train(out, data_dir=None, steps=25000, batch_size=128, hidden=512, lr=1e-3, seed=0,
           checkpoint_every=1000, resume=False, progress=True, log=print):
     """Train and checkpoint to ``out/checkpoint.npz``; returns ``(model, ema_params, losses, seconds)``."""
     for name, v in (("steps (--steps)", steps), ("batch_size (--batch-size)", batch_size),

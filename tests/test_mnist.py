@@ -139,7 +139,7 @@ def test_checkpoint_from_before_the_gate_loads_as_the_ungated_model(tmp_path):
     assert np.allclose(host(model.apply(loaded, xs, 0.1)), host(old.apply(params, xs, 0.1)))
     new, _, _, _ = mnist.train(str(tmp_path / "n"), data_dir=str(data), steps=10, batch_size=4, hidden=8,
                                checkpoint_every=10, progress=False, log=lambda *a: None)
-    assert new.gated and new.mlp.sizes[-1] == 3 * 784
+    assert new.gated and new.K == 2 + mnist.BINS and new.mlp.sizes[-1] == new.K * 784
     assert mnist.load_model(str(tmp_path / "n" / "checkpoint.npz"))[0].gated
 
 
