@@ -7,6 +7,17 @@ from . import backend
 DEMO_STEPS = 10000
 
 
+def _positive_float(text):
+    """argparse type: a positive finite float (argparse names the option in its error)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number; got {text!r}") from None
+    if not 0.0 < v < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number; got {text!r}")
+    return v
+
+
 def _cmd_check(args):
     from .checks import demo_check
     backend.use(args.backend)
@@ -46,7 +57,8 @@ def _cmd_mnist(args):
              "batch_size": args.batch_size}
     if args.samples:
         mnist.sample_and_evaluate(model, params, args.out, args.data, args.samples, args.seed,
-                                  args.steps_each, args.classifier, progress=not args.no_progress, extra=extra)
+                                  args.steps_each, args.classifier, progress=not args.no_progress, extra=extra,
+                                  eps=args.eps)
     return 0
 
 
@@ -55,7 +67,7 @@ def _cmd_sample(args):
     from . import mnist
     model, params, config = mnist.load_model(args.checkpoint)
     mnist.sample_and_evaluate(model, params, args.out, args.data, args.samples, args.seed, args.steps_each,
-                              args.classifier, progress=not args.no_progress)
+                              args.classifier, progress=not args.no_progress, eps=args.eps)
     return 0
 
 
@@ -66,6 +78,8 @@ def _mnist_args(p, train=True):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--samples", type=int, default=1000, help="images to sample and score (0: none)")
     p.add_argument("--steps-each", type=int, default=100, help="annealed Langevin steps per level")
+    p.add_argument("--eps", type=_positive_float, default=2e-5,
+                   help="annealed Langevin step scale (NCSN's 2e-5; the documented CPU run uses 1e-5)")
     p.add_argument("--classifier", default=None, help="classifier .npz (trained and saved if missing)")
     p.add_argument("--backend", default="numpy", choices=backend.BACKENDS)
     p.add_argument("--no-progress", action="store_true")

@@ -124,7 +124,7 @@ def sample(model, params, n, seed, n_steps_each=100, eps=2e-5, clip=True):
 
 
 def sample_and_evaluate(model, params, out, data_dir=None, n=1000, seed=0, n_steps_each=100,
-                        classifier_path=None, progress=True, log=print, extra=None):
+                        classifier_path=None, progress=True, log=print, extra=None, eps=2e-5):
     """Sample, save ``samples.npz`` and ``samples.png``, compute and print the metrics.
 
     Rows: the model's images clipped to [0, 1] (as saved and shown) and as
@@ -135,7 +135,7 @@ def sample_and_evaluate(model, params, out, data_dir=None, n=1000, seed=0, n_ste
     """
     xp = backend.xp()
     t = time.time()
-    raw = sample(model, params, n, seed, n_steps_each, clip=False)
+    raw = sample(model, params, n, seed, n_steps_each, eps, clip=False)
     x = xp.clip(raw, 0.0, 1.0)
     backend.synchronize()
     t_sample = time.time() - t
@@ -156,7 +156,7 @@ def sample_and_evaluate(model, params, out, data_dir=None, n=1000, seed=0, n_ste
                "gaussian_fit (baseline)": classifier.evaluate(clf, gauss, ref),
                "gaussian_fit clipped": classifier.evaluate(clf, xp.clip(gauss, 0.0, 1.0), ref),
                "classifier_test_accuracy": clf.accuracy(xt, yt), "n_samples": n,
-               "sample_seconds": t_sample, "backend": backend.name()}
+               "sample_seconds": t_sample, "backend": backend.name(), "eps": eps, "n_steps_each": n_steps_each}
     metrics.update(extra or {})
     atomic_write_json(os.path.join(out, "metrics.json"), metrics)
     log(f"{'':<24}{'classifier-FID':>15}{'IS analogue':>13}{'top prob':>10}  min class fraction")

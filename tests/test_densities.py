@@ -125,3 +125,20 @@ def test_fit_atoms_finds_the_atoms():
     assert np.allclose(w[0], [0.4, 0.3, 0.3], atol=1e-3)
     assert w[1, 0] > 0.99                               # dimension 1 is always 0
     assert abs(host(d.means)[0, 2] - 0.5) < 1e-9
+
+
+def test_fit_atoms_with_bins_fits_a_gaussian_per_interval():
+    from npscore.densities import FactorizedMixture
+    x = np.zeros((1000, 2))
+    x[:200, 0] = 1.0
+    x[200:500, 0] = 0.2                                  # all in the first third
+    x[500:600, 0] = np.linspace(0.7, 0.9, 100)          # the last third; the middle one is empty
+    d = FactorizedMixture.fit_atoms(dev(x), bins=3)
+    w, m, v = host(d.weights), host(d.means), host(d.variances)
+    assert w.shape == (2, 5)
+    assert np.allclose(w[0], [0.4, 0.2, 0.3, 0.0, 0.1], atol=1e-5)
+    assert np.allclose(m[0, 2:], [0.2, 0.5, 0.8])       # the empty middle third: its centre
+    assert v[0, 2] == 1e-4 and abs(v[0, 3] - (1 / 3) ** 2 / 12) < 1e-12   # floored; uniform over the third
+    assert abs(v[0, 4] - np.var(np.linspace(0.7, 0.9, 100), ddof=1)) < 1e-12
+    with pytest.raises(ValueError, match="bins must be an int >= 1"):
+        FactorizedMixture.fit_atoms(dev(x), bins=0)

@@ -153,14 +153,21 @@ def test_sample_and_evaluate_reports_every_row(tmp_path):
     clf_path = str(tmp_path / "clf.npz")
     classifier.load_or_train(clf_path, str(data), steps=5, progress=False, log=lambda *a: None)
     m = mnist.sample_and_evaluate(model, params, str(tmp_path / "out"), data_dir=str(data), n=24,
-                                  n_steps_each=2, classifier_path=clf_path, progress=False, log=lambda *a: None)
+                                  n_steps_each=2, classifier_path=clf_path, progress=False, log=lambda *a: None,
+                                  eps=1e-5)
     rows = ["model", "model unclipped", "mnist_test (floor)", "gaussian_fit (baseline)", "gaussian_fit clipped"]
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert all(np.isfinite(saved[k]["classifier_fid"]) for k in rows) and saved["n_samples"] == 24
+    assert saved["eps"] == 1e-5 and saved["n_steps_each"] == 2
+    from npscore.sampling import annealed_langevin                  # the sampler really used eps = 1e-5
+    rng = backend.rng(0, 7)
+    x0 = rng.uniform((24, 784), dtype="float32")
+    expect = annealed_langevin(model.score_fn(params), x0, mnist.SIGMAS, 1e-5, 2, rng, bounds=(-1.0, 2.0))
     assert saved["gaussian_fit clipped"]["classifier_fid"] != saved["gaussian_fit (baseline)"]["classifier_fid"]
     with np.load(tmp_path / "out" / "samples.npz", allow_pickle=False) as f:
         images = f["images"]
     assert images.shape == (24, 784) and images.min() >= 0.0 and images.max() <= 1.0
+    assert np.array_equal(images, np.clip(host(expect), 0.0, 1.0))
     clf = classifier.Classifier.load(clf_path)
     ref = classifier.feature_stats(clf, load_mnist(str(data), "test")[0])
     again = classifier.evaluate(clf, backend.asarray(images), ref)
@@ -173,6 +180,11 @@ def test_cli_errors(tmp_path, capsys):
     assert "steps (--steps) must be an int >= 1" in capsys.readouterr().err
     assert cli.main(["sample", "--checkpoint", str(tmp_path / "none.npz"), "--data", str(data)]) == 2
     assert "does not exist" in capsys.readouterr().err
+    for bad in ("0", "-1e-5", "inf", "abc"):                  # refused before any training
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["mnist", "--data", str(data), f"--eps={bad}", "--out", str(tmp_path / "o")])
+        assert exit_.value.code == 2 and "argument --eps: must be a positive" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
     if not backend.name() == "cupy":
         from conftest import cupy_available
         if not cupy_available():
