@@ -11,16 +11,18 @@ shifts of components 0-3, the last one's 0) of a per-pixel density fitted to
 the training set, K = 5 components: an atom at 0, an atom at 1 and a
 Gaussian for the values in each third of (0, 1) (:func:`data_base`), with
 ``a_dk`` the slope ``-(x_d - mu_dk) / (v_dk + sigma^2)`` of component k
-noised to sigma. With
-``u = 0`` that is the exact noised score of the per-pixel density; the MLP
-decides from the whole image which component each pixel belongs to, and the
-decision carries the exact 1/sigma^2 pull towards it, which an MLP output
-scaled by 1/sigma cannot produce (examples/README.md, "The gated model").
+noised to sigma. With ``u = 0`` that is the exact noised score of the
+per-pixel density; the MLP decides from the whole image which component each
+pixel belongs to, and the decision carries the exact 1/sigma^2 pull towards
+it, which an MLP output scaled by 1/sigma cannot produce (examples/README.md,
+"MNIST", for the measurements behind each choice).
 Trained with the ``ncsn`` multi-level DSM loss on sigma geometric from 1.0
 to 0.01 over 10 levels, lambda(sigma) = sigma^2, Adam, an EMA of the params
 for sampling. Sampling is annealed Langevin with NCSN's defaults (T = 100
-steps per level, eps = 2e-5, final denoising step). Everything runs on the
-active backend: ``--backend cupy`` changes nothing else.
+steps per level, eps = 2e-5, final denoising step); ``eps`` is a parameter
+(``--eps``), and the documented CPU run uses 1e-5, with which fewer chains
+fade to blank images. Everything runs on the active backend: ``--backend
+cupy`` changes nothing else.
 """
 import json
 import os
