@@ -58,7 +58,7 @@ def _cmd_mnist(args):
     if args.samples:
         mnist.sample_and_evaluate(model, params, args.out, args.data, args.samples, args.seed,
                                   args.steps_each, args.classifier, progress=not args.no_progress, extra=extra,
-                                  eps=args.eps)
+                                  eps=args.eps, sampler=args.sampler)
     return 0
 
 
@@ -67,7 +67,7 @@ def _cmd_sample(args):
     from . import mnist
     model, params, config = mnist.load_model(args.checkpoint)
     mnist.sample_and_evaluate(model, params, args.out, args.data, args.samples, args.seed, args.steps_each,
-                              args.classifier, progress=not args.no_progress, eps=args.eps)
+                              args.classifier, progress=not args.no_progress, eps=args.eps, sampler=args.sampler)
     return 0
 
 
@@ -80,6 +80,8 @@ def _mnist_args(p, train=True):
     p.add_argument("--steps-each", type=int, default=100, help="annealed Langevin steps per level")
     p.add_argument("--eps", type=_positive_float, default=2e-5,
                    help="annealed Langevin step scale (NCSN's 2e-5; the documented CPU run uses 1e-5)")
+    p.add_argument("--sampler", default="langevin", choices=("langevin", "reverse-sde"),
+                   help="annealed Langevin (NCSN, the default) or the reverse-time VE SDE (1000 steps)")
     p.add_argument("--classifier", default=None, help="classifier .npz (trained and saved if missing)")
     p.add_argument("--backend", default="numpy", choices=backend.BACKENDS)
     p.add_argument("--no-progress", action="store_true")

@@ -262,6 +262,16 @@ class FactorizedMixture:
         m = sum(rk * ak for rk, ak in zip(r, a))
         return sum(rk * (ak * ak - 1.0 / vk) for rk, ak, vk in zip(r, a, var)) - m * m
 
+    def sample(self, n, rng, dtype="float64"):
+        """``(n, D)`` draws: per dimension a component k with probability w_dk, then
+        N(mu_dk, v_dk) (exactly mu_dk for an atom)."""
+        xp = backend.xp()
+        u = rng.uniform((n, self.dim), dtype=dtype)
+        k = (u[:, :, None] > xp.cumsum(self.weights, axis=1)[None, :, :-1].astype(dtype)).sum(axis=2)
+        d = xp.arange(self.dim)[None, :]
+        std = xp.sqrt(self.variances[d, k]).astype(dtype)
+        return self.means[d, k].astype(dtype) + std * rng.normal((n, self.dim), dtype)
+
     @classmethod
     def fit_atoms(cls, x, atoms=(0.0, 1.0), bins=1, floor=1e-4, weight_floor=1e-6):
         """Per dimension: the mass exactly at each atom (variance 0) and, for the

@@ -34,11 +34,14 @@ from .densities import FactorizedMixture
 from .losses import ncsn
 from .nn import NoiseConditionalMLP
 from .optim import Adam
-from .sampling import annealed_langevin
+from .sampling import annealed_langevin, reverse_sde, sde_score
+from .sde import VESDE
 from .training import atomic_savez, atomic_write_json, fit, load_checkpoint
 
 SIGMAS = tuple(float(1.0 * (0.01 / 1.0) ** (i / 9)) for i in range(10))
 BINS = 3          # Gaussians of the base between the atoms (examples/README.md: 3 beat 1)
+SAMPLERS = ("langevin", "reverse-sde")
+SDE_STEPS = 1000  # reverse-sde steps: as many score evaluations as annealed Langevin's 10 x 100
 ACTIVATION = "swish"
 
 
@@ -112,21 +115,42 @@ def load_model(path):
     return model, state.get("ema", params), config
 
 
-def sample(model, params, n, seed, n_steps_each=100, eps=2e-5, clip=True):
-    """``n`` images by annealed Langevin from U(0, 1) noise, clipped to [0, 1]
-    (``clip=False``: as the sampler leaves them).
+def sample(model, params, n, seed, n_steps_each=100, eps=2e-5, clip=True, sampler="langevin", x_train=None):
+    """``n`` images, clipped to [0, 1] (``clip=False``: as the sampler leaves them).
 
-    Iterates are kept in the box [-1, 2] (pixels live in [0, 1]): a rare chain
-    where the learned score extrapolates badly cannot run away to inf.
+    ``sampler="langevin"``: annealed Langevin from U(0, 1) noise (NCSN), T =
+    ``n_steps_each`` per level, step scale ``eps``; iterates are kept in the
+    box [-1, 2] (pixels live in [0, 1]): a rare chain where the learned score
+    extrapolates badly cannot run away to inf.
+
+    ``sampler="reverse-sde"``: Euler-Maruyama on the reverse-time VE SDE
+    (Song et al. 2021; :func:`npscore.sampling.reverse_sde`) with sigma(t)
+    geometric over the same range, SIGMAS[-1] to SIGMAS[0], in
+    :data:`SDE_STEPS` steps; the model is conditioned on sigma(t) between its
+    training levels. It starts from p_{sigma_1} approximated by the Gaussian
+    fit of ``x_train`` plus N(0, sigma_1^2): at sigma_1 = 1 the noised data is
+    far from N(0, sigma_1^2), and a start from the per-pixel base did worse
+    (examples/README.md).
     """
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler (--sampler) must be one of {SAMPLERS}; got {sampler!r}")
     rng = backend.rng(seed, 7)
-    x0 = rng.uniform((n, 784), dtype="float32")
-    x = annealed_langevin(model.score_fn(params), x0, SIGMAS, eps, n_steps_each, rng, bounds=(-1.0, 2.0))
+    if sampler == "langevin":
+        x0 = rng.uniform((n, 784), dtype="float32")
+        x = annealed_langevin(model.score_fn(params), x0, SIGMAS, eps, n_steps_each, rng, bounds=(-1.0, 2.0))
+    else:
+        if x_train is None:
+            raise ValueError("sampler 'reverse-sde' starts from the Gaussian fit of the training images: "
+                             "pass x_train")
+        sde = VESDE(SIGMAS[-1], SIGMAS[0])
+        x1 = classifier.gaussian_fit_samples(x_train, n, rng) + SIGMAS[0] * rng.normal((n, 784), x_train.dtype)
+        x = reverse_sde(sde_score(model, params, sde), sde, x1, SDE_STEPS, rng)
     return backend.xp().clip(x, 0.0, 1.0) if clip else x
 
 
 def sample_and_evaluate(model, params, out, data_dir=None, n=1000, seed=0, n_steps_each=100,
-                        classifier_path=None, progress=True, log=print, extra=None, eps=2e-5):
+                        classifier_path=None, progress=True, log=print, extra=None, eps=2e-5,
+                        sampler="langevin"):
     """Sample, save ``samples.npz`` and ``samples.png``, compute and print the metrics.
 
     Rows: the model's images clipped to [0, 1] (as saved and shown) and as
@@ -136,18 +160,18 @@ def sample_and_evaluate(model, params, out, data_dir=None, n=1000, seed=0, n_ste
     classifier's first layer, clipped it does not (see examples/README.md).
     """
     xp = backend.xp()
+    xtr, _ = load_mnist(data_dir, "train")
     t = time.time()
-    raw = sample(model, params, n, seed, n_steps_each, eps, clip=False)
+    raw = sample(model, params, n, seed, n_steps_each, eps, clip=False, sampler=sampler, x_train=xtr)
     x = xp.clip(raw, 0.0, 1.0)
     backend.synchronize()
     t_sample = time.time() - t
     os.makedirs(out, exist_ok=True)
     atomic_savez(os.path.join(out, "samples.npz"), {"images": backend.to_numpy(x)})
-    plotting.image_grid(os.path.join(out, "samples.png"), x[:100], title="npscore: gated NCSN MLP, annealed Langevin")
+    plotting.image_grid(os.path.join(out, "samples.png"), x[:100], title=f"npscore: gated NCSN MLP, {'annealed Langevin' if sampler == 'langevin' else 'reverse SDE'}")
     clf = classifier.load_or_train(classifier_path or os.path.join(out, "classifier.npz"), data_dir,
                                    progress=progress, log=log)
     xt, yt = load_mnist(data_dir, "test")
-    xtr, _ = load_mnist(data_dir, "train")
     ref = classifier.feature_stats(clf, xt)
     rng = backend.rng(seed, 11)
     perm = backend.host.random.default_rng(seed).permutation(xt.shape[0])[:n]
@@ -158,7 +182,7 @@ def sample_and_evaluate(model, params, out, data_dir=None, n=1000, seed=0, n_ste
                "gaussian_fit (baseline)": classifier.evaluate(clf, gauss, ref),
                "gaussian_fit clipped": classifier.evaluate(clf, xp.clip(gauss, 0.0, 1.0), ref),
                "classifier_test_accuracy": clf.accuracy(xt, yt), "n_samples": n,
-               "sample_seconds": t_sample, "backend": backend.name(), "eps": eps, "n_steps_each": n_steps_each}
+               "sample_seconds": t_sample, "backend": backend.name(), "sampler": sampler, "eps": eps, "n_steps_each": n_steps_each}
     metrics.update(extra or {})
     atomic_write_json(os.path.join(out, "metrics.json"), metrics)
     log(f"{'':<24}{'classifier-FID':>15}{'IS analogue':>13}{'top prob':>10}  min class fraction")

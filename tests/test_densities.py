@@ -115,6 +115,19 @@ def test_factorized_mixture_offsets_reweight_the_components(seed, D):
         d.noised_score(dev(x), dev(sigma), zero[:1])
 
 
+def test_factorized_mixture_sample_has_its_weights_and_moments():
+    from npscore.densities import FactorizedMixture
+    w = np.array([[0.5, 0.2, 0.3], [0.1, 0.1, 0.8]])
+    mu = np.array([[0.0, 1.0, 0.5], [0.0, 1.0, -2.0]])
+    v = np.array([[0.0, 0.0, 0.04], [0.0, 0.0, 1.0]])
+    s = host(FactorizedMixture(dev(w), dev(mu), dev(v)).sample(40000, backend.rng(0, 1)))
+    assert s.shape == (40000, 2)
+    assert abs((s[:, 0] == 0.0).mean() - 0.5) < 0.01 and abs((s[:, 0] == 1.0).mean() - 0.2) < 0.01
+    rest = s[:, 1][(s[:, 1] != 0.0) & (s[:, 1] != 1.0)]
+    assert abs(rest.size / 40000 - 0.8) < 0.01
+    assert abs(rest.mean() + 2.0) < 0.03 and abs(rest.var() - 1.0) < 0.05
+
+
 def test_fit_atoms_finds_the_atoms():
     from npscore.densities import FactorizedMixture
     x = np.zeros((1000, 2))

@@ -174,6 +174,23 @@ def test_sample_and_evaluate_reports_every_row(tmp_path):
     assert again["classifier_fid"] == pytest.approx(m["model"]["classifier_fid"], rel=1e-6)
 
 
+def test_reverse_sde_sampler(tmp_path):
+    """The reverse-SDE path: from the Gaussian fit of the training images plus N(0, sigma_1^2), the
+    same seed gives the same images, a wrong sampler name or a missing x_train is named."""
+    data = fake_mnist(tmp_path / "data")
+    model, params, _, _ = mnist.train(str(tmp_path / "a"), data_dir=str(data), steps=10, batch_size=4,
+                                      hidden=8, checkpoint_every=10, progress=False, log=lambda *a: None)
+    x, _ = load_mnist(str(data), "train")
+    a = mnist.sample(model, params, 6, 0, sampler="reverse-sde", x_train=x)
+    b = mnist.sample(model, params, 6, 0, sampler="reverse-sde", x_train=x, clip=False)
+    assert a.shape == (6, 784) and np.array_equal(host(a), np.clip(host(b), 0.0, 1.0))
+    assert not np.array_equal(host(a), host(mnist.sample(model, params, 6, 1, sampler="reverse-sde", x_train=x)))
+    with pytest.raises(ValueError, match="pass x_train"):
+        mnist.sample(model, params, 6, 0, sampler="reverse-sde")
+    with pytest.raises(ValueError, match=r"sampler \(--sampler\) must be one of"):
+        mnist.sample(model, params, 6, 0, sampler="ddpm")
+
+
 def test_cli_errors(tmp_path, capsys):
     data = fake_mnist(tmp_path)
     assert cli.main(["mnist", "--data", str(data), "--steps", "0", "--out", str(tmp_path / "o")]) == 2
