@@ -19,10 +19,11 @@ it, which an MLP output scaled by 1/sigma cannot produce (examples/README.md,
 Trained with the ``ncsn`` multi-level DSM loss on sigma geometric from 1.0
 to 0.01 over 10 levels, lambda(sigma) = sigma^2, Adam, an EMA of the params
 for sampling. Sampling is annealed Langevin with NCSN's defaults (T = 100
-steps per level, eps = 2e-5, final denoising step); ``eps`` is a parameter
-(``--eps``), and the documented CPU run uses 1e-5, with which fewer chains
-fade to blank images. Everything runs on the active backend: ``--backend
-cupy`` changes nothing else.
+steps per level, eps = 2e-5, final denoising step; ``--eps`` changes the
+step scale), or the reverse-time VE SDE over the same sigma range
+(``--sampler reverse-sde``, the documented configuration: with annealed
+Langevin many chains of this model fade to blank images). Everything runs
+on the active backend: ``--backend cupy`` changes nothing else.
 """
 import json
 import os
