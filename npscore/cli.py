@@ -80,6 +80,7 @@ def _mnist_args(p, train=True):
     p.add_argument("--steps-each", type=int, default=100, help="annealed Langevin steps per level")
     p.add_argument("--eps", type=_positive_float, default=2e-5,
                    help="annealed Langevin step scale (NCSN's 2e-5; 1e-5 leaves fewer blank images)")
+    # mnist.SAMPLERS, written out: importing npscore.mnist here would load matplotlib for every command
     p.add_argument("--sampler", default="langevin", choices=("langevin", "reverse-sde"),
                    help="annealed Langevin (NCSN, the default) or the reverse-time VE SDE (1000 steps)")
     p.add_argument("--classifier", default=None, help="classifier .npz (trained and saved if missing)")

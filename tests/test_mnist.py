@@ -191,6 +191,20 @@ def test_reverse_sde_sampler(tmp_path):
         mnist.sample(model, params, 6, 0, sampler="ddpm")
 
 
+def test_cli_sampler_choices_are_mnist_samplers(capsys):
+    """The CLI lists its --sampler choices itself (importing npscore.mnist pulls in matplotlib);
+    they must be exactly mnist.SAMPLERS, so a bad name is refused before any training."""
+    parser = cli.build_parser()
+    for command in (["mnist"], ["sample", "--checkpoint", "c.npz"]):
+        for name in mnist.SAMPLERS:
+            assert parser.parse_args(command + ["--sampler", name]).sampler == name
+        with pytest.raises(SystemExit):
+            parser.parse_args(command + ["--sampler", "ddpm"])
+        assert "argument --sampler: invalid choice: 'ddpm'" in capsys.readouterr().err
+    sub = next(a for a in parser._actions if a.dest == "command").choices["mnist"]
+    assert tuple(next(a for a in sub._actions if a.dest == "sampler").choices) == mnist.SAMPLERS
+
+
 def test_cli_errors(tmp_path, capsys):
     data = fake_mnist(tmp_path)
     assert cli.main(["mnist", "--data", str(data), "--steps", "0", "--out", str(tmp_path / "o")]) == 2
