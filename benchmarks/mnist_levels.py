@@ -18,8 +18,9 @@ import argparse
 
 import numpy as np
 
-from npscore import backend, mnist
-from npscore.data import load_mnist
+from npscore import backend
+from npscore.mnist import run
+from npscore.mnist.idx import load_mnist
 from npscore.losses import ncsn
 
 
@@ -40,7 +41,7 @@ def main():
     ap.add_argument("--data", default=None, help="MNIST folder (else $NPSCORE_MNIST_DIR)")
     ap.add_argument("--n", type=int, default=1000, help="test images")
     args = ap.parse_args()
-    model, params, config = mnist.load_model(args.checkpoint)
+    model, params, config = run.load_model(args.checkpoint)
     sigmas = tuple(config["sigmas"])
     xt, _ = load_mnist(args.data, "test")
     x_train = backend.to_numpy(load_mnist(args.data, "train")[0]).astype("float64")

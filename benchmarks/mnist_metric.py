@@ -1,6 +1,6 @@
 """How to read classifier-FID: the numbers it gives to known images.
 
-The MNIST quality numbers (:mod:`npscore.classifier`) are a Frechet distance
+The MNIST quality numbers (:mod:`npscore.mnist.classifier`) are a Frechet distance
 in a small classifier's penultimate features. To read a model's figure, this
 prints the same figure for 1000 training images (against MNIST test), for
 those images degraded in known ways (blurred, noised with and without
@@ -16,9 +16,11 @@ import os
 
 import numpy as np
 
-from npscore import backend, classifier
-from npscore.data import load_mnist
-from npscore.training import atomic_write_json
+from npscore import backend
+from npscore.io import atomic_write_json
+from npscore.mnist import classifier
+from npscore.mnist.base import gaussian_fit_samples
+from npscore.mnist.idx import load_mnist
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -39,13 +41,13 @@ def main():
     ap.add_argument("--classifier", default=os.path.join(HERE, "results", "classifier.npz"))
     ap.add_argument("--n", type=int, default=1000)
     args = ap.parse_args()
-    x, _ = load_mnist(args.data, "train")
+    x, y = load_mnist(args.data, "train")
     xt, _ = load_mnist(args.data, "test")
-    clf = classifier.load_or_train(args.classifier, args.data)
+    clf = classifier.load_or_train(args.classifier, x, y)
     ref = classifier.feature_stats(clf, xt)
     r = np.random.default_rng(0)
     s = backend.to_numpy(x)[r.permutation(x.shape[0])[: args.n]].astype("float64")
-    gauss = backend.to_numpy(classifier.gaussian_fit_samples(x, args.n, backend.rng(0, 11)))
+    gauss = backend.to_numpy(gaussian_fit_samples(x, args.n, backend.rng(0, 11)))
     noisy = s + 0.1 * r.standard_normal(s.shape)
     salt = s.copy()
     salt[r.random(s.shape) < 0.02] = 1.0

@@ -20,7 +20,7 @@ import numpy as np
 
 from npscore import MLP, backend, losses
 from npscore.densities import two_modes
-from npscore.nn import tree_leaves
+from npscore.tree import tree_leaves
 from npscore.optim import Adam
 
 HERE = os.path.dirname(os.path.abspath(__file__))

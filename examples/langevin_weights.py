@@ -24,10 +24,10 @@ mix = GaussianMixture(backend.asarray([0.8, 0.2]), backend.asarray([[5.0, 5.0], 
 rng = backend.rng(0)
 x0 = rng.uniform((1280, 2), -8.0, 8.0)
 
-plain = langevin(mix.score, x0, step=0.1, n_steps=200 if quick else 1000, rng=rng)
+plain = langevin(mix.score, x0, rng, step=0.1, n_steps=200 if quick else 1000)
 sigmas = [20.0 * (1.0 / 20.0) ** (i / 9) for i in range(10)]  # geometric 20 -> 1, as NCSN's toy
-annealed = annealed_langevin(lambda x, s: mix.noised(s).score(x), x0, sigmas, eps=0.1,
-                             n_steps_each=20 if quick else 100, rng=rng)
+annealed = annealed_langevin(lambda x, s: mix.noised(s).score(x), x0, sigmas, rng, step_scale=0.1,
+                             n_steps_each=20 if quick else 100)
 
 print("true weights        [0.800, 0.200]")
 for name, x in (("plain Langevin", plain), ("annealed Langevin", annealed)):

@@ -30,7 +30,7 @@ params = model.init(seed=0)
 
 
 def loss(p, rng):
-    return ncsn(model, p, data.sample(512, rng), sigmas, rng=rng)
+    return ncsn(model, p, data.sample(512, rng), sigmas, rng=rng, check=False)
 
 
 params, _, losses = fit(loss, params, Adam(lr=1e-3), steps, seed=0, desc="training")
@@ -39,8 +39,8 @@ print(f"final loss {sum(losses[-100:]) / 100:.4f}")
 # 3. annealed Langevin from uniform noise, largest sigma first
 rng = backend.rng(1)
 x0 = rng.uniform((2000, 2), -3.0, 3.0)
-x, path = annealed_langevin(model.score_fn(params), x0, sigmas, eps=2e-5, n_steps_each=100,
-                            rng=rng, record_every=10)
+x, path = annealed_langevin(model.score_fn(params), x0, sigmas, rng, step_scale=2e-5, n_steps_each=100,
+                            record_every=10)
 
 # 4. how close is it? mode weights and energy distance against fresh data
 fresh = data.sample(2000, rng)

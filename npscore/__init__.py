@@ -2,5 +2,5 @@
 from . import backend
 from .nn import MLP, NoiseConditionalMLP
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["backend", "MLP", "NoiseConditionalMLP", "__version__"]

@@ -7,9 +7,10 @@ function, and writes its maths against it::
     from npscore import backend
     xp = backend.xp()
 
-The backend is chosen by :func:`use` or, at import time, by the environment
-variable ``NPSCORE_BACKEND`` (``numpy`` or ``cupy``). CuPy is imported lazily,
-so ``import npscore`` never needs a GPU. Host arrays (for plotting, saving,
+The backend is chosen by :func:`use` or, when first needed, by the
+environment variable ``NPSCORE_BACKEND`` (``numpy``, the default, or
+``cupy``); a bad value is an error at that point, not at import. CuPy is
+imported lazily, so ``import npscore`` never needs a GPU. Host arrays (for plotting, saving,
 reading files) are made with :func:`to_numpy` and the host module
 :data:`host`; device arrays with :func:`asarray`.
 """
@@ -24,7 +25,7 @@ host = numpy
 BACKENDS = ("numpy", "cupy")
 FLOAT_DTYPES = ("float32", "float64")
 
-_active = {"name": "numpy", "xp": numpy}
+_active = {}
 
 
 def _load_cupy():
@@ -54,33 +55,48 @@ def _load_cupy():
 def use(name):
     """Make ``name`` ('numpy' or 'cupy') the active backend and return its array module."""
     if not isinstance(name, str):
-        raise TypeError(f"backend name must be a str, one of {BACKENDS}; got {type(name).__name__}")
+        raise TypeError(f"backend must be one of {', '.join(BACKENDS)}; got {name!r}")
     key = name.strip().lower()
     if key not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}: expected one of {BACKENDS}")
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {name!r}")
     module = numpy if key == "numpy" else _load_cupy()
     _active["name"], _active["xp"] = key, module
     return module
 
 
+def from_environment():
+    """The backend ``NPSCORE_BACKEND`` names (``"numpy"`` when unset), unchecked."""
+    return os.environ.get("NPSCORE_BACKEND") or "numpy"
+
+
+def _get():
+    if not _active:
+        env = from_environment()
+        try:
+            use(env)
+        except (TypeError, ValueError):
+            raise ValueError(f"NPSCORE_BACKEND must be one of {', '.join(BACKENDS)}; got {env!r}") from None
+    return _active
+
+
 def xp():
     """The active array module (``numpy`` or ``cupy``)."""
-    return _active["xp"]
+    return _get()["xp"]
 
 
 def name():
     """The active backend's name."""
-    return _active["name"]
+    return _get()["name"]
 
 
 def is_host():
     """True when arrays of the active backend live in main memory (NumPy)."""
-    return _active["name"] == "numpy"
+    return name() == "numpy"
 
 
 def asarray(a, dtype=None):
     """``a`` (host array, list or scalar) as an array of the active backend."""
-    return _active["xp"].asarray(a, dtype=dtype)
+    return xp().asarray(a, dtype=dtype)
 
 
 def to_numpy(a):
@@ -124,7 +140,7 @@ class Generator:
             if isinstance(val, bool) or not isinstance(val, (int, numpy.integer)) or val < 0:
                 raise ValueError(f"{arg} must be a non-negative int; got {val!r}")
         self.seed, self.stream = int(seed), int(stream)
-        self.xp = _active["xp"]
+        self.xp = xp()
         # one integer seed per (seed, stream), so both backends accept it
         self._rng = self.xp.random.default_rng(self.seed * 1_000_003 + self.stream)
 
@@ -158,10 +174,30 @@ def rng(seed, stream=0):
 
 def synchronize():
     """Wait for queued GPU work (a no-op on NumPy); call before reading a timer."""
-    if _active["name"] == "cupy":
-        _active["xp"].cuda.Device().synchronize()
+    if name() == "cupy":
+        xp().cuda.Device().synchronize()
 
 
-_env = os.environ.get("NPSCORE_BACKEND")
-if _env:
-    use(_env)
+def tune_allocator(mmap_threshold=64 << 20, trim_threshold=256 << 20):
+    """Keep freed buffers of up to ``mmap_threshold`` bytes inside the process.
+
+    glibc's malloc hands large freed blocks back to the OS and every training
+    step then pays page faults for its temporaries afresh; ``mallopt`` with
+    these thresholds makes it reuse them (what ``MALLOC_MMAP_THRESHOLD_`` and
+    ``MALLOC_TRIM_THRESHOLD_`` do from the environment). The ``npscore``
+    command calls this; a script of one's own calls it once at the start.
+
+    Returns
+    -------
+    bool
+        True where it took effect (glibc), False elsewhere (nothing changed).
+    """
+    import ctypes
+    import ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3                 # glibc's <malloc.h>
+        return (libc.mallopt(m_mmap_threshold, int(mmap_threshold)) == 1
+                and libc.mallopt(m_trim_threshold, int(trim_threshold)) == 1)
+    except (OSError, AttributeError, TypeError):
+        return False

@@ -1,64 +1,123 @@
-"""Gradient checks a user can run on a model of their own.
+"""Argument checks, one wording: ``"{name} must be ...; got {value!r}"``.
 
-:func:`check_mlp` compares every hand-written pass of an :class:`~npscore.nn.MLP`
-(output, backward pass, forward-mode pass, Jacobian trace and its gradient)
-with the autograd definitions of :mod:`npscore.reference`, on host float64
-copies, and returns the largest relative error of each. In the spirit of
-``autograd.test_util.check_grads``.
+Every public entry point of npscore checks its arguments here, once, before
+any work; inner loops (training steps, sampler steps) call unchecked
+internals. A bad value is a ``TypeError`` (wrong kind of thing) or a
+``ValueError`` (right kind, wrong value) naming the argument, as the caller
+knows it (``--samples`` on the command line, ``x0`` in the library).
 """
-from . import backend, reference
-from .nn import MLP, tree_leaves
+import math
+
+from . import backend
 
 
-def relative_error(a, b):
-    """``max |a - b| / max |b|`` over all entries (host arrays or lists of them)."""
-    np = backend.host
-    if isinstance(a, (list, tuple)):
-        a = np.concatenate([np.ravel(backend.to_numpy(t)) for t in a])
-        b = np.concatenate([np.ravel(backend.to_numpy(t)) for t in b])
-    a, b = backend.to_numpy(a), backend.to_numpy(b)
-    scale = max(float(np.max(np.abs(b))), 1e-300)
-    return float(np.max(np.abs(a - b))) / scale
+def _number(value, name, what):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not _is_scalar(value):
+        raise TypeError(f"{name} must be {what}; got {value!r}")
+    return float(value)
 
 
-def check_mlp(model, params, x, c=None, seed=0):
-    """Relative errors of the hand-written passes of ``model`` against autograd.
+def _is_scalar(value):
+    return hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0 and value.dtype.kind in "iuf"
 
-    Returns a dict ``{"apply", "vjp_params", "vjp_x", "jvp", "trace", "trace_grad"}``
-    (the last two only for square networks). Computed in float64 on the host,
-    whatever the backend of ``params``.
+
+def integer(value, name, minimum=1):
+    """``value`` as an int, which must be ``>= minimum``.
+
+    Returns
+    -------
+    int
     """
-    np = backend.host
-    to64 = lambda a: backend.to_numpy(a).astype("float64")   # noqa: E731
-    hp = [(to64(W), to64(b)) for W, b in params]
-    hx = to64(x)
-    hc = None if c is None else to64(c)
-    rng = np.random.default_rng(seed)
-    g = rng.standard_normal((hx.shape[0], model.out_dim))
-    v = rng.standard_normal(hx.shape)
-    dev = lambda a: None if a is None else backend.asarray(a)   # noqa: E731
-    dp = [(dev(W), dev(b)) for W, b in hp]
-    act = model.activation
-    out = {"apply": relative_error(model.apply(dp, dev(hx), dev(hc)), reference.mlp(hp, hx, act, hc))}
-    gp, gx = model.vjp(dp, dev(hx), dev(g), dev(hc))
-    rgp, rgx = reference.vjp(hp, hx, g, act, hc)
-    out["vjp_params"] = relative_error(tree_leaves(gp), tree_leaves(rgp))
-    out["vjp_x"] = relative_error(gx, rgx)
-    out["jvp"] = relative_error(model.jvp(dp, dev(hx), dev(v), dev(hc))[1],
-                                reference.jvp(hp, hx, v, act, hc)[1])
-    if model.in_dim == model.out_dim:
-        from autograd import grad
-        w = rng.standard_normal(hx.shape[0])
-        _, tr, gt = model.trace_and_vjp(dp, dev(hx), dev(w), c=dev(hc))
-        out["trace"] = relative_error(tr, reference.trace_jacobian(hp, hx, act, hc))
-        rgt = grad(lambda p: (w * reference.divergence(p, hx, act, hc)).sum())(hp)
-        out["trace_grad"] = relative_error(tree_leaves(gt), tree_leaves(rgt))
+    if isinstance(value, bool) or not (isinstance(value, int) or
+                                       (_is_scalar(value) and value.dtype.kind in "iu")):
+        raise TypeError(f"{name} must be an int >= {minimum}; got {value!r}")
+    if int(value) < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def positive(value, name):
+    """``value`` as a positive finite float.
+
+    Returns
+    -------
+    float
+    """
+    v = _number(value, name, "a positive finite number")
+    if not 0.0 < v < math.inf:
+        raise ValueError(f"{name} must be a positive finite number; got {value!r}")
+    return v
+
+
+def non_negative(value, name):
+    """``value`` as a finite float ``>= 0``."""
+    v = _number(value, name, "a finite number >= 0")
+    if not 0.0 <= v < math.inf:
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+    return v
+
+
+def in_interval(value, name, low, high, closed="left"):
+    """``value`` as a float in ``[low, high)`` (``closed="left"``), ``(low, high)``
+    (``"neither"``) or ``(low, high]`` (``"right"``)."""
+    brackets = {"left": "[)", "neither": "()", "right": "(]"}[closed]
+    what = f"a number in {brackets[0]}{low}, {high}{brackets[1]}"
+    v = _number(value, name, what)
+    ok_low = v >= low if closed == "left" else v > low
+    ok_high = v <= high if closed == "right" else v < high
+    if not (ok_low and ok_high):
+        raise ValueError(f"{name} must be {what}; got {value!r}")
+    return v
+
+
+def one_of(value, name, choices):
+    """``value``, which must be one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def float_array(a, name):
+    """``a`` must be a float32 or float64 array of the active backend."""
+    if not backend.is_float_array(a):
+        raise TypeError(f"{name} must be a float32 or float64 array; got "
+                        f"{getattr(a, 'dtype', type(a).__name__)}")
+    return a
+
+
+def finite(a, name, why=""):
+    """``a`` must hold no NaN or inf (one host sync)."""
+    if not bool(backend.xp().isfinite(a).all()):
+        raise ValueError(f"{name} must be finite; got an array with NaN or inf{why}")
+    return a
+
+
+def batch(x, width, name="x"):
+    """``x`` must be a finite float array of shape ``(B, width)`` with ``B >= 1``."""
+    float_array(x, name)
+    if x.ndim != 2 or (width is not None and x.shape[1] != width):
+        raise ValueError(f"{name} must have shape (B, {width if width is not None else 'D'}); "
+                         f"got {tuple(x.shape)}")
+    if x.shape[0] < 1:
+        raise ValueError(f"{name} must hold at least one example; got shape {tuple(x.shape)}")
+    return finite(x, name)
+
+
+def shape(a, expected, name):
+    """``a`` must be a finite float array of exactly ``expected`` shape."""
+    float_array(a, name)
+    if tuple(a.shape) != tuple(expected):
+        raise ValueError(f"{name} must have shape {tuple(expected)}; got {tuple(a.shape)}")
+    return finite(a, name)
+
+
+def sigmas(values, name="sigmas"):
+    """``values`` as a host list of positive finite floats, strictly decreasing."""
+    out = [float(s) for s in backend.to_numpy(values).reshape(-1)]
+    if not out:
+        raise ValueError(f"{name} must hold at least one noise level; got {out}")
+    if any(not 0.0 < s < math.inf for s in out):
+        raise ValueError(f"{name} must hold positive finite values; got {out}")
+    if any(b >= a for a, b in zip(out, out[1:])):
+        raise ValueError(f"{name} must be strictly decreasing (largest first); got {out}")
     return out
-
-
-def demo_check(sizes=(3, 16, 16, 3), activation="softplus", batch=8, seed=0):
-    """Run :func:`check_mlp` on a fresh float64 MLP and return its errors."""
-    model = MLP(list(sizes), activation)
-    params = model.init(seed, "float64")
-    x = backend.rng(seed + 1).normal((batch, sizes[0]), "float64")
-    return check_mlp(model, params, x, seed=seed)

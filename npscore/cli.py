@@ -1,5 +1,10 @@
-"""The ``npscore`` command: ``npscore demo | check | train | mnist | sample``."""
+"""The npscore command: demo, check, mnist, sample.
+
+Every argument is checked before any work; every error is one line naming
+what was wrong and what to do (--debug shows the traceback).
+"""
 import argparse
+import math
 import sys
 
 from . import backend
@@ -7,36 +12,50 @@ from . import backend
 DEMO_STEPS = 10000
 
 
-def _positive_float(text):
-    """argparse type: a positive finite float (argparse names the option in its error)."""
+# ---------------------------------------------------------------- argument types
+def _number(kind, low, what):
+    def parse(text):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}") from None
+        if not (low < v < math.inf if kind is float else v >= low):
+            raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}")
+        return v
+    return parse
+
+
+positive_int = _number(int, 1, "an int >= 1")
+non_negative_int = _number(int, 0, "an int >= 0")
+positive_float = _number(float, 0.0, "a positive finite number")
+
+
+def _sizes(text):
     try:
-        v = float(text)
+        sizes = [int(s) for s in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number; got {text!r}") from None
-    if not 0.0 < v < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number; got {text!r}")
-    return v
+        raise argparse.ArgumentTypeError(f"must be comma-separated ints such as 2,64,64,2; got {text!r}") from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"must be at least two widths >= 1; got {text!r}")
+    return sizes
 
 
+# ---------------------------------------------------------------- commands
 def _cmd_check(args):
-    from .checks import demo_check
-    backend.use(args.backend)
-    sizes = [int(s) for s in args.sizes.split(",")]
-    errors = demo_check(sizes, args.activation, args.batch, args.seed)
-    print(f"hand-written passes of MLP({sizes}, {args.activation!r}) against autograd "
+    from .gradcheck import demo_check
+    errors = demo_check(args.sizes, args.activation, args.batch, args.seed)
+    print(f"hand-written passes of MLP({args.sizes}, {args.activation!r}) against autograd "
           f"(backend {backend.name()}, float64), max relative error:")
-    worst = 0.0
     for name, err in errors.items():
         print(f"  {name:<11} {err:.2e}")
-        worst = max(worst, err)
-    ok = worst < 1e-10
+    ok = max(errors.values()) < 1e-10
     print("all passes agree with autograd to 1e-10" if ok else "MISMATCH: a pass disagrees with autograd")
     return 0 if ok else 1
 
 
 def _cmd_demo(args):
-    backend.use(args.backend)
-    from . import demo
+    from . import demo, io
+    io.writable_folder(args.out)
     weights = (0.5, 0.5) if args.equal_weights else (0.2, 0.8)
     demo.run(args.out, seed=args.seed, steps=args.steps, weights=weights, n_samples=args.samples,
              progress=not args.no_progress)
@@ -45,98 +64,129 @@ def _cmd_demo(args):
 
 
 def _cmd_mnist(args):
-    backend.use(args.backend)
-    from . import mnist
-    model, params, losses, seconds = mnist.train(
-        args.out, args.data, args.steps, args.batch_size, args.hidden, args.lr, args.seed,
-        args.checkpoint_every, args.resume, progress=not args.no_progress)
-    done = len(losses)
-    print(f"trained {done} steps; last 100 steps mean loss {sum(losses[-100:]) / len(losses[-100:]):.4f}; "
+    import os
+    from . import io
+    from .mnist import run
+    io.writable_folder(args.out)
+    io.clean_stale(args.out)
+    path = run.checkpoint_path(args.out)
+    if os.path.exists(path) and not (args.resume or args.force):
+        raise ValueError(f"{path} exists: pass --resume to continue that run, or --force to start over")
+    data = run.load_data(args.data, test=args.samples > 0)
+    clf_path = args.classifier or os.path.join(args.out, "classifier.npz")
+    clf = None
+    if args.samples:                  # load (or train and save) the classifier before the long run
+        clf = run.get_classifier(clf_path, data, progress=not args.no_progress)
+    model, params, losses, seconds = run.train(
+        args.out, data["x_train"], args.steps, args.batch_size, args.hidden, args.lr, args.seed,
+        args.checkpoint_every, args.resume, args.force, progress=not args.no_progress)
+    print(f"trained to step {len(losses)}; last 100 steps mean loss {sum(losses[-100:]) / len(losses[-100:]):.4f}; "
           f"this run {seconds:.1f}s")
-    extra = {"train_seconds_this_run": seconds, "steps": args.steps, "hidden": args.hidden,
-             "batch_size": args.batch_size}
     if args.samples:
-        mnist.sample_and_evaluate(model, params, args.out, args.data, args.samples, args.seed,
-                                  args.steps_each, args.classifier, progress=not args.no_progress, extra=extra,
-                                  eps=args.eps, sampler=args.sampler)
+        run.sample_and_evaluate(model, params, args.out, data, clf, args.samples, args.seed, args.sampler,
+                                args.steps_each, args.step_scale,
+                                extra={"train_seconds_this_run": seconds, "steps": args.steps,
+                                       "hidden": args.hidden, "batch_size": args.batch_size})
     return 0
 
 
 def _cmd_sample(args):
-    backend.use(args.backend)
-    from . import mnist
-    model, params, config = mnist.load_model(args.checkpoint)
-    mnist.sample_and_evaluate(model, params, args.out, args.data, args.samples, args.seed, args.steps_each,
-                              args.classifier, progress=not args.no_progress, eps=args.eps, sampler=args.sampler)
+    import os
+    from . import io
+    from .mnist import run
+    io.writable_folder(args.out)
+    io.clean_stale(args.out)
+    model, params, _ = run.load_model(args.checkpoint)
+    data = run.load_data(args.data)
+    clf = run.get_classifier(args.classifier or os.path.join(args.out, "classifier.npz"), data,
+                             progress=not args.no_progress)
+    run.sample_and_evaluate(model, params, args.out, data, clf, args.samples, args.seed, args.sampler,
+                            args.steps_each, args.step_scale)
     return 0
 
 
+# ---------------------------------------------------------------- the parser
+def _common(p, out):
+    p.add_argument("--out", default=out, help="folder for everything the command writes")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of every random draw")
+    p.add_argument("--backend", default=backend.from_environment(), choices=backend.BACKENDS,
+                   help="array backend (default: $NPSCORE_BACKEND, else numpy)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
 def _mnist_args(p, train=True):
-    p.add_argument("--data", default=None, help="folder of the four MNIST IDX files "
-                   "(default: $NPSCORE_MNIST_DIR)")
-    p.add_argument("--out", default="mnist_out")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--samples", type=int, default=1000, help="images to sample and score (0: none)")
-    p.add_argument("--steps-each", type=int, default=100, help="annealed Langevin steps per level")
-    p.add_argument("--eps", type=_positive_float, default=2e-5,
-                   help="annealed Langevin step scale (NCSN's 2e-5; 1e-5 leaves fewer blank images)")
-    # mnist.SAMPLERS, written out: importing npscore.mnist here would load matplotlib for every command
-    p.add_argument("--sampler", default="langevin", choices=("langevin", "reverse-sde"),
-                   help="annealed Langevin (NCSN, the default) or the reverse-time VE SDE (1000 steps)")
-    p.add_argument("--classifier", default=None, help="classifier .npz (trained and saved if missing)")
-    p.add_argument("--backend", default="numpy", choices=backend.BACKENDS)
-    p.add_argument("--no-progress", action="store_true")
+    from .mnist.run import SAMPLERS
+    _common(p, "mnist_out")
+    p.add_argument("--data", default=None, help="folder of the four MNIST IDX files (default: $NPSCORE_MNIST_DIR)")
+    p.add_argument("--samples", type=non_negative_int if train else positive_int, default=1000,
+                   help="images to sample and score" + (" (0: none)" if train else ""))
+    p.add_argument("--sampler", default=SAMPLERS[0], choices=SAMPLERS, help="how to sample")
+    p.add_argument("--steps-each", type=positive_int, default=100, help="annealed Langevin steps per sigma")
+    p.add_argument("--step-scale", type=positive_float, default=2e-5,
+                   help="annealed Langevin step scale epsilon (alpha_i = epsilon sigma_i^2 / sigma_L^2)")
+    p.add_argument("--classifier", default=None,
+                   help="classifier .npz for the metrics (default OUT/classifier.npz, trained and saved if missing)")
     if train:
-        p.add_argument("--steps", type=int, default=25000)
-        p.add_argument("--batch-size", type=int, default=128)
-        p.add_argument("--hidden", type=int, default=512)
-        p.add_argument("--lr", type=float, default=1e-3)
-        p.add_argument("--checkpoint-every", type=int, default=1000)
+        p.add_argument("--steps", type=positive_int, default=25000, help="training steps")
+        p.add_argument("--batch-size", type=positive_int, default=128, help="images per step")
+        p.add_argument("--hidden", type=positive_int, default=512, help="width H of the MLP 784-H-H-5x784")
+        p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate")
+        p.add_argument("--checkpoint-every", type=positive_int, default=1000, help="steps between checkpoints")
         p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
-        p.set_defaults(func=_cmd_mnist)
+        p.add_argument("--force", action="store_true", help="start over even if OUT/checkpoint.npz exists")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="npscore", description=__doc__)
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(prog="npscore", formatter_class=fmt, description=(
+        "Score matching and score-based generative modelling from scratch in NumPy. "
+        "Every argument is checked before any work."))
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="the notes' two-mode 2-D example: train, sample, figures, metrics")
-    p.add_argument("--out", default="demo_out", help="folder for figures and metrics.json")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=DEMO_STEPS, help="training steps per model")
-    p.add_argument("--samples", type=int, default=2000, help="samples per sampler")
+    p = sub.add_parser("demo", formatter_class=fmt,
+                       help="the notes' two-mode 2-D example: train, sample, figures, metrics")
+    _common(p, "demo_out")
+    p.add_argument("--steps", type=positive_int, default=DEMO_STEPS, help="training steps per model")
+    p.add_argument("--samples", type=positive_int, default=2000, help="samples per sampler")
     p.add_argument("--equal-weights", action="store_true", help="weights (1/2, 1/2) instead of (1/5, 4/5)")
-    p.add_argument("--backend", default="numpy", choices=backend.BACKENDS)
-    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("mnist", help="train the noise-conditional MLP on MNIST, sample, score")
+    p = sub.add_parser("mnist", formatter_class=fmt, help="train the MNIST score model, sample, score")
     _mnist_args(p)
-    p = sub.add_parser("train", help="train a model: `npscore train mnist` (same as `npscore mnist`)")
-    tsub = p.add_subparsers(dest="dataset", required=True)
-    _mnist_args(tsub.add_parser("mnist", help="as `npscore mnist`"))
-    p = sub.add_parser("sample", help="sample and score from a saved MNIST checkpoint")
-    p.add_argument("--checkpoint", required=True)
+    p.set_defaults(func=_cmd_mnist)
+
+    p = sub.add_parser("sample", formatter_class=fmt, help="sample and score from a saved MNIST checkpoint")
+    p.add_argument("--checkpoint", required=True, help="an OUT/checkpoint.npz written by `npscore mnist`")
     _mnist_args(p, train=False)
     p.set_defaults(func=_cmd_sample)
 
-    p = sub.add_parser("check", help="check the hand-written MLP passes against autograd")
-    p.add_argument("--sizes", default="2,64,64,2", help="layer widths, comma-separated")
-    p.add_argument("--activation", default="softplus")
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--backend", default="numpy", choices=backend.BACKENDS)
+    p = sub.add_parser("check", formatter_class=fmt, help="check the hand-written MLP passes against autograd")
+    p.add_argument("--sizes", type=_sizes, default=[2, 64, 64, 2], help="layer widths, comma-separated")
+    p.add_argument("--activation", default="softplus", choices=("softplus", "tanh", "elu", "swish"),
+                   help="activation of the hidden layers")
+    p.add_argument("--batch", type=positive_int, default=16, help="examples to check on")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the params and inputs")
+    p.add_argument("--backend", default=backend.from_environment(), choices=backend.BACKENDS,
+                   help="array backend (default: $NPSCORE_BACKEND, else numpy)")
     p.set_defaults(func=_cmd_check)
     return parser
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
+        backend.use(args.backend)
+        backend.tune_allocator()
         return args.func(args)
-    except (ValueError, TypeError, RuntimeError, FileNotFoundError) as exc:
-        print(f"npscore {args.command}: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"npscore {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:            # every error: one line, the traceback only with --debug
+        if args.debug:
+            raise
+        kind = "" if isinstance(exc, (ValueError, TypeError, FileNotFoundError)) else f"{type(exc).__name__}: "
+        print(f"npscore {args.command}: error: {kind}{exc}", file=sys.stderr)
         return 2
 
 

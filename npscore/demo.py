@@ -19,16 +19,16 @@
 import os
 import time
 
-from . import backend, plotting
+from . import backend, checks, plotting
 from .densities import two_modes
 from .losses import ncsn, sde_dsm
 from .metrics import energy_distance, mode_fractions, score_mse
+from .io import atomic_write_json
 from .nn import NoiseConditionalMLP
 from .optim import Adam
-from .sampling import (annealed_langevin, langevin, predictor_corrector, probability_flow,
-                       reverse_sde, sde_score)
+from .sampling import run as run_sampler, sde_score
 from .sde import VPSDE
-from .training import atomic_write_json, fit
+from .training import fit
 
 SIGMAS = (0.75, 0.5, 0.25, 0.1, 0.05, 0.025, 0.01)
 
@@ -37,8 +37,8 @@ def run(out="demo_out", seed=0, steps=10000, weights=(0.2, 0.8), n_samples=2000,
         hidden=128, lr=1e-3, sampler_steps=100, dtype="float32", progress=True, figures=True,
         log=print):
     """Train, sample, measure and draw; returns the metrics dict (also ``metrics.json``)."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps (--steps) must be an int >= 1; got {steps!r}")
+    checks.integer(steps, "steps (--steps)")
+    checks.integer(n_samples, "n_samples (--samples)")
     t_start = time.time()
     data = two_modes(weights, dtype=dtype)
     model = NoiseConditionalMLP([2, hidden, hidden, 2], "softplus")
@@ -46,7 +46,7 @@ def run(out="demo_out", seed=0, steps=10000, weights=(0.2, 0.8), n_samples=2000,
 
     # ---- train s(x, sigma) with multi-level DSM, and s(x, t) for the VP SDE
     def ncsn_loss(p, rng):
-        return ncsn(model, p, data.sample(batch, rng), SIGMAS, rng=rng)
+        return ncsn(model, p, data.sample(batch, rng), SIGMAS, rng=rng, check=False)
 
     _, state, losses = fit(ncsn_loss, model.init(seed, dtype), opt, steps, seed, ema=0.999,
                            progress=progress, desc="ncsn (multi-level DSM)")
@@ -54,9 +54,9 @@ def run(out="demo_out", seed=0, steps=10000, weights=(0.2, 0.8), n_samples=2000,
     sde = VPSDE()
 
     def sde_loss(p, rng):
-        return sde_dsm(model, p, data.sample(batch, rng), sde, rng=rng)
+        return sde_dsm(model, p, data.sample(batch, rng), sde, rng=rng, check=False)
 
-    _, state, sde_losses = fit(sde_loss, model.init(seed + 1, dtype), opt, max(1, steps // 4), seed + 1,
+    _, state, sde_losses = fit(sde_loss, model.init(seed + 1, dtype), Adam(lr=lr), steps, seed + 1,
                                ema=0.999, progress=progress, desc="VP SDE (continuous DSM)")
     sde_params = state["ema"]
     t_train = time.time() - t_start
@@ -65,21 +65,22 @@ def run(out="demo_out", seed=0, steps=10000, weights=(0.2, 0.8), n_samples=2000,
     rng = backend.rng(seed, 10**6)
     score = model.score_fn(params)
     x0 = rng.uniform((n_samples, 2), -3.0, 3.0, dtype)
-    annealed, traj = annealed_langevin(score, x0, SIGMAS, 2e-5, sampler_steps, rng,
-                                       record_every=10)
+    annealed, traj = run_sampler("annealed-langevin", score, x0, rng, sigmas=SIGMAS, step_scale=2e-5,
+                                 n_steps_each=sampler_steps, record_every=10)
     # plain Langevin, same starts and total steps: with the learned score at the
     # smallest sigma, and with the exact data score (the sampler's own failure)
-    plain = langevin(lambda x: score(x, SIGMAS[-1]), x0, 2e-3, 7 * sampler_steps, rng)
-    plain_exact = langevin(data.score, x0, 2e-3, 7 * sampler_steps, rng)
+    plain = run_sampler("langevin", lambda x: score(x, SIGMAS[-1]), x0, rng, n_steps=7 * sampler_steps)
+    plain_exact = run_sampler("langevin", data.score, x0, rng, n_steps=7 * sampler_steps)
     vp_score = sde_score(model, sde_params, sde)
     prior = sde.prior_sample((n_samples, 2), rng, dtype)
     samples = {
         "annealed Langevin": annealed,
         "plain Langevin": plain,
         "plain Langevin, exact": plain_exact,
-        "reverse SDE": reverse_sde(vp_score, sde, prior, 2 * sampler_steps, rng),
-        "predictor-corrector": predictor_corrector(vp_score, sde, prior, sampler_steps, rng),
-        "probability flow": probability_flow(vp_score, sde, prior, sampler_steps),
+        "reverse SDE": run_sampler("reverse-sde", vp_score, prior, rng, sde=sde, n_steps=2 * sampler_steps),
+        "predictor-corrector": run_sampler("predictor-corrector", vp_score, prior, rng, sde=sde,
+                                           n_steps=sampler_steps),
+        "probability flow": run_sampler("probability-flow", vp_score, prior, rng, sde=sde, n_steps=sampler_steps),
     }
     t_sample = time.time() - t_start - t_train
 

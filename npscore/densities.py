@@ -10,16 +10,15 @@ computable exactly and DSM can be compared with it (first report, sections
 import math
 
 from . import backend
-from .nn import check_batch
+from . import checks
 
 
 def _as_float(a, argname):
+    """``a`` as a finite float array of the active backend."""
     a = backend.asarray(a)
     if a.dtype.kind != "f":
         a = a.astype("float64")
-    if not bool(backend.xp().isfinite(a).all()):
-        raise ValueError(f"{argname} contains NaN or inf")
-    return a
+    return checks.finite(a, argname)
 
 
 def _factor(cov, argname):
@@ -62,22 +61,25 @@ class Gaussian:
             raise ValueError("cov must be positive definite") from None
 
     def log_prob(self, x):
-        check_batch(x, self.dim)
+        """``log p(x) : (B,)`` for ``x : (B, D)``."""
+        checks.batch(x, self.dim, "x")
         r = x - self.mean
         maha = ((r @ self.precision) * r).sum(axis=1)
         return -0.5 * (maha + self.logdet + self.dim * math.log(2 * math.pi))
 
     def score(self, x):
-        check_batch(x, self.dim)
+        """``grad_x log p(x) = -Sigma^{-1} (x - mu) : (B, D)``."""
+        checks.batch(x, self.dim, "x")
         return -(x - self.mean) @ self.precision      # Sigma^{-1} is symmetric
 
     def sample(self, n, rng):
-        z = rng.normal((int(n), self.dim), self.mean.dtype)
+        """``(n, D)`` draws ``mu + L z`` with ``Sigma = L L^T``, ``z ~ N(0, I)``."""
+        z = rng.normal((checks.integer(n, "n"), self.dim), self.mean.dtype)
         return self.mean + z @ self.chol.T
 
     def noised(self, sigma):
         """N(mean, cov + sigma^2 I): this density convolved with N(0, sigma^2 I)."""
-        sigma = _check_noise(sigma)
+        sigma = checks.non_negative(sigma, "sigma")
         xp = backend.xp()
         return Gaussian(self.mean, self.cov + sigma ** 2 * xp.eye(self.dim, dtype=self.cov.dtype))
 
@@ -123,6 +125,7 @@ class GaussianMixture:
         return xp.stack([c.log_prob(x) for c in self.components], axis=1) + xp.log(self.weights)
 
     def log_prob(self, x):
+        """``log sum_k w_k N_k(x) : (B,)``, by log-sum-exp."""
         lj = self._log_joint(x)
         m = lj.max(axis=1, keepdims=True)
         return (m + backend.xp().log(backend.xp().exp(lj - m).sum(axis=1, keepdims=True)))[:, 0]
@@ -138,12 +141,14 @@ class GaussianMixture:
         return self.responsibilities(x).argmax(axis=1)
 
     def score(self, x):
+        """``sum_k r_k(x) (-Sigma_k^{-1} (x - mu_k)) : (B, D)``."""
         r = self.responsibilities(x)
         return sum(r[:, k:k + 1] * c.score(x) for k, c in enumerate(self.components))
 
     def sample(self, n, rng):
+        """``(n, D)`` draws: a component k with probability w_k, then N(mu_k, Sigma_k)."""
         xp = backend.xp()
-        n = int(n)
+        n = checks.integer(n, "n")
         u = rng.uniform((n,), dtype=self.means.dtype)
         k = xp.searchsorted(xp.cumsum(self.weights)[:-1], u, side="right")
         z = rng.normal((n, self.dim), self.means.dtype)
@@ -152,19 +157,9 @@ class GaussianMixture:
 
     def noised(self, sigma):
         """The mixture convolved with N(0, sigma^2 I): each cov gains sigma^2 I."""
-        sigma = _check_noise(sigma)
+        sigma = checks.non_negative(sigma, "sigma")
         eye = backend.xp().eye(self.dim, dtype=self.covs.dtype)
         return GaussianMixture(self.weights, self.means, self.covs + sigma ** 2 * eye)
-
-
-def _check_noise(sigma):
-    try:
-        s = float(sigma)
-    except (TypeError, ValueError):
-        raise TypeError(f"sigma must be a number; got {sigma!r}") from None
-    if not s >= 0 or s == float("inf"):
-        raise ValueError(f"sigma must be non-negative and finite; got {sigma!r}")
-    return s
 
 
 def two_modes(weights=(0.5, 0.5), dtype="float64"):
@@ -177,139 +172,3 @@ def two_modes(weights=(0.5, 0.5), dtype="float64"):
     means = backend.asarray([[-1.0, -1.0], [1.0, 1.0]], dtype=dtype)
     return GaussianMixture(backend.asarray(weights, dtype=dtype), means,
                            backend.asarray([0.0625, 0.0625], dtype=dtype))
-
-
-class FactorizedMixture:
-    """A product of independent 1-D Gaussian mixtures, one per dimension.
-
-    .. math:: p(x) = prod_d sum_k w_dk N(x_d; mu_dk, v_dk)
-
-    ``weights, means, variances : (D, K)``; a variance may be 0 (a point mass),
-    which is fine once noised. :meth:`noised_score` gives the exact score of
-    p convolved with N(0, sigma^2 I) for a per-example ``sigma : (B,)``:
-
-    .. math:: s_d(x) = sum_k r_dk(x) (-(x_d - mu_dk) / (v_dk + sigma^2))
-
-    Used as the base of a noise-conditional score model
-    (:class:`npscore.nn.NoiseConditionalMLP`): fitted to MNIST's pixels (an
-    atom at 0, an atom at 1 and a Gaussian between), it gives the blank and
-    saturated pixels their exact score at every sigma.
-    """
-
-    def __init__(self, weights, means, variances):
-        xp = backend.xp()
-        self.weights = _as_float(weights, "weights")
-        self.means = _as_float(means, "means").astype(self.weights.dtype)
-        self.variances = _as_float(variances, "variances").astype(self.weights.dtype)
-        if self.weights.ndim != 2 or self.means.shape != self.weights.shape or \
-                self.variances.shape != self.weights.shape:
-            raise ValueError("weights, means and variances must share one (D, K) shape; got "
-                             f"{tuple(self.weights.shape)}, {tuple(self.means.shape)}, {tuple(self.variances.shape)}")
-        if not bool((self.weights > 0).all()) or not bool(xp.allclose(self.weights.sum(1), 1.0)):
-            raise ValueError("weights must be positive and each row must sum to 1")
-        if not bool((self.variances >= 0).all()):
-            raise ValueError("variances must be >= 0")
-        self.dim = self.weights.shape[0]
-
-    def terms(self, x, sigma, offsets=None):
-        """Per component k, ``(B, D)`` arrays: the responsibilities r_k of the noised
-        density, the slopes a_k = -(x - mu_k) / var_k and var_k = v_k + sigma^2.
-
-        ``offsets``: ``K - 1`` arrays ``(B, D)`` added to the log-weights of
-        components ``0 .. K-2`` (the last one's offset is 0), i.e. the weights
-        ``w_dk exp(u_dk)``, renormalised: a gated model's context-dependent
-        reweighting (:class:`npscore.nn.NoiseConditionalMLP`, ``gated=True``).
-        Responsibilities below ``exp(0.7 log tiny)`` of the largest are raised to
-        it (1e-27 in float32): subnormal floats made a float32 MNIST step 2x slower.
-        (A loop over the few components: NumPy reduces a short last axis slowly.)
-        """
-        xp = backend.xp()
-        K = self.weights.shape[1]
-        if offsets is not None and len(offsets) != K - 1:
-            raise ValueError(f"offsets must hold K - 1 = {K - 1} arrays; got {len(offsets)}")
-        s2 = (sigma * sigma)[:, None]
-        logw = xp.log(self.weights.astype(x.dtype))
-        logits, slopes, variances = [], [], []
-        for k in range(K):
-            var = self.variances[:, k].astype(x.dtype) + s2
-            d = x - self.means[:, k].astype(x.dtype)
-            lk = logw[:, k] - 0.5 * xp.log(var) - 0.5 * d * d / var
-            logits.append(lk if offsets is None or k == K - 1 else lk + offsets[k])
-            slopes.append(-d / var)
-            variances.append(var)
-        top = logits[0]
-        for lk in logits[1:]:
-            top = xp.maximum(top, lk)
-        floor = 0.7 * math.log(float(xp.finfo(x.dtype).tiny))
-        e = [xp.exp(xp.maximum(lk - top, floor)) for lk in logits]
-        total = sum(e)
-        return [ek / total for ek in e], slopes, variances
-
-    def noised_score(self, x, sigma, offsets=None):
-        """``(B, D)``: the score of this density noised to ``sigma : (B,)`` (all > 0),
-        ``s_d = sum_k r_dk a_dk`` (with ``offsets``: of the reweighted density, see :meth:`terms`)."""
-        r, a, _ = self.terms(x, sigma, offsets)
-        return sum(rk * ak for rk, ak in zip(r, a))
-
-    def noised_score_dx(self, x, sigma, offsets=None):
-        """``(B, D)``: the diagonal of d(noised score)/dx (off-diagonal terms are 0;
-        with ``offsets``, holding them fixed).
-
-        ``d s_d / d x_d = sum_k r_k (-1 / var_k) + sum_k r_k a_k^2 - (sum_k r_k a_k)^2``
-        with ``a_k = -(x_d - mu_k) / var_k``.
-        """
-        r, a, var = self.terms(x, sigma, offsets)
-        m = sum(rk * ak for rk, ak in zip(r, a))
-        return sum(rk * (ak * ak - 1.0 / vk) for rk, ak, vk in zip(r, a, var)) - m * m
-
-    def sample(self, n, rng, dtype="float64"):
-        """``(n, D)`` draws: per dimension a component k with probability w_dk, then
-        N(mu_dk, v_dk) (exactly mu_dk for an atom)."""
-        xp = backend.xp()
-        u = rng.uniform((n, self.dim), dtype=dtype)
-        k = (u[:, :, None] > xp.cumsum(self.weights, axis=1)[None, :, :-1].astype(dtype)).sum(axis=2)
-        d = xp.arange(self.dim)[None, :]
-        std = xp.sqrt(self.variances[d, k]).astype(dtype)
-        return self.means[d, k].astype(dtype) + std * rng.normal((n, self.dim), dtype)
-
-    @classmethod
-    def fit_atoms(cls, x, atoms=(0.0, 1.0), bins=1, floor=1e-4, weight_floor=1e-6):
-        """Per dimension: the mass exactly at each atom (variance 0) and, for the
-        remaining values, one Gaussian (mean, variance >= ``floor``) per each of
-        ``bins`` equal-width intervals of [min(atoms), max(atoms)]; weights
-        floored at ``weight_floor``. An empty interval gets its centre and the
-        variance of a uniform over it. Components: the atoms, then the bins."""
-        xp = backend.xp()
-        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-            raise ValueError(f"bins must be an int >= 1; got {bins!r}")
-        x = x.astype("float64")
-        parts_w, parts_m, parts_v = [], [], []
-        rest = xp.ones(x.shape, dtype=bool)
-        for a in atoms:
-            hit = x == a
-            rest &= ~hit
-            parts_w.append(hit.mean(axis=0))
-            parts_m.append(xp.full((x.shape[1],), a))
-            parts_v.append(xp.zeros((x.shape[1],)))
-        lo, hi = (min(atoms), max(atoms)) if len(atoms) > 1 else (0.0, 1.0)
-        width = (hi - lo) / bins
-        j = xp.clip(xp.floor((x - lo) / width), 0, bins - 1)
-        for b in range(bins):
-            inb = rest & (j == b)
-            n = inb.sum(axis=0)
-            centre = lo + (b + 0.5) * width
-            mean = xp.where(n > 0, (x * inb).sum(axis=0) / xp.maximum(n, 1), centre)
-            var = xp.where(n > 1, (((x - mean) * inb) ** 2).sum(axis=0) / xp.maximum(n - 1, 1),
-                           width ** 2 / 12 if bins > 1 else 0.1)
-            parts_w.append(n / x.shape[0])
-            parts_m.append(mean)
-            parts_v.append(xp.maximum(var, floor))
-        w = xp.maximum(xp.stack(parts_w, axis=1), weight_floor)
-        return cls(w / w.sum(axis=1, keepdims=True), xp.stack(parts_m, axis=1), xp.stack(parts_v, axis=1))
-
-    def to_lists(self):
-        return {k: backend.to_numpy(getattr(self, k)).tolist() for k in ("weights", "means", "variances")}
-
-    @classmethod
-    def from_lists(cls, d, dtype="float32"):
-        return cls(*(backend.asarray(d[k], dtype=dtype) for k in ("weights", "means", "variances")))

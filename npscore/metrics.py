@@ -1,9 +1,6 @@
-"""Sample-quality metrics: energy distance, mode fractions, score error.
-
-(The MNIST classifier metrics are in :mod:`npscore.classifier`.)
-"""
-from . import backend
-from .nn import check_batch
+"""Sample-quality metrics: energy distance and its floor, mode fractions, score
+error, and the Frechet distance of two Gaussians (classifier-FID's core)."""
+from . import backend, checks
 
 
 def _mean_pairwise_distance(x, y, chunk=2048):
@@ -17,22 +14,48 @@ def _mean_pairwise_distance(x, y, chunk=2048):
 
 
 def energy_distance(x, y):
-    """The (squared) energy distance of Szekely and Rizzo.
+    """The squared energy distance of Szekely and Rizzo (a V-statistic).
 
-    .. math:: E = 2 E||X - Y|| - E||X - X'|| - E||Y - Y'||
+    .. math:: E = 2 E\\|X - Y\\| - E\\|X - X'\\| - E\\|Y - Y'\\|
 
-    (V-statistic: the self-distance terms include the zero diagonal.) It is
-    zero only when the two laws agree; compare with the same statistic between
-    two fresh data sets of the same size (the floor).
+    It is zero only when the two laws agree; read it against
+    :func:`energy_floor`, the same statistic between draws of the data itself.
+
+    Parameters
+    ----------
+    x : (N, D)
+    y : (M, D)
+
+    Returns
+    -------
+    float
     """
-    check_batch(x, x.shape[1] if getattr(x, "ndim", 0) == 2 else -1, "x")
-    check_batch(y, x.shape[1], "y")
+    checks.batch(x, None, "x")
+    checks.batch(y, x.shape[1], "y")
     x, y = x.astype("float64"), y.astype("float64")
     return 2.0 * _mean_pairwise_distance(x, y) - _mean_pairwise_distance(x, x) - _mean_pairwise_distance(y, y)
 
 
+def energy_floor(sample, n, rng, draws=20):
+    """Mean and standard deviation of :func:`energy_distance` between independent
+    pairs of ``n`` draws of ``sample(n, rng)``: what a perfect sampler scores.
+
+    Returns
+    -------
+    (float, float)
+    """
+    np = backend.host
+    vals = np.array([energy_distance(sample(n, rng), sample(n, rng)) for _ in range(checks.integer(draws, "draws"))])
+    return float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+
+
 def mode_fractions(mixture, x):
-    """Fraction of the points of ``x`` whose most probable component is k, for each k."""
+    """The fraction of the rows of ``x`` whose most probable component is k, for each k.
+
+    Returns
+    -------
+    list of float
+    """
     xp = backend.xp()
     comp = mixture.component(x)
     return [backend.to_float(xp.mean(comp == k)) for k in range(mixture.n_components)]
@@ -42,3 +65,28 @@ def score_mse(score, exact_score, x):
     """``(mean ||s(x) - s*(x)||^2, mean ||s*(x)||^2)`` over the rows of ``x``."""
     s, t = score(x), exact_score(x)
     return backend.to_float(((s - t) ** 2).sum(1).mean()), backend.to_float((t * t).sum(1).mean())
+
+
+def frechet_distance(mu1, s1, mu2, s2):
+    """The Frechet (2-Wasserstein) distance squared of N(mu1, S1) and N(mu2, S2).
+
+    .. math:: \\|\\mu_1 - \\mu_2\\|^2 + \\operatorname{tr}(S_1 + S_2 - 2 (S_1^{1/2} S_2 S_1^{1/2})^{1/2})
+
+    Parameters
+    ----------
+    mu1, mu2 : (D,) host arrays
+    s1, s2 : (D, D) host arrays, symmetric positive semi-definite
+
+    Returns
+    -------
+    float
+    """
+    np = backend.host
+
+    def sqrtm_psd(a):
+        w, v = np.linalg.eigh((a + a.T) / 2)
+        return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+    r1 = sqrtm_psd(s1)
+    cross = sqrtm_psd(r1 @ s2 @ r1)
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(cross))

@@ -5,7 +5,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from . import backend  # noqa: E402
-from .training import atomic_write  # noqa: E402
+from .io import atomic_write  # noqa: E402
 
 
 def save(fig, path, dpi=110):

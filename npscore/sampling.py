@@ -1,174 +1,228 @@
-"""Samplers driven by a score: Langevin, annealed Langevin, and the SDE samplers.
+"""Samplers driven by a score, and the registry of their names and defaults.
 
-Every sampler takes a ``score`` callable, returns the final ``x : (B, D)`` and,
-when ``record_every = k > 0``, also the trajectory ``(n_records, B, D)`` (the
-start, then every k-th step). Randomness comes from ``rng``
-(:func:`npscore.backend.rng`); all arrays stay on the active backend.
+Every sampler takes a ``score`` callable and a start ``x0 : (B, D)`` and
+returns the final ``x : (B, D)`` and, when ``record_every = k > 0``, also the
+trajectory ``(n_records, B, D)`` (the start, then every k-th step). Random
+draws come from ``rng`` (:func:`npscore.backend.rng`). Every ``check_every``
+steps and at the end the iterate is checked: a non-finite sample is an error
+naming the sampler, the step and the noise level, never a silent NaN.
 
-* :func:`langevin` and :func:`annealed_langevin` take ``score(x)`` and
-  ``score(x, sigma)`` (first report, section 8 (c); Song and Ermon 2019).
-* :func:`reverse_sde`, :func:`predictor_corrector` and :func:`probability_flow`
-  take ``score(x, t)`` with ``t : (B,)`` and an SDE from :mod:`npscore.sde`
-  (second report, section 3.2; Song et al. 2021). :func:`sde_score` turns a
-  noise-conditional model into such a callable.
+=======================  =================  ====================================
+name                     score              notes
+=======================  =================  ====================================
+``langevin``             ``score(x)``       first report, section 8 (c)
+``annealed-langevin``    ``score(x, sigma)``  NCSN, Song and Ermon 2019
+``reverse-sde``          ``score(x, t)``    second report, section 3.2
+``predictor-corrector``  ``score(x, t)``    Song et al. 2021
+``probability-flow``     ``score(x, t)``    Song et al. 2021
+=======================  =================  ====================================
+
+:func:`sde_score` turns a noise-conditional model into ``score(x, t)``.
 """
 import math
+from collections import namedtuple
 
-from . import backend
-from .losses import check_sigmas
-from .nn import check_batch
-
-
-def _check_steps(n, argname):
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{argname} must be an int >= 1; got {n!r}")
+from . import backend, checks
 
 
-def _check_positive(v, argname):
-    if not isinstance(v, (int, float)) or not v > 0 or v == float("inf"):
-        raise ValueError(f"{argname} must be a positive finite number; got {v!r}")
-    return float(v)
-
-
-def _start(x0, record_every):
-    if isinstance(record_every, bool) or not isinstance(record_every, int) or record_every < 0:
-        raise ValueError(f"record_every must be an int >= 0; got {record_every!r}")
-    check_batch(x0, x0.shape[1] if getattr(x0, "ndim", 0) == 2 else -1, "x0")
+def _start(x0, record_every, check_every):
+    checks.integer(record_every, "record_every", 0)
+    checks.integer(check_every, "check_every", 0)
+    checks.batch(x0, None, "x0")
     return x0, ([x0] if record_every else None)
+
+
+def _guard(x, sampler, step, where, check_every, last=False):
+    """Raise when ``x`` has turned non-finite (checked every ``check_every`` steps and at the end)."""
+    if (last or (check_every and step % check_every == 0)) and not bool(backend.xp().isfinite(x).all()):
+        raise FloatingPointError(
+            f"{sampler}: the samples became non-finite by step {step} ({where}); the score returned "
+            "NaN or inf there, or the step is too large for it")
+    return x
 
 
 def _finish(x, traj):
     return x if traj is None else (x, backend.xp().stack(traj))
 
 
-def langevin(score, x0, step, n_steps, rng, record_every=0):
+def langevin(score, x0, rng, step=2e-3, n_steps=700, record_every=0, check_every=100):
     """Unadjusted Langevin dynamics.
 
-    .. math:: x <- x + alpha s(x) + sqrt(2 alpha) z,   z ~ N(0, I)
+    .. math:: x \\leftarrow x + \\alpha s(x) + \\sqrt{2\\alpha} z, \\qquad z \\sim N(0, I)
 
-    ``step`` is alpha. First report, section 8 (c).
+    Parameters
+    ----------
+    score : callable, (B, D) -> (B, D)
+    x0 : (B, D)
+        The start.
+    rng : Generator
+    step : float
+        alpha.
+    n_steps : int
+
+    Returns
+    -------
+    x : (B, D), and the trajectory when ``record_every > 0``
+
+    First report, section 8 (c).
     """
-    step = _check_positive(step, "step")
-    _check_steps(n_steps, "n_steps")
-    x, traj = _start(x0, record_every)
+    step, n_steps = checks.positive(step, "step"), checks.integer(n_steps, "n_steps")
+    x, traj = _start(x0, record_every, check_every)
     noise = math.sqrt(2.0 * step)
     for i in range(1, n_steps + 1):
         x = x + step * score(x) + noise * rng.normal(x.shape, x.dtype)
+        _guard(x, "langevin", i, f"step size {step}", check_every, i == n_steps)
         if traj is not None and i % record_every == 0:
             traj.append(x)
     return _finish(x, traj)
 
 
-def annealed_langevin(score, x0, sigmas, eps, n_steps_each, rng, denoise=True, record_every=0,
-                      bounds=None):
+def annealed_langevin(score, x0, sigmas, rng, step_scale=2e-5, n_steps_each=100, denoise=True,
+                      record_every=0, bounds=None, check_every=100):
     """Annealed Langevin dynamics of NCSN (Song and Ermon 2019, Algorithm 1).
 
-    For each ``sigma_i`` from the largest to the smallest, ``n_steps_each``
-    Langevin steps with ``alpha_i = eps sigma_i^2 / sigma_L^2``:
+    For each ``sigma_i``, largest first, ``n_steps_each`` Langevin steps with
+    ``alpha_i = step_scale * sigma_i^2 / sigma_L^2``:
 
-    .. math:: x <- x + alpha_i s(x, sigma_i) + sqrt(2 alpha_i) z
+    .. math:: x \\leftarrow x + \\alpha_i s(x, \\sigma_i) + \\sqrt{2\\alpha_i} z
 
-    then, if ``denoise``, one last step ``x + sigma_L^2 s(x, sigma_L)`` (Tweedie's
-    denoiser, as in NCSNv2). ``score(x, sigma)`` takes a scalar sigma.
-    ``bounds = (lo, hi)`` clips every iterate into a box: a guard for learned
-    scores that extrapolate badly far from the data, where a rare chain
-    could otherwise run away (MNIST uses a wide box around [0, 1]).
+    then, with ``denoise``, one step ``x + sigma_L^2 s(x, sigma_L)`` (Tweedie's
+    denoiser, as in NCSNv2).
+
+    Parameters
+    ----------
+    score : callable, ``score(x, sigma)`` with a scalar sigma
+    x0 : (B, D)
+    sigmas : sequence of float
+        Strictly decreasing.
+    rng : Generator
+    step_scale : float
+        epsilon of Algorithm 1.
+    n_steps_each : int
+        T of Algorithm 1.
+    bounds : (lo, hi), optional
+        Clip every iterate into this box (a guard for learned scores that
+        extrapolate badly far from the data).
+
+    Returns
+    -------
+    x : (B, D), and the trajectory when ``record_every > 0``
+
+    First report, section 8 (c).
     """
-    levels = check_sigmas(sigmas)
+    levels = checks.sigmas(sigmas)
+    step_scale = checks.positive(step_scale, "step_scale")
+    n_steps_each = checks.integer(n_steps_each, "n_steps_each")
     if bounds is not None and not (len(bounds) == 2 and float(bounds[0]) < float(bounds[1])):
         raise ValueError(f"bounds must be (lo, hi) with lo < hi; got {bounds!r}")
     xp = backend.xp()
-    eps = _check_positive(eps, "eps")
-    _check_steps(n_steps_each, "n_steps_each")
-    x, traj = _start(x0, record_every)
-    i = 0
+    x, traj = _start(x0, record_every, check_every)
+    i, total = 0, len(levels) * n_steps_each
     for sigma in levels:
-        alpha = eps * sigma ** 2 / levels[-1] ** 2
+        alpha = step_scale * sigma ** 2 / levels[-1] ** 2
         noise = math.sqrt(2.0 * alpha)
         for _ in range(n_steps_each):
             x = x + alpha * score(x, sigma) + noise * rng.normal(x.shape, x.dtype)
             if bounds is not None:
                 x = xp.clip(x, bounds[0], bounds[1])
             i += 1
+            _guard(x, "annealed-langevin", i, f"sigma = {sigma:.4g}", check_every, i == total)
             if traj is not None and i % record_every == 0:
                 traj.append(x)
     if denoise:
-        x = x + levels[-1] ** 2 * score(x, levels[-1])
+        x = _guard(x + levels[-1] ** 2 * score(x, levels[-1]), "annealed-langevin", i + 1,
+                   f"the denoising step at sigma = {levels[-1]:.4g}", check_every, True)
         if traj is not None:
             traj.append(x)
     return _finish(x, traj)
 
 
 def sde_score(model, params, sde):
-    """``score(x, t) = model.apply(params, x, sigma_t)`` for a model conditioned
-    on the marginal std ``sigma_t`` of ``sde`` (as trained by ``losses.sde_dsm``)."""
-    return lambda x, t: model.apply(params, x, sde.marginal(t)[1])
+    """``score(x, t) = model(x, sigma_t)`` for a model conditioned on the marginal
+    std ``sigma_t`` of ``sde`` (as :func:`npscore.losses.sde_dsm` trains it)."""
+    score = model.score_fn(params)
+    return lambda x, t: score(x, sde.marginal(t)[1])
 
 
-def _times(x, n_steps, t_eps):
-    xp = backend.xp()
-    if not 0 < t_eps < 1:
-        raise ValueError(f"t_eps must be in (0, 1); got {t_eps!r}")
-    return xp.linspace(1.0, t_eps, n_steps + 1, dtype=x.dtype), (1.0 - t_eps) / n_steps
+def _times(x, n_steps, t_min):
+    t_min = checks.in_interval(t_min, "t_min", 0.0, 1.0, "neither")
+    return backend.xp().linspace(1.0, t_min, n_steps + 1, dtype=x.dtype), (1.0 - t_min) / n_steps
 
 
-def reverse_sde(score, sde, x1, n_steps, rng, t_eps=1e-3, record_every=0):
-    """Euler-Maruyama on the reverse-time SDE, from t = 1 down to ``t_eps``.
+def reverse_sde(score, sde, x1, rng, n_steps=1000, t_min=1e-3, record_every=0, check_every=100):
+    """Euler-Maruyama on the reverse-time SDE, from t = 1 down to ``t_min``.
 
-    .. math:: x <- x - [f(x, t) - g(t)^2 s(x, t)] dt + g(t) sqrt(dt) z
+    .. math:: x \\leftarrow x - [f(x, t) - g(t)^2 s(x, t)]\\, \\Delta t + g(t) \\sqrt{\\Delta t}\\, z
 
-    ``x1`` is a draw from the prior (``sde.prior_sample``); the last step adds
-    no noise (it returns the mean, as score_sde does). This is
-    :func:`predictor_corrector` with no corrector steps.
+    The last step adds no noise (it returns the mean, as score_sde does); this
+    is :func:`predictor_corrector` with no corrector steps.
+
+    Parameters
+    ----------
+    score : callable, ``score(x, t)`` with ``t : (B,)``
+    sde : VPSDE or VESDE
+    x1 : (B, D)
+        A draw from the prior (``sde.prior_sample``).
+    rng : Generator
+    n_steps : int
+    t_min : float
+
+    Returns
+    -------
+    x : (B, D), and the trajectory when ``record_every > 0``
+
+    Second report, section 3.2; Song et al. 2021.
     """
-    return predictor_corrector(score, sde, x1, n_steps, rng, n_corrector=0, t_eps=t_eps,
-                               record_every=record_every)
+    return predictor_corrector(score, sde, x1, rng, n_steps, n_corrector=0, t_min=t_min,
+                               record_every=record_every, check_every=check_every)
 
 
-def predictor_corrector(score, sde, x1, n_steps, rng, snr=0.16, n_corrector=1, t_eps=1e-3,
-                        record_every=0):
-    """Predictor-corrector sampling (Song et al. 2021, Algorithm 1-2).
+def predictor_corrector(score, sde, x1, rng, n_steps=500, snr=0.16, n_corrector=1, t_min=1e-3,
+                        record_every=0, check_every=100):
+    """Predictor-corrector sampling (Song et al. 2021, Algorithms 1-2).
 
     Each step: ``n_corrector`` Langevin corrector steps at time t with step
-    size ``2 (snr ||z|| / ||s||)^2`` (batch-mean norms), then one reverse-SDE
-    Euler-Maruyama predictor step (the last one without noise).
+    ``2 (snr ||z|| / ||s||)^2`` (batch-mean norms), then one reverse-SDE
+    Euler-Maruyama predictor step (the last one without noise). Parameters
+    and returns as :func:`reverse_sde`, with ``snr`` and ``n_corrector``.
     """
-    _check_steps(n_steps, "n_steps")
-    if isinstance(n_corrector, bool) or not isinstance(n_corrector, int) or n_corrector < 0:
-        raise ValueError(f"n_corrector must be an int >= 0; got {n_corrector!r}")
-    snr = _check_positive(snr, "snr")
-    x, traj = _start(x1, record_every)
+    n_steps, snr = checks.integer(n_steps, "n_steps"), checks.positive(snr, "snr")
+    n_corrector = checks.integer(n_corrector, "n_corrector", 0)
+    x, traj = _start(x1, record_every, check_every)
     xp = backend.xp()
-    ts, dt = _times(x, n_steps, t_eps)
+    ts, dt = _times(x, n_steps, t_min)
+    name = "reverse-sde" if n_corrector == 0 else "predictor-corrector"
     for i in range(n_steps):
         t = xp.full((x.shape[0],), ts[i], dtype=x.dtype)
         for _ in range(n_corrector):
             s = score(x, t)
             z = rng.normal(x.shape, x.dtype)
-            # step from the batch-mean norms, as in score_sde (per-example ratios blow up
-            # where ||s|| is near zero)
+            # batch-mean norms, as score_sde: per-example ratios blow up where ||s|| ~ 0
             ratio = xp.linalg.norm(z, axis=1).mean() / xp.maximum(xp.linalg.norm(s, axis=1).mean(), 1e-12)
             step = 2.0 * (snr * ratio) ** 2
             x = x + step * s + xp.sqrt(2.0 * step) * z
         g = sde.diffusion(t)[:, None]
         mean = x - (sde.drift(x, t) - g ** 2 * score(x, t)) * dt
         x = mean if i == n_steps - 1 else mean + g * math.sqrt(dt) * rng.normal(x.shape, x.dtype)
+        _guard(x, name, i + 1, f"t = {float(ts[i]):.4g}", check_every, i == n_steps - 1)
         if traj is not None and (i + 1) % record_every == 0:
             traj.append(x)
     return _finish(x, traj)
 
 
-def probability_flow(score, sde, x1, n_steps, t_eps=1e-3, record_every=0):
+def probability_flow(score, sde, x1, rng=None, n_steps=500, t_min=1e-3, record_every=0, check_every=100):
     """The probability-flow ODE, integrated with Heun's method (fixed steps).
 
-    .. math:: dx/dt = f(x, t) - 1/2 g(t)^2 s(x, t)
+    .. math:: \\frac{dx}{dt} = f(x, t) - \\tfrac12 g(t)^2 s(x, t)
 
-    from t = 1 to ``t_eps``; deterministic given ``x1``.
+    from t = 1 to ``t_min``; deterministic given ``x1`` (``rng`` is unused and
+    taken only so that every SDE sampler has one signature). Parameters and
+    returns as :func:`reverse_sde`.
     """
-    _check_steps(n_steps, "n_steps")
-    x, traj = _start(x1, record_every)
+    n_steps = checks.integer(n_steps, "n_steps")
+    x, traj = _start(x1, record_every, check_every)
     xp = backend.xp()
-    ts, dt = _times(x, n_steps, t_eps)
+    ts, dt = _times(x, n_steps, t_min)
 
     def velocity(y, t):
         return sde.drift(y, t) - 0.5 * sde.diffusion(t)[:, None] ** 2 * score(y, t)
@@ -177,8 +231,39 @@ def probability_flow(score, sde, x1, n_steps, t_eps=1e-3, record_every=0):
         t0 = xp.full((x.shape[0],), ts[i], dtype=x.dtype)
         t1 = xp.full((x.shape[0],), ts[i + 1], dtype=x.dtype)
         k0 = velocity(x, t0)
-        guess = x - dt * k0
-        x = x - 0.5 * dt * (k0 + velocity(guess, t1))     # time runs backwards
+        x = x - 0.5 * dt * (k0 + velocity(x - dt * k0, t1))    # time runs backwards
+        _guard(x, "probability-flow", i + 1, f"t = {float(ts[i]):.4g}", check_every, i == n_steps - 1)
         if traj is not None and (i + 1) % record_every == 0:
             traj.append(x)
     return _finish(x, traj)
+
+
+# ---------------------------------------------------------------- the registry
+#: ``fn``, the ``score`` it takes, and its defaults
+Sampler = namedtuple("Sampler", "fn score defaults")
+
+SAMPLERS = {
+    "langevin": Sampler(langevin, "score(x)", {"step": 2e-3, "n_steps": 700}),
+    "annealed-langevin": Sampler(annealed_langevin, "score(x, sigma)", {"step_scale": 2e-5, "n_steps_each": 100}),
+    "reverse-sde": Sampler(reverse_sde, "score(x, t)", {"n_steps": 1000}),
+    "predictor-corrector": Sampler(predictor_corrector, "score(x, t)", {"n_steps": 500, "snr": 0.16,
+                                                                         "n_corrector": 1}),
+    "probability-flow": Sampler(probability_flow, "score(x, t)", {"n_steps": 500}),
+}
+
+
+def run(name, score, x0, rng, sigmas=None, sde=None, **options):
+    """Run the sampler registered as ``name`` with its defaults, overridden by ``options``.
+
+    ``score`` is of the kind the sampler takes (see the table above);
+    ``sigmas`` is needed by annealed Langevin, ``sde`` by the SDE samplers.
+    """
+    spec = SAMPLERS[checks.one_of(name, "sampler", tuple(SAMPLERS))]
+    kw = {**spec.defaults, **options}
+    if spec.score == "score(x)":
+        return spec.fn(score, x0, rng, **kw)
+    if spec.score == "score(x, sigma)":
+        return spec.fn(score, x0, sigmas, rng, **kw)
+    if sde is None:
+        raise ValueError(f"sde must be given for sampler {name!r}; got None")
+    return spec.fn(score, sde, x0, rng, **kw)

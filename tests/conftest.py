@@ -1,9 +1,13 @@
 """Test setup: the backend comes from NPSCORE_BACKEND (numpy by default).
 
-Run the whole suite on the GPU with ``NPSCORE_BACKEND=cupy python -m pytest``.
-Tests marked ``gpu`` need CuPy and a CUDA GPU and skip cleanly without one.
+Run the whole suite on the GPU with ``NPSCORE_BACKEND=cupy python -m pytest``;
+tests marked ``gpu`` need CuPy and a CUDA GPU and skip cleanly without one.
+Hypothesis profiles: ``ci`` (the default: 25 derandomized examples per
+property, fast) and ``thorough`` (``HYPOTHESIS_PROFILE=thorough``: 500 random
+examples per property).
 """
 import os
+import pathlib
 import sys
 
 import pytest
@@ -12,10 +16,27 @@ from hypothesis import settings
 sys.path.insert(0, os.path.dirname(__file__))
 
 from npscore import backend  # noqa: E402
-from npscore.checks import relative_error  # noqa: E402
+from npscore.gradcheck import relative_error  # noqa: E402
 
-settings.register_profile("npscore", deadline=None, max_examples=25, derandomize=True)
-settings.load_profile("npscore")
+settings.register_profile("ci", deadline=None, max_examples=25, derandomize=True)
+settings.register_profile("thorough", deadline=None, max_examples=500, derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def mnist_dir():
+    """The real MNIST folder: ``$NPSCORE_MNIST_DIR``, else ``../shared/data/mnist``; None if neither."""
+    for candidate in (os.environ.get("NPSCORE_MNIST_DIR"), ROOT.parent / "shared" / "data" / "mnist"):
+        if candidate and pathlib.Path(candidate, "train-images-idx3-ubyte.gz").exists():
+            return pathlib.Path(candidate)
+    return None
+
+
+MNIST = mnist_dir()
+needs_mnist = pytest.mark.skipif(
+    MNIST is None, reason="real MNIST not found: set NPSCORE_MNIST_DIR to the folder of its four IDX files "
+                          "(or put them in ../shared/data/mnist)")
 
 
 def cupy_available():

@@ -43,7 +43,9 @@ def noise_conditional(sizes, act, rng, kind, to_device):
     """``(model, host base or None)``: a NoiseConditionalMLP without a base, with a
     random base, or gated by one (``kind`` one of :data:`BASES`)."""
     from npscore import NoiseConditionalMLP
-    from npscore.densities import FactorizedMixture
-    base = random_base(rng, sizes[0]) if kind != "none" else None
-    dev_base = None if base is None else FactorizedMixture(*map(to_device, base))
-    return NoiseConditionalMLP(sizes, act, base=dev_base, gated=kind == "gated"), base
+    from npscore.mnist.base import FactorizedMixture
+    from npscore.mnist.model import GatedScore
+    if kind == "none":
+        return NoiseConditionalMLP(sizes, act), None
+    base = random_base(rng, sizes[0])
+    return GatedScore(sizes, act, FactorizedMixture(*map(to_device, base)), gated=kind == "gated"), base

@@ -2,18 +2,17 @@
 checkpoints, exact resume, the metrics' rows, the MNIST CLI's errors, and the classifier's accuracy."""
 import gzip
 import json
-import pathlib
 
 import numpy as np
 import pytest
 
-from conftest import host
-from npscore import backend, cli, mnist
-from npscore.data import load_mnist, mnist_dir, read_idx
+from conftest import MNIST, host, needs_mnist
+from npscore import backend, cli, io
+from npscore.mnist import base as mbase, classifier, run
+from npscore.mnist.idx import load_mnist, mnist_dir, read_idx
+from npscore.mnist.model import make_model
 from npscore.optim import Adam
-from npscore.training import load_checkpoint, save_checkpoint
-
-REAL = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+from npscore.sampling import annealed_langevin
 
 
 def write_idx(path, array, magic_type=0x08, gz=True, truncate=0):
@@ -87,146 +86,125 @@ def test_missing_directory_says_where_files_go(tmp_path, monkeypatch):
     assert load_mnist(None, "train")[0].shape == (64, 784)
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason="real MNIST not present")
+@needs_mnist
 def test_real_mnist_counts():
-    x, y = load_mnist(str(REAL), "test")
+    x, y = load_mnist(str(MNIST), "test")
     assert x.shape == (10000, 784) and 0 <= float(host(x).min()) and float(host(x).max()) == 1.0
     assert list(np.bincount(y)) == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
+def _train(out, data, steps=10, **kw):
+    x = load_mnist(str(data), "train")[0]
+    kw = {"batch_size": 4, "hidden": 8, "checkpoint_every": 10, "progress": False, "log": lambda *a: None, **kw}
+    return run.train(str(out), x, steps=steps, **kw)
+
+
 def test_resume_gives_the_uninterrupted_numbers(tmp_path):
     data = fake_mnist(tmp_path / "data")
-    kw = dict(data_dir=str(data), batch_size=8, hidden=8, checkpoint_every=10, progress=False, log=lambda *a: None)
-    _, full, losses_full, _ = mnist.train(str(tmp_path / "a"), steps=30, **kw)
-    mnist.train(str(tmp_path / "b"), steps=20, **kw)
-    _, resumed, losses_res, _ = mnist.train(str(tmp_path / "b"), steps=30, resume=True, **kw)
+    _, full, losses_full, _ = _train(tmp_path / "a", data, 30, batch_size=8)
+    _train(tmp_path / "b", data, 20, batch_size=8)
+    _, resumed, losses_res, _ = _train(tmp_path / "b", data, 30, batch_size=8, resume=True)
     assert losses_res == losses_full and len(losses_full) == 30
     for (W1, b1), (W2, b2) in zip(full, resumed):
         assert np.array_equal(host(W1), host(W2)) and np.array_equal(host(b1), host(b2))
     # and the checkpoint round-trips through allow_pickle=False
-    model, params, config = mnist.load_model(str(tmp_path / "a" / "checkpoint.npz"))
+    model, params, config = run.load_model(str(tmp_path / "a" / "checkpoint.npz"))
     assert config["hidden"] == 8 and np.array_equal(host(params[0][0]), host(full[0][0]))
 
 
-def test_checkpoint_of_another_architecture_is_named(tmp_path):
+def test_checkpoint_of_another_model_or_run_is_named(tmp_path):
     data = fake_mnist(tmp_path / "data")
-    model, _, _, _ = mnist.train(str(tmp_path / "a"), data_dir=str(data), steps=10, batch_size=4, hidden=8,
-                                 checkpoint_every=10, progress=False)
-    base = model.base
-    with pytest.raises(ValueError, match=r"array param_0 has shape \(785, 8\); .* expects \(785, 16\)"):
-        load_checkpoint(str(tmp_path / "a" / "checkpoint.npz"), mnist.make_model(16, base).mlp)
-    with pytest.raises(ValueError, match="param_0 has shape"):
-        mnist.train(str(tmp_path / "a"), data_dir=str(data), steps=20, batch_size=4, hidden=16,
-                    checkpoint_every=10, resume=True, progress=False)
+    model, _, _, _ = _train(tmp_path / "a", data)
+    with pytest.raises(ValueError, match=r"array param_0 is of shape \(785, 8\); .* needs \(785, 16\)"):
+        io.load_checkpoint(str(tmp_path / "a" / "checkpoint.npz"), make_model(16, model.base))
+    with pytest.raises(ValueError, match="param_0 is of shape"):
+        _train(tmp_path / "a", data, 20, hidden=16, resume=True)
     with pytest.raises(ValueError, match="trained with lr=0.001"):
-        mnist.train(str(tmp_path / "a"), data_dir=str(data), steps=20, batch_size=4, hidden=8, lr=0.01,
-                    checkpoint_every=10, resume=True, progress=False, log=lambda *a: None)
+        _train(tmp_path / "a", data, 20, lr=0.01, resume=True)
 
 
 def test_checkpoint_from_before_the_gate_loads_as_the_ungated_model(tmp_path):
-    """Checkpoints whose config has no "gated" (written before the gate) hold the
-    earlier model, MLP / sigma + s_base, and load as it."""
+    """Checkpoints whose config has no "gated" hold the model e / sigma + s_base, and load as it."""
     data = fake_mnist(tmp_path / "data")
     x, _ = load_mnist(str(data), "train")
-    base = mnist.data_base(x)
-    old = mnist.make_model(8, base, gated=False)
+    base = mbase.data_base(x)
+    old = make_model(8, base, gated=False)
     params = old.init(0, "float32")
     path = str(tmp_path / "old.npz")
-    save_checkpoint(path, params, Adam().init(params), [1.0], {"hidden": 8, "base": base.to_lists()})
-    model, loaded, config = mnist.load_model(path)
+    io.save_checkpoint(path, params, Adam().init(params), [1.0], {"hidden": 8, "base": base.to_lists()})
+    model, loaded, config = run.load_model(path)
     assert not model.gated and model.mlp.sizes[-1] == 784
     xs = x[:4] + 0.1
     assert np.allclose(host(model.apply(loaded, xs, 0.1)), host(old.apply(params, xs, 0.1)))
-    new, _, _, _ = mnist.train(str(tmp_path / "n"), data_dir=str(data), steps=10, batch_size=4, hidden=8,
-                               checkpoint_every=10, progress=False, log=lambda *a: None)
-    assert new.gated and new.K == 2 + mnist.BINS and new.mlp.sizes[-1] == new.K * 784
-    assert mnist.load_model(str(tmp_path / "n" / "checkpoint.npz"))[0].gated
+    new, _, _, _ = _train(tmp_path / "n", data)
+    assert new.gated and new.K == 2 + mbase.BINS and new.mlp.sizes[-1] == new.K * 784
+    assert run.load_model(str(tmp_path / "n" / "checkpoint.npz"))[0].gated
 
 
 def test_sample_and_evaluate_reports_every_row(tmp_path):
     """The metrics file holds the model (clipped, as saved), the model unclipped, the floor and the
     Gaussian fit both as drawn and clipped to [0, 1]; the saved images are the clipped ones."""
-    from npscore import classifier
     data = fake_mnist(tmp_path / "data")
-    model, params, _, _ = mnist.train(str(tmp_path / "a"), data_dir=str(data), steps=10, batch_size=4,
-                                      hidden=8, checkpoint_every=10, progress=False)
-    clf_path = str(tmp_path / "clf.npz")
-    classifier.load_or_train(clf_path, str(data), steps=5, progress=False, log=lambda *a: None)
-    m = mnist.sample_and_evaluate(model, params, str(tmp_path / "out"), data_dir=str(data), n=24,
-                                  n_steps_each=2, classifier_path=clf_path, progress=False, log=lambda *a: None,
-                                  eps=1e-5)
+    model, params, _, _ = _train(tmp_path / "a", data)
+    d = run.load_data(str(data))
+    clf = classifier.train_classifier(d["x_train"], d["y_train"], steps=5, progress=False)
+    m = run.sample_and_evaluate(model, params, str(tmp_path / "out"), d, clf, n=24, n_steps_each=2,
+                                step_scale=1e-5, log=lambda *a: None)
     rows = ["model", "model unclipped", "mnist_test (floor)", "gaussian_fit (baseline)", "gaussian_fit clipped"]
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert all(np.isfinite(saved[k]["classifier_fid"]) for k in rows) and saved["n_samples"] == 24
-    assert saved["eps"] == 1e-5 and saved["n_steps_each"] == 2
-    from npscore.sampling import annealed_langevin                  # the sampler really used eps = 1e-5
-    rng = backend.rng(0, 7)
+    assert all(np.isfinite(saved[k]["classifier_fid"]) and 0 <= saved[k]["speckle"] <= 1 for k in rows)
+    assert saved["n_samples"] == 24 and saved["step_scale"] == 1e-5 and saved["n_steps_each"] == 2
+    rng = backend.rng(0, 7)                          # the sampler really used step_scale = 1e-5
     x0 = rng.uniform((24, 784), dtype="float32")
-    expect = annealed_langevin(model.score_fn(params), x0, mnist.SIGMAS, 1e-5, 2, rng, bounds=(-1.0, 2.0))
+    expect = annealed_langevin(model.score_fn(params), x0, run.SIGMAS, rng, step_scale=1e-5, n_steps_each=2,
+                               bounds=(-1.0, 2.0))
     assert saved["gaussian_fit clipped"]["classifier_fid"] != saved["gaussian_fit (baseline)"]["classifier_fid"]
     with np.load(tmp_path / "out" / "samples.npz", allow_pickle=False) as f:
         images = f["images"]
     assert images.shape == (24, 784) and images.min() >= 0.0 and images.max() <= 1.0
     assert np.array_equal(images, np.clip(host(expect), 0.0, 1.0))
-    clf = classifier.Classifier.load(clf_path)
-    ref = classifier.feature_stats(clf, load_mnist(str(data), "test")[0])
+    ref = classifier.feature_stats(clf, d["x_test"])
     again = classifier.evaluate(clf, backend.asarray(images), ref)
     assert again["classifier_fid"] == pytest.approx(m["model"]["classifier_fid"], rel=1e-6)
 
 
+def test_speckle_counts_lit_pixels_without_lit_neighbours():
+    img = np.zeros((2, 28, 28))
+    img[0, 5, 5] = 1.0                               # isolated
+    img[0, 10, 10:13] = 1.0                          # a stroke of three
+    img[1, 0, 0] = img[1, 27, 27] = 0.9             # two isolated, in corners
+    assert run.speckle(backend.asarray(img.reshape(2, 784))) == pytest.approx(3 / 6)
+    assert run.speckle(backend.asarray(np.zeros((1, 784)))) == 0.0
+
+
 def test_reverse_sde_sampler(tmp_path):
-    """The reverse-SDE path: from the Gaussian fit of the training images plus N(0, sigma_1^2), the
-    same seed gives the same images, a wrong sampler name or a missing x_train is named."""
+    """The reverse-SDE path: the same seed gives the same images, another seed others."""
     data = fake_mnist(tmp_path / "data")
-    model, params, _, _ = mnist.train(str(tmp_path / "a"), data_dir=str(data), steps=10, batch_size=4,
-                                      hidden=8, checkpoint_every=10, progress=False, log=lambda *a: None)
+    model, params, _, _ = _train(tmp_path / "a", data)
     x, _ = load_mnist(str(data), "train")
-    a = mnist.sample(model, params, 6, 0, sampler="reverse-sde", x_train=x)
-    b = mnist.sample(model, params, 6, 0, sampler="reverse-sde", x_train=x, clip=False)
-    assert a.shape == (6, 784) and np.array_equal(host(a), np.clip(host(b), 0.0, 1.0))
-    assert not np.array_equal(host(a), host(mnist.sample(model, params, 6, 1, sampler="reverse-sde", x_train=x)))
-    with pytest.raises(ValueError, match="pass x_train"):
-        mnist.sample(model, params, 6, 0, sampler="reverse-sde")
+    a = run.sample(model, params, 6, 0, sampler="reverse-sde", x_train=x)
+    b = run.sample(model, params, 6, 0, sampler="reverse-sde", x_train=x)
+    assert a.shape == (6, 784) and np.array_equal(host(a), host(b))
+    assert not np.array_equal(host(a), host(run.sample(model, params, 6, 1, sampler="reverse-sde", x_train=x)))
     with pytest.raises(ValueError, match=r"sampler \(--sampler\) must be one of"):
-        mnist.sample(model, params, 6, 0, sampler="ddpm")
+        run.sample(model, params, 6, 0, sampler="ddpm")
 
 
-def test_cli_sampler_choices_are_mnist_samplers(capsys):
-    """The CLI lists its --sampler choices itself (importing npscore.mnist pulls in matplotlib);
-    they must be exactly mnist.SAMPLERS, so a bad name is refused before any training."""
+def test_cli_sampler_choices_come_from_the_registry(capsys):
     parser = cli.build_parser()
+    from npscore.sampling import SAMPLERS
+    assert set(run.SAMPLERS) <= set(SAMPLERS)
     for command in (["mnist"], ["sample", "--checkpoint", "c.npz"]):
-        for name in mnist.SAMPLERS:
+        for name in run.SAMPLERS:
             assert parser.parse_args(command + ["--sampler", name]).sampler == name
         with pytest.raises(SystemExit):
             parser.parse_args(command + ["--sampler", "ddpm"])
         assert "argument --sampler: invalid choice: 'ddpm'" in capsys.readouterr().err
-    sub = next(a for a in parser._actions if a.dest == "command").choices["mnist"]
-    assert tuple(next(a for a in sub._actions if a.dest == "sampler").choices) == mnist.SAMPLERS
 
 
-def test_cli_errors(tmp_path, capsys):
-    data = fake_mnist(tmp_path)
-    assert cli.main(["mnist", "--data", str(data), "--steps", "0", "--out", str(tmp_path / "o")]) == 2
-    assert "steps (--steps) must be an int >= 1" in capsys.readouterr().err
-    assert cli.main(["sample", "--checkpoint", str(tmp_path / "none.npz"), "--data", str(data)]) == 2
-    assert "does not exist" in capsys.readouterr().err
-    for bad in ("0", "-1e-5", "inf", "abc"):                  # refused before any training
-        with pytest.raises(SystemExit) as exit_:
-            cli.main(["mnist", "--data", str(data), f"--eps={bad}", "--out", str(tmp_path / "o")])
-        assert exit_.value.code == 2 and "argument --eps: must be a positive" in capsys.readouterr().err
-    assert not (tmp_path / "o").exists()
-    if not backend.name() == "cupy":
-        from conftest import cupy_available
-        if not cupy_available():
-            assert cli.main(["mnist", "--backend", "cupy", "--data", str(data)]) == 2
-            assert "backend 'cupy'" in capsys.readouterr().err
-
-
-@pytest.mark.skipif(not REAL.is_dir(), reason="real MNIST not present")
+@needs_mnist
 def test_classifier_reaches_97_percent():
-    from npscore import classifier
-    x, y = load_mnist(str(REAL), "train")
-    xt, yt = load_mnist(str(REAL), "test")
+    x, y = load_mnist(str(MNIST), "train")
+    xt, yt = load_mnist(str(MNIST), "test")
     clf = classifier.train_classifier(x, y, steps=3000, progress=False)
     assert clf.accuracy(xt, yt) >= 0.97

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-MNIST = ROOT.parent / "shared" / "data" / "mnist"
+from conftest import MNIST, needs_mnist  # noqa: E402
 
 
 def quick_start_commands():
@@ -52,7 +52,7 @@ def test_langevin_weights_example(tmp_path):
     assert abs(fr["annealed Langevin"][0] - 0.8) < 0.05       # annealed recovers them (1280 samples)
 
 
-@pytest.mark.skipif(not MNIST.is_dir(), reason="real MNIST not present")
+@needs_mnist
 def test_mnist_example(tmp_path):
     r = _run_example("mnist.py", tmp_path, {"NPSCORE_MNIST_DIR": str(MNIST)})
     assert r.returncode == 0, r.stderr

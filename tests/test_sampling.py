@@ -8,8 +8,8 @@ import pytest
 from conftest import dev, host
 from npscore import backend
 from npscore.densities import Gaussian, two_modes
-from npscore.sampling import (annealed_langevin, langevin, predictor_corrector, probability_flow,
-                              reverse_sde)
+from npscore.sampling import (SAMPLERS, annealed_langevin, langevin, predictor_corrector, probability_flow,
+                              reverse_sde, run)
 from npscore.sde import VESDE, VPSDE
 
 MU = np.array([1.0, -2.0])
@@ -26,7 +26,7 @@ def _moments_ok(x, mean, cov, mtol, ctol):
 def test_langevin_reaches_the_gaussian():
     g = Gaussian(dev(MU), dev(COV))
     r = backend.rng(0)
-    x = langevin(g.score, r.normal((N, 2)), 0.01, 1500, r)
+    x = langevin(g.score, r.normal((N, 2)), r, step=0.01, n_steps=1500)
     # standard error of the mean ~ 0.005; ULA's O(step) variance bias ~ 0.005
     _moments_ok(x, MU, COV, 0.03, 0.03)
 
@@ -35,8 +35,8 @@ def test_annealed_langevin_with_exact_noised_scores():
     g = Gaussian(dev(MU), dev(COV))
     sigmas = [1.0, 0.5, 0.2, 0.1]
     r = backend.rng(1)
-    x, traj = annealed_langevin(lambda y, s: g.noised(s).score(y), r.uniform((N, 2), -4, 4), sigmas,
-                                2e-3, 200, r, record_every=50)
+    x, traj = annealed_langevin(lambda y, s: g.noised(s).score(y), r.uniform((N, 2), -4, 4), sigmas, r,
+                                step_scale=2e-3, n_steps_each=200, record_every=50)
     _moments_ok(x, MU, COV, 0.03, 0.03)
     assert traj.shape == (4 * 200 // 50 + 2, N, 2)
 
@@ -59,30 +59,39 @@ def test_reverse_vp_sde_returns_the_gaussian(sampler):
     r = backend.rng(2)
     x1 = sde.prior_sample((N, 2), r)
     if sampler == "reverse_sde":
-        x = reverse_sde(score, sde, x1, 500, r)
+        x = reverse_sde(score, sde, x1, r, n_steps=500)
     elif sampler == "predictor_corrector":
-        x = predictor_corrector(score, sde, x1, 300, r, snr=0.05)
+        x = predictor_corrector(score, sde, x1, r, n_steps=300, snr=0.05)
     else:
-        x = probability_flow(score, sde, x1, 300)
+        x = probability_flow(score, sde, x1, n_steps=300)
     _moments_ok(x, MU, COV, 0.04, 0.04)
 
 
-def test_ve_marginal_and_prior():
+def test_sde_marginals_and_priors_against_their_closed_forms():
+    t = np.array([0.0, 0.3, 0.7, 1.0])
     sde = VESDE(0.01, 5.0)
-    m, s = sde.marginal(dev(np.array([0.0, 1.0])))
-    assert np.allclose(host(m), 1.0) and np.allclose(host(s), [0.01, 5.0])
-    vp = VPSDE()
-    m, s = vp.marginal(dev(np.array([0.5])))
-    assert np.allclose(host(m) ** 2 + host(s) ** 2, 1.0)
+    m, s = sde.marginal(dev(t))
+    assert np.allclose(host(m), 1.0) and np.allclose(host(s), 0.01 * 500.0 ** t, rtol=1e-12)
+    vp = VPSDE(0.2, 15.0)
+    alpha = np.exp(-(0.2 * t + 0.5 * 14.8 * t ** 2))           # exp(-int_0^t beta)
+    assert np.allclose(host(vp.alpha(dev(t))), alpha, rtol=1e-12)
+    m, s = vp.marginal(dev(t))
+    assert np.allclose(host(m), np.sqrt(alpha), rtol=1e-12) and np.allclose(host(s), np.sqrt(1 - alpha), rtol=1e-12)
+    assert np.allclose(host(vp.drift(dev(np.ones((4, 2))), dev(t))), -0.5 * (0.2 + 14.8 * t)[:, None])
+    assert np.allclose(host(sde.diffusion(dev(t))) ** 2,                # g^2 = d sigma^2 / dt
+                       2 * np.log(500.0) * (0.01 * 500.0 ** t) ** 2, rtol=1e-12)
+    for s_, std in ((vp, 1.0), (sde, 5.0)):
+        x = host(s_.prior_sample((40000, 2), backend.rng(4)))
+        assert abs(x.mean()) < 0.02 * std and abs(x.std() - std) < 0.02 * std
 
 
 def test_plain_langevin_gets_weights_wrong_and_annealed_gets_them_right():
     d = two_modes((0.2, 0.8))
     r = backend.rng(3)
     x0 = r.uniform((4000, 2), -3, 3)
-    plain = host(d.component(langevin(d.score, x0, 0.01, 300, r))).mean()
+    plain = host(d.component(langevin(d.score, x0, r, step=0.01, n_steps=300))).mean()
     sig = [0.75, 0.5, 0.25, 0.1, 0.05, 0.025, 0.01]
-    ann = host(d.component(annealed_langevin(lambda y, s: d.noised(s).score(y), x0, sig, 2e-5, 100, r))).mean()
+    ann = host(d.component(annealed_langevin(lambda y, s: d.noised(s).score(y), x0, sig, r))).mean()
     assert abs(plain - 0.8) > 0.15          # starts split the mass evenly: ~0.5
     assert abs(ann - 0.8) < 0.03            # 4000 samples: standard error 0.006
 
@@ -91,16 +100,31 @@ def test_sampler_bad_input():
     g = Gaussian(dev(MU), dev(COV))
     r = backend.rng(0)
     x = dev(np.zeros((3, 2)))
-    with pytest.raises(ValueError, match="step"):
-        langevin(g.score, x, -0.1, 10, r)
-    with pytest.raises(ValueError, match="n_steps"):
-        langevin(g.score, x, 0.1, 0, r)
+    with pytest.raises(ValueError, match="step must be a positive finite number; got -0.1"):
+        langevin(g.score, x, r, step=-0.1)
+    with pytest.raises(ValueError, match="n_steps must be an int >= 1; got 0"):
+        langevin(g.score, x, r, n_steps=0)
     with pytest.raises(ValueError, match="strictly decreasing"):
-        annealed_langevin(lambda y, s: g.score(y), x, [0.1, 0.5], 1e-3, 10, r)
+        annealed_langevin(lambda y, s: g.score(y), x, [0.1, 0.5], r)
     with pytest.raises(ValueError, match="x0"):
-        langevin(g.score, dev(np.zeros(3)), 0.1, 10, r)
-    with pytest.raises(ValueError, match="t_eps"):
-        reverse_sde(lambda y, t: y, VPSDE(), x, 10, r, t_eps=0.0)
+        langevin(g.score, dev(np.zeros(3)), r)
+    with pytest.raises(ValueError, match="t_min"):
+        reverse_sde(lambda y, t: y, VPSDE(), x, r, n_steps=10, t_min=0.0)
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        run("ddpm", g.score, x, r)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_a_score_that_turns_nan_is_named(name):
+    """Each sampler stops with the sampler, the step and the noise level, not NaN samples."""
+    calls = []
+
+    def score(x, *_):
+        calls.append(1)
+        return x * (np.nan if len(calls) > 30 else -1.0)
+    x0 = dev(np.ones((4, 2)))
+    with pytest.raises(FloatingPointError, match=rf"{name}: the samples became non-finite by step \d+ \((sigma|t|step)"):
+        run(name, score, x0, backend.rng(0), sigmas=[1.0, 0.5], sde=VPSDE(), check_every=5)
 
 
 def test_demo_smoke(tmp_path):

@@ -9,8 +9,9 @@ pass the folder holding them, or set ``NPSCORE_MNIST_DIR``.
 """
 import gzip
 import os
+import zlib
 
-from . import backend
+from .. import backend, checks
 
 FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -20,17 +21,32 @@ MAGIC = {"images": 2051, "labels": 2049}
 
 
 def read_idx(path, expect_magic=None):
-    """The array in IDX file ``path`` (gzip detected by its header), as host uint8."""
+    """The array in IDX file ``path`` (gzip detected by its header).
+
+    Parameters
+    ----------
+    path : str
+    expect_magic : int, optional
+        2051 for images, 2049 for labels.
+
+    Returns
+    -------
+    host uint8 array of the dimensions the header gives
+    """
     np = backend.host
     if not os.path.isfile(path):
         raise FileNotFoundError(f"IDX file {path!r} does not exist")
-    with open(path, "rb") as f:
-        raw = f.read()
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise ValueError(f"{path}: corrupt or truncated gzip data ({exc})") from None
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"{path}: corrupt or truncated gzip data ({exc}); replace the file with "
+                             "a good copy of MNIST") from None
     if len(raw) < 4:
         raise ValueError(f"{path}: too short for an IDX header ({len(raw)} bytes)")
     magic = int.from_bytes(raw[:4], "big")
@@ -75,15 +91,24 @@ def _find(directory, stem):
 
 
 def load_mnist(directory=None, split="train", dtype="float32", dequantize=False, rng=None):
-    """``(images, labels)``: images ``(N, 784)`` in [0, 1] on the active backend,
-    labels ``(N,)`` host ints.
+    """One split of MNIST.
 
-    With ``dequantize=True``, images are ``(pixel + u) / 256`` with
-    ``u ~ U(0, 1)`` drawn from ``rng`` (uniform dequantisation); else
-    ``pixel / 255``.
+    Parameters
+    ----------
+    directory : str, optional
+        The folder of the four files (default ``$NPSCORE_MNIST_DIR``).
+    split : {"train", "test"}
+    dtype : str
+    dequantize : bool
+        Images ``(pixel + u) / 256`` with ``u ~ U(0, 1)`` drawn from ``rng``
+        (uniform dequantisation) instead of ``pixel / 255``.
+
+    Returns
+    -------
+    images : (N, 784) in [0, 1], on the active backend
+    labels : (N,) host ints
     """
-    if split not in FILES:
-        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+    checks.one_of(split, "split", tuple(FILES))
     directory = mnist_dir(directory)
     img_path, lab_path = (_find(directory, stem) for stem in FILES[split])
     images = read_idx(img_path, MAGIC["images"])

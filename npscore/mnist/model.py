@@ -1,0 +1,78 @@
+"""The MNIST score model: a noise-conditional MLP whose head is gated by a per-pixel base.
+
+.. math::
+
+    s_d(x, \\sigma) = e_d / \\sigma + \\sum_k r_{dk} a_{dk}, \\qquad
+    r_d = \\operatorname{softmax}_k(\\log w_{dk} + \\log N(x_d; \\mu_{dk}, v_{dk} + \\sigma^2) + u_{dk})
+
+An MLP on ``[x, log sigma]`` outputs ``e`` (a residual, scaled by 1/sigma as
+in NCSN) and ``u = (u_0 .. u_{K-2})`` (shifts of the log-weights of the base's
+components; the last one's is 0), and ``a_dk = -(x_d - mu_dk) / (v_dk +
+sigma^2)`` is the slope of component k of the per-pixel base
+(:class:`npscore.mnist.base.FactorizedMixture`) noised to sigma. With
+``u = 0`` the second term is the base's exact noised score. The denoiser
+``x + sigma^2 s`` is then the base's per-pixel posterior mean, with
+responsibilities that depend on the whole image: whether a pixel is blank,
+saturated or in between is decided by context and carries the component's
+exact ``1 / sigma^2`` pull, which the ``e`` term alone cannot produce.
+``gated=False`` keeps ``u = 0`` (``s = e / sigma + s_base``).
+"""
+from .. import backend, checks
+from ..nn import NoiseConditionalMLP
+
+ACTIVATION = "swish"
+
+
+class GatedScore(NoiseConditionalMLP):
+    """The gated score ``s(x, sigma)`` above.
+
+    Parameters
+    ----------
+    sizes : list of int
+        ``[D, H, ..., D]``; the inner MLP has ``K D`` outputs when gated.
+    activation : str
+    base : FactorizedMixture
+        Of dimension D, with K components.
+    gated : bool
+    """
+
+    def __init__(self, sizes, activation, base, gated=True):
+        if getattr(base, "dim", None) != sizes[0] or sizes[-1] != sizes[0]:
+            raise ValueError(f"base must be a FactorizedMixture of dimension sizes[0] = sizes[-1] = {sizes[0]}; "
+                             f"got {base!r} for sizes {sizes}")
+        self.base, self.gated = base, bool(gated)
+        self.K = base.weights.shape[1] if gated else 1
+        super().__init__(sizes, activation, out_width=sizes[-1] * self.K)
+
+    def __repr__(self):
+        return f"GatedScore({self.sizes}, activation={self.activation!r}, gated={self.gated})"
+
+    def _offsets(self, out):
+        """``[u_0 .. u_{K-2}]`` from the MLP's ``(B, K D)`` output (none when not gated)."""
+        D = self.out_dim
+        return [out[:, D * (k + 1):D * (k + 2)] for k in range(self.K - 1)] if self.gated else None
+
+    def head(self, x, sigma, out):
+        """``e / sigma + sum_k r_k a_k``; aux ``(r, a, s_base, u)``."""
+        u = self._offsets(out)
+        r, a, _ = self.base.terms(x, sigma, u)
+        sb = sum(rk * ak for rk, ak in zip(r, a))
+        return out[:, :self.out_dim] / sigma[:, None] + sb, (r, a, sb, u)
+
+    def head_vjp(self, sigma, aux, g):
+        """``[g / sigma, g r_k (a_k - s_base), ...]``, since ``d s_base / d u_k = r_k (a_k - s_base)``."""
+        gs = g / sigma[:, None]
+        if not self.gated:
+            return gs
+        r, a, sb, _ = aux
+        return backend.xp().concatenate([gs] + [g * r[k] * (a[k] - sb) for k in range(self.K - 1)], axis=1)
+
+    def head_dx(self, x, sigma, out, aux, g):
+        """``g * d s_base / dx`` (diagonal) at fixed ``u``."""
+        return g * self.base.noised_score_dx(x, sigma, aux[3])
+
+
+def make_model(hidden, base, gated=True):
+    """``GatedScore([784, H, H, 784], "swish", base, gated)``."""
+    hidden = checks.integer(hidden, "hidden (--hidden)")
+    return GatedScore([784, hidden, hidden, 784], ACTIVATION, base, gated)

@@ -1,0 +1,193 @@
+"""MNIST end to end: train the gated score model, sample it, score the samples.
+
+1. :func:`train`: the model of :mod:`npscore.mnist.model` on the training
+   images with NCSN's multi-level DSM (:func:`npscore.losses.ncsn`), sigma
+   geometric from 1 to 0.01 over 10 levels, Adam, an EMA of the params;
+   checkpoints every ``checkpoint_every`` steps, exact resume.
+2. :func:`sample`: annealed Langevin (NCSN, T = 100 per level) or the
+   reverse-time VE SDE over the same sigma range, from the registry of
+   :mod:`npscore.sampling`.
+3. :func:`evaluate_samples`: classifier-FID, the IS analogue, the label
+   histogram and the speckle of the samples, beside MNIST test and the
+   Gaussian fit (:mod:`npscore.mnist.classifier`).
+
+Everything runs on the active backend: ``--backend cupy`` changes nothing else.
+"""
+import os
+import time
+
+from .. import backend, checks, io
+from ..losses import ncsn
+from ..optim import Adam
+from ..sampling import run as run_sampler, sde_score
+from ..sde import VESDE
+from ..training import fit
+from . import classifier
+from .base import data_base, gaussian_fit_samples, FactorizedMixture
+from .idx import load_mnist
+from .model import ACTIVATION, make_model
+
+SIGMAS = tuple(float(1.0 * (0.01 / 1.0) ** (i / 9)) for i in range(10))
+#: the samplers that run on this model (names of :data:`npscore.sampling.SAMPLERS`)
+SAMPLERS = ("annealed-langevin", "reverse-sde")
+#: reverse-SDE steps: as many score evaluations as annealed Langevin's 10 x 100
+SDE_STEPS = 1000
+#: settings a resumed run must share with its checkpoint
+RESUME_KEYS = ("hidden", "gated", "seed", "batch_size", "lr", "checkpoint_every")
+
+
+def checkpoint_path(out):
+    """``out/checkpoint.npz``."""
+    return os.path.join(out, "checkpoint.npz")
+
+
+def train(out, x, steps=25000, batch_size=128, hidden=512, lr=1e-3, seed=0, checkpoint_every=1000,
+          resume=False, force=False, progress=True, log=print):
+    """Train on ``x : (N, 784)``, checkpointing to ``out/checkpoint.npz``.
+
+    An existing checkpoint is continued with ``resume``, replaced with
+    ``force``, and otherwise refused (a repeated command never overwrites a
+    run). Returns ``(model, ema_params, losses, seconds)``.
+    """
+    for name, v in (("steps (--steps)", steps), ("batch_size (--batch-size)", batch_size),
+                    ("checkpoint_every (--checkpoint-every)", checkpoint_every)):
+        checks.integer(v, name)
+    lr = checks.positive(lr, "lr (--lr)")
+    path = checkpoint_path(out)
+    if os.path.exists(path) and not (resume or force):
+        raise ValueError(f"{path} exists: pass --resume to continue that run, or --force to start over")
+    base = data_base(x)
+    model = make_model(hidden, base)
+    opt = Adam(lr=lr)
+    config = {"hidden": hidden, "gated": True, "activation": ACTIVATION, "sigmas": list(SIGMAS), "seed": seed,
+              "batch_size": batch_size, "lr": lr, "checkpoint_every": checkpoint_every, "base": base.to_lists()}
+    params, state, losses, start = model.init(seed, "float32"), None, [], 0
+    if resume:
+        params, state, losses, saved = io.load_checkpoint(path, model)
+        for key in RESUME_KEYS:
+            if saved.get(key) != config[key]:
+                raise ValueError(f"--resume: {path} was trained with {key}={saved.get(key)!r}; "
+                                 f"this run asks for {config[key]!r}")
+        start = state["step"]
+        if steps <= start:
+            raise ValueError(f"--steps must exceed the {start} steps {path} has done to resume it; got {steps}")
+        log(f"resuming from step {start} of {path}")
+    N = x.shape[0]
+
+    def loss(p, rng):
+        idx = rng.integers(N, (batch_size,))
+        return ncsn(model, p, x[idx], SIGMAS, rng=rng, check=False)
+
+    t = time.time()
+    _, state, losses = fit(loss, params, opt, steps, seed, state=state, start_step=start, losses=losses,
+                           segment=checkpoint_every, checkpoint=path, config=config, ema=0.999,
+                           progress=progress, desc="mnist ncsn")
+    return model, state["ema"], losses, time.time() - t
+
+
+def load_model(path):
+    """``(model, ema_params, config)`` from a checkpoint written by :func:`train`."""
+    data = io.read_npz(path, ("config",), "an npscore MNIST checkpoint")
+    config = io.read_json_array(path, data)
+    if "hidden" not in config or "base" not in config:
+        raise ValueError(f"{path}: not an npscore MNIST checkpoint (its config has no hidden / base)")
+    model = make_model(int(config["hidden"]), FactorizedMixture.from_lists(config["base"]),
+                       bool(config.get("gated", False)))
+    params, state, _, _ = io.load_checkpoint(path, model)
+    return model, state.get("ema", params), config
+
+
+def sample(model, params, n, seed, sampler="annealed-langevin", n_steps_each=100, step_scale=2e-5,
+           x_train=None):
+    """``n`` images as the sampler leaves them (clip to [0, 1] to show them).
+
+    ``annealed-langevin`` starts from U(0, 1) noise and keeps its iterates in
+    the box [-1, 2] (a rare chain where the learned score extrapolates badly
+    cannot run away). ``reverse-sde`` integrates the reverse-time VE SDE with
+    ``sigma(t)`` geometric from SIGMAS[-1] to SIGMAS[0] in :data:`SDE_STEPS`
+    steps, from the Gaussian fit of ``x_train`` plus N(0, sigma_1^2 I), an
+    approximation of ``p_{sigma_1}``.
+    """
+    checks.one_of(sampler, "sampler (--sampler)", SAMPLERS)
+    rng = backend.rng(seed, 7)
+    if sampler == "annealed-langevin":
+        x0 = rng.uniform((n, 784), dtype="float32")
+        return run_sampler(sampler, model.score_fn(params), x0, rng, sigmas=SIGMAS, step_scale=step_scale,
+                           n_steps_each=n_steps_each, bounds=(-1.0, 2.0))
+    sde = VESDE(SIGMAS[-1], SIGMAS[0])
+    x1 = gaussian_fit_samples(x_train, n, rng) + SIGMAS[0] * rng.normal((n, 784), x_train.dtype)
+    return run_sampler(sampler, sde_score(model, params, sde), x1, rng, sde=sde, n_steps=SDE_STEPS)
+
+
+def speckle(images, lit=0.5):
+    """The fraction of lit pixels (``> lit``) none of whose 8 neighbours is lit.
+
+    Isolated bright pixels; MNIST test itself scores about 0.001.
+    """
+    np = backend.host
+    x = backend.to_numpy(images).reshape(-1, 28, 28) > lit
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+    neighbours = sum(padded[:, 1 + di:29 + di, 1 + dj:29 + dj]
+                     for di in (-1, 0, 1) for dj in (-1, 0, 1) if (di, dj) != (0, 0))
+    return float((x & (neighbours == 0)).sum() / max(int(x.sum()), 1))
+
+
+def evaluate_samples(clf, raw, x_test, x_train, seed=0):
+    """The metrics of the samples ``raw`` (clipped to [0, 1]) beside MNIST test and the Gaussian fit.
+
+    Returns
+    -------
+    dict
+        Rows ``model``, ``model unclipped``, ``mnist_test (floor)``,
+        ``gaussian_fit (baseline)``, ``gaussian_fit clipped``: each the
+        classifier's metrics (:func:`classifier.evaluate`) and ``speckle``.
+    """
+    xp = backend.xp()
+    n = raw.shape[0]
+    ref = classifier.feature_stats(clf, x_test)
+    perm = backend.host.random.default_rng(seed).permutation(x_test.shape[0])[:n]
+    gauss = gaussian_fit_samples(x_train, n, backend.rng(seed, 11))
+    rows = {"model": xp.clip(raw, 0.0, 1.0), "model unclipped": raw,
+            "mnist_test (floor)": x_test[backend.asarray(perm)],
+            "gaussian_fit (baseline)": gauss, "gaussian_fit clipped": xp.clip(gauss, 0.0, 1.0)}
+    return {key: {**classifier.evaluate(clf, x, ref), "speckle": speckle(x)} for key, x in rows.items()}
+
+
+def load_data(data_dir=None, test=True):
+    """``{"x_train", "y_train", "x_test", "y_test"}`` (the test split only with ``test``),
+    every file checked before any work."""
+    data = dict(zip(("x_train", "y_train"), load_mnist(data_dir, "train")))
+    if test:
+        data.update(zip(("x_test", "y_test"), load_mnist(data_dir, "test")))
+    return data
+
+
+def get_classifier(path, data, progress=True, log=print):
+    """The classifier at ``path`` (checked now), or one trained on ``data`` and saved there first."""
+    return classifier.load_or_train(path, data["x_train"], data["y_train"], progress=progress, log=log)
+
+
+def sample_and_evaluate(model, params, out, data, clf, n=1000, seed=0, sampler="annealed-langevin",
+                        n_steps_each=100, step_scale=2e-5, log=print, extra=None):
+    """Sample ``n`` images, save ``samples.npz`` and ``samples.png``, write and print ``metrics.json``."""
+    from .. import plotting
+    t = time.time()
+    raw = sample(model, params, n, seed, sampler, n_steps_each, step_scale, data["x_train"])
+    backend.synchronize()
+    seconds = time.time() - t
+    x = backend.xp().clip(raw, 0.0, 1.0)
+    io.atomic_savez(os.path.join(out, "samples.npz"), {"images": backend.to_numpy(x)})
+    plotting.image_grid(os.path.join(out, "samples.png"), x[:100], title=f"npscore: gated NCSN MLP, {sampler}")
+    metrics = evaluate_samples(clf, raw, data["x_test"], data["x_train"], seed)
+    metrics.update({"classifier_test_accuracy": clf.accuracy(data["x_test"], data["y_test"]), "n_samples": n,
+                    "sample_seconds": seconds, "backend": backend.name(), "sampler": sampler,
+                    "step_scale": step_scale, "n_steps_each": n_steps_each, **(extra or {})})
+    io.atomic_write_json(os.path.join(out, "metrics.json"), metrics)
+    log(f"{'':<24}{'classifier-FID':>15}{'IS analogue':>13}{'top prob':>10}{'speckle':>9}  min class")
+    for key in ("model", "model unclipped", "mnist_test (floor)", "gaussian_fit (baseline)", "gaussian_fit clipped"):
+        m = metrics[key]
+        log(f"{key:<24}{m['classifier_fid']:15.2f}{m['inception_score']:13.2f}{m['mean_top_prob']:10.3f}"
+            f"{m['speckle']:9.4f}  {min(m['label_fractions']):.3f}")
+    log("model label fractions: " + " ".join(f"{v:.3f}" for v in metrics["model"]["label_fractions"]))
+    log(f"sampling {n} images took {seconds:.1f}s; grid: {os.path.join(out, 'samples.png')}")
+    return metrics

@@ -1,0 +1,98 @@
+"""Activations, each with its first and second derivative beside its formula.
+
+ISM's trace gradient needs a'' (first report, Definition 1; second report,
+section 2.2), so every activation carries f, f' and f''. They are smooth:
+ReLU's a'' = 0 would silently drop a term of that gradient. Each rule
+computes what it is asked for from one exponential, so a forward pass that
+also needs a' (every training step) pays for one ``exp``, not three.
+"""
+from .. import backend
+
+
+def _logistic(e, z):
+    """sigma(z) from ``e = exp(-|z|)``: 1 / (1 + e) for z >= 0, e / (1 + e) below (no overflow)."""
+    xp = backend.xp()
+    return xp.where(z >= 0, 1.0, e) / (1.0 + e)
+
+
+def softplus(z, order=0):
+    """a = log(1 + e^z),  a' = sigma(z),  a'' = sigma(z) (1 - sigma(z)).
+
+    Parameters
+    ----------
+    z : array
+        Pre-activations.
+    order : {0, 1, 2}
+        How many derivatives to return besides the value.
+
+    Returns
+    -------
+    tuple of arrays
+        ``(a,)``, ``(a, a')`` or ``(a, a', a'')``, each shaped like ``z``.
+    """
+    xp = backend.xp()
+    e = xp.exp(-xp.abs(z))
+    # log(1 + e^z) = max(z, 0) + log(1 + e^-|z|), overflow-free; log beats log1p 5x in NumPy
+    # at an absolute cost below 1e-16
+    out = (xp.maximum(z, 0.0) + xp.log(1.0 + e),)
+    if order >= 1:
+        s = _logistic(e, z)
+        out += (s,)
+    if order >= 2:
+        out += (s * (1.0 - s),)
+    return out
+
+
+def tanh(z, order=0):
+    """a = tanh z,  a' = sech^2 z,  a'' = -2 a a'.
+
+    From one ``e = exp(-2|z|)``: ``tanh|z| = (1 - e) / (1 + e)`` and
+    ``sech^2 z = 4 e / (1 + e)^2`` (no cancellation, unlike ``1 - tanh^2``).
+    """
+    xp = backend.xp()
+    e = xp.exp(-2.0 * xp.abs(z))
+    t = xp.sign(z) * (1.0 - e) / (1.0 + e)
+    out = (t,)
+    if order >= 1:
+        d1 = 4.0 * e / (1.0 + e) ** 2
+        out += (d1,)
+    if order >= 2:
+        out += (-2.0 * t * d1,)
+    return out
+
+
+def elu(z, order=0):
+    """a = z (z > 0) or e^z - 1,  a' = 1 or e^z,  a'' = 0 or e^z."""
+    xp = backend.xp()
+    e = xp.exp(xp.minimum(z, 0.0))
+    pos = z > 0
+    out = (xp.where(pos, z, e - 1.0),)
+    if order >= 1:
+        out += (xp.where(pos, 1.0, e),)
+    if order >= 2:
+        out += (xp.where(pos, 0.0, e),)
+    return out
+
+
+def swish(z, order=0):
+    """a = z sigma(z),  a' = sigma + z sigma',  a'' = sigma' (2 + z (1 - 2 sigma)),
+    with sigma' = sigma (1 - sigma)."""
+    xp = backend.xp()
+    s = _logistic(xp.exp(-xp.abs(z)), z)
+    out = (z * s,)
+    if order >= 1:
+        ds = s * (1.0 - s)
+        out += (s + z * ds,)
+    if order >= 2:
+        out += (ds * (2.0 + z * (1.0 - 2.0 * s)),)
+    return out
+
+
+#: name -> rule ``f(z, order) -> (a, a', a'')[:order + 1]``
+ACTIVATIONS = {"softplus": softplus, "tanh": tanh, "elu": elu, "swish": swish}
+
+
+def get(name):
+    """The activation rule registered as ``name``."""
+    from .. import checks
+    return ACTIVATIONS[checks.one_of(name, "activation", tuple(ACTIVATIONS))]

@@ -1,0 +1,114 @@
+"""The noise-conditional score model S(x, sigma) of NCSN.
+
+.. math:: s_\\theta(x, \\sigma) = \\mathrm{MLP}_\\theta([x, \\log\\sigma]) / \\sigma
+
+The network sees ``log sigma`` as one extra input and its output is divided
+by sigma (NCSN / score_sde practice), so it learns the unit-scale target
+``-eps`` at every level while the true score of ``p_sigma`` grows like
+``1 / sigma`` (first report, section 8 (b)).
+
+The step from the MLP's output ``o`` to the score is the *head*,
+``s = head(x, sigma, o)``; a subclass with another head (the MNIST model,
+:mod:`npscore.mnist.model`) overrides :meth:`head`, :meth:`head_vjp` and
+:meth:`head_dx` and keeps every pass.
+"""
+from .. import backend, checks
+from .layers import affine_vjp_input
+from .mlp import MLP
+
+
+class NoiseConditionalMLP:
+    """``s(x, sigma) = MLP([x, log sigma]) / sigma``.
+
+    Parameters
+    ----------
+    sizes : list of int
+        ``[D, H, ..., D]``; the MLP gets one extra input, ``log sigma``.
+    activation : str
+        As :class:`npscore.nn.MLP`.
+    out_width : int, optional
+        Outputs of the inner MLP (default ``sizes[-1]``), for a subclass's head.
+    """
+
+    def __init__(self, sizes, activation="softplus", out_width=None):
+        self.sizes, self.activation = list(sizes), activation
+        self.in_dim, self.out_dim = sizes[0], sizes[-1]
+        self.mlp = MLP(list(sizes[:-1]) + [out_width or sizes[-1]], activation, cond_dim=1)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.sizes}, activation={self.activation!r})"
+
+    def init(self, seed, dtype="float64"):
+        """Params of the inner MLP (see :meth:`npscore.nn.MLP.init`)."""
+        return self.mlp.init(seed, dtype)
+
+    def shapes(self):
+        """The inner MLP's ``[(W.shape, b.shape), ...]``."""
+        return self.mlp.shapes()
+
+    # ------------------------------------------------------------ the head
+    def head(self, x, sigma, out):
+        """``(s, aux)``: the score from the MLP output ``out``; ``aux`` is what the VJPs reuse."""
+        return out / sigma[:, None], None
+
+    def head_vjp(self, sigma, aux, g):
+        """The cotangent of ``out`` for ``g = dL/ds``: d(out / sigma)/d(out) = 1 / sigma."""
+        return g / sigma[:, None]
+
+    def head_dx(self, x, sigma, out, aux, g):
+        """``g * ds/dx`` at fixed ``out`` (the head's own x-dependence; none here)."""
+        return 0.0
+
+    # ------------------------------------------------------------ passes
+    def sigma_array(self, x, sigma, check=True):
+        """``sigma`` (a number or ``(B,)``) as a ``(B,)`` array of ``x``'s dtype, checked positive."""
+        xp = backend.xp()
+        if check and not hasattr(sigma, "shape"):
+            checks.positive(sigma, "sigma")
+        s = xp.asarray(sigma, dtype=x.dtype)
+        s = xp.full((x.shape[0],), s, dtype=x.dtype) if s.ndim == 0 else s
+        if check:
+            checks.shape(s, (x.shape[0],), "sigma")
+            if not bool((s > 0).all()):
+                raise ValueError(f"sigma must be positive; got values down to {float(s.min())!r}")
+        return s
+
+    def _forward(self, params, x, sigma, order=1):
+        out, values = self.mlp._forward(params, x, backend.xp().log(sigma)[:, None], order)
+        s, aux = self.head(x, sigma, out)
+        return s, (values, sigma, out, aux)
+
+    def forward(self, params, x, sigma):
+        """``(s(x, sigma), cache)``; :meth:`backward` takes the cache.
+
+        Parameters
+        ----------
+        x : (B, D)
+        sigma : float or (B,)
+        """
+        sigma = self.sigma_array(x, sigma)
+        self.mlp.check(params, x, backend.xp().log(sigma)[:, None])
+        return self._forward(params, x, sigma)
+
+    def backward(self, params, cache, g):
+        """``dL/dtheta`` of ``L = sum(g * s)`` from a :meth:`forward` cache."""
+        values, sigma, _, aux = cache
+        return self.mlp._backward(params, values, self.head_vjp(sigma, aux, g))[0]
+
+    def apply(self, params, x, sigma):
+        """``s(x, sigma) : (B, D)``."""
+        return self.forward(params, x, sigma)[0]
+
+    def vjp(self, params, x, sigma, g):
+        """``(g^T ds/dtheta, g^T ds/dx)``: through the MLP, plus the head's own x-term."""
+        s, (values, sigma, out, aux) = self.forward(params, x, sigma)
+        checks.shape(g, x.shape, "g")
+        grads, gz0 = self.mlp._backward(params, values, self.head_vjp(sigma, aux, g))
+        gx = affine_vjp_input(params[0][0][: self.in_dim], gz0) + self.head_dx(x, sigma, out, aux, g)
+        return grads, gx
+
+    def score_fn(self, params):
+        """The callable ``score(x, sigma)`` the samplers take (params checked once, here)."""
+        self.mlp.check(params, backend.xp().zeros((1, self.in_dim), dtype=params[0][0].dtype),
+                       backend.xp().zeros((1, 1), dtype=params[0][0].dtype))
+        return lambda x, sigma: self._forward(params, x, self.sigma_array(x, sigma, check=False), 0)[0]
