@@ -63,20 +63,23 @@ def _cmd_demo(args):
     return 0
 
 
-def _cmd_mnist(args):
+def _mnist_inputs(args, evaluate):
+    """The MNIST splits and the classifier, loaded (or trained and saved) before the long work."""
     import os
     from . import io
     from .mnist import run
     io.writable_folder(args.out)
     io.clean_stale(args.out)
-    path = run.checkpoint_path(args.out)
-    if os.path.exists(path) and not (args.resume or args.force):
-        raise ValueError(f"{path} exists: pass --resume to continue that run, or --force to start over")
-    data = run.load_data(args.data, test=args.samples > 0)
-    clf_path = args.classifier or os.path.join(args.out, "classifier.npz")
-    clf = None
-    if args.samples:                  # load (or train and save) the classifier before the long run
-        clf = run.get_classifier(clf_path, data, progress=not args.no_progress)
+    data = run.load_data(args.data, test=evaluate)
+    clf = run.get_classifier(args.classifier or os.path.join(args.out, "classifier.npz"), data,
+                             progress=not args.no_progress) if evaluate else None
+    return run, data, clf
+
+
+def _cmd_mnist(args):
+    from .mnist import run
+    run.check_start(args.out, args.steps, args.resume, args.force)
+    run, data, clf = _mnist_inputs(args, args.samples > 0)
     model, params, losses, seconds = run.train(
         args.out, data["x_train"], args.steps, args.batch_size, args.hidden, args.lr, args.seed,
         args.checkpoint_every, args.resume, args.force, progress=not args.no_progress)
@@ -91,15 +94,9 @@ def _cmd_mnist(args):
 
 
 def _cmd_sample(args):
-    import os
-    from . import io
     from .mnist import run
-    io.writable_folder(args.out)
-    io.clean_stale(args.out)
     model, params, _ = run.load_model(args.checkpoint)
-    data = run.load_data(args.data)
-    clf = run.get_classifier(args.classifier or os.path.join(args.out, "classifier.npz"), data,
-                             progress=not args.no_progress)
+    run, data, clf = _mnist_inputs(args, True)
     run.sample_and_evaluate(model, params, args.out, data, clf, args.samples, args.seed, args.sampler,
                             args.steps_each, args.step_scale)
     return 0

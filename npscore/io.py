@@ -100,14 +100,18 @@ def read_npz(path, keys=(), what="an npscore .npz file"):
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such file (expected {what})")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"PK\x03\x04":
+        kind = "an empty file" if not magic else "not a .npz archive (it does not start as a zip file)"
+        raise ValueError(f"{path}: {kind}; expected {what}")
     try:
         with backend.host.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError) as exc:
-        raise ValueError(f"{path}: not a readable .npz archive ({type(exc).__name__}: {exc}); "
-                         f"expected {what}: the file is damaged or of another kind, write it again") from None
-    except ValueError as exc:
-        raise ValueError(f"{path}: not a .npz archive ({str(exc).split(';')[0]}); expected {what}") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError) as exc:
+        detail = str(exc).splitlines()[0][:80] if str(exc) else ""
+        raise ValueError(f"{path}: not a readable .npz archive ({type(exc).__name__}: {detail}); "
+                         f"expected {what}: the file is damaged, write it again") from None
     missing = [k for k in keys if k not in arrays]
     if missing:
         raise ValueError(f"{path}: {what} must hold {', '.join(missing)}; they are missing "

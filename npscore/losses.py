@@ -1,7 +1,11 @@
 """The score-matching objectives, side by side, each with its parameter gradient.
 
-Every function returns ``(value, grads)``: ``value`` a 0-d array of the active
-backend (``float(value)`` reads it), ``grads`` shaped like ``params``. The
+Every function takes ``model`` (an :class:`npscore.nn.MLP`, or a
+:class:`npscore.nn.NoiseConditionalMLP` for ``ncsn`` and ``sde_dsm``), its
+``params`` (a list of ``(W, b)``) and data ``x : (B, D)``, and returns
+``(value, grads)``: ``value`` a 0-d array of the active backend
+(``float(value)`` reads it), ``grads`` shaped like ``params``. Random draws
+come from ``rng=`` or are passed themselves (``noise=``, ``v=``, ...). The
 gradients are derived by hand through the model's passes (:mod:`npscore.nn`);
 the autograd definitions in :mod:`npscore.reference` pin them in the tests.
 
@@ -57,15 +61,11 @@ def esm(model, params, x, true_score, check=True):
 
     Parameters
     ----------
-    model : MLP
-    params : list of (W, b)
-    x : (B, D)
     true_score : callable, (B, D) -> (B, D)
 
     Returns
     -------
-    value : 0-d array
-    grads : list of (W, b)
+    (value, grads) : 0-d array, list of (W, b)
 
     First report, Definition 1 (its L_ESM is twice this).
     """
@@ -92,15 +92,10 @@ def ism(model, params, x, check=True):
 
     Parameters
     ----------
-    model : MLP
-        Square: ``sizes[0] == sizes[-1]``.
-    params : list of (W, b)
-    x : (B, D)
 
     Returns
     -------
-    value : 0-d array
-    grads : list of (W, b)
+    (value, grads) : 0-d array, list of (W, b)
 
     First report, Definition 1 (its L_ISM is twice this); second report,
     section 2.2 (its L_SM is this).
@@ -129,21 +124,17 @@ def ssm(model, params, x, n_projections=1, rng=None, v=None, kind="gaussian",
 
     Parameters
     ----------
-    model : MLP
-    params : list of (W, b)
-    x : (B, D)
     n_projections : int
         M, the projections per example (when ``v`` is drawn).
     rng : Generator, optional
         Draws ``v`` as ``kind``: ``"gaussian"`` or ``"rademacher"``.
     v : (M, B, D), optional
         The projections themselves.
+    The mean runs over projections and batch.
 
     Returns
     -------
-    value : 0-d array
-        The mean over projections and batch.
-    grads : list of (W, b)
+    (value, grads) : 0-d array, list of (W, b)
 
     Second report, section 2.
     """
@@ -184,9 +175,6 @@ def dsm(model, params, x, sigma, rng=None, noise=None, check=True):
 
     Parameters
     ----------
-    model : MLP
-    params : list of (W, b)
-    x : (B, D)
     sigma : float
     rng : Generator, optional
         Draws ``noise``.
@@ -195,8 +183,7 @@ def dsm(model, params, x, sigma, rng=None, noise=None, check=True):
 
     Returns
     -------
-    value : 0-d array
-    grads : list of (W, b)
+    (value, grads) : 0-d array, list of (W, b)
 
     First report, sections 6-7 (its L_DSM is twice this).
     """
@@ -223,9 +210,6 @@ def ncsn(model, params, x, sigmas, rng=None, noise=None, labels=None, check=True
 
     Parameters
     ----------
-    model : NoiseConditionalMLP
-    params : list of (W, b)
-    x : (B, D)
     sigmas : sequence of float
         Strictly decreasing.
     rng : Generator, optional
@@ -236,8 +220,7 @@ def ncsn(model, params, x, sigmas, rng=None, noise=None, labels=None, check=True
 
     Returns
     -------
-    value : 0-d array
-    grads : list of (W, b)
+    (value, grads) : 0-d array, list of (W, b)
 
     First report, section 8 (b).
     """
@@ -266,10 +249,6 @@ def sde_dsm(model, params, x, sde, rng=None, t=None, noise=None, t_min=1e-5, wei
 
     Parameters
     ----------
-    model : NoiseConditionalMLP
-        Conditioned on ``sigma_t``.
-    params : list of (W, b)
-    x : (B, D)
     sde : VPSDE or VESDE
     rng : Generator, optional
         Draws ``t`` and ``noise``.
@@ -283,8 +262,7 @@ def sde_dsm(model, params, x, sde, rng=None, t=None, noise=None, t_min=1e-5, wei
 
     Returns
     -------
-    value : 0-d array
-    grads : list of (W, b)
+    (value, grads) : 0-d array, list of (W, b)
 
     Second report, sections 3.1-3.3; Song et al. 2021.
     """

@@ -13,7 +13,7 @@ from . import backend, checks
 from .io import save_checkpoint
 from .tree import tree_leaves, tree_map
 
-#: a loss this many times its running median stops training
+#: a loss this many times its running median (or the first loss) stops training
 BLOW_UP = 1e4
 #: steps in that running median
 WINDOW = 200
@@ -27,14 +27,14 @@ def _guard(values, history, step):
             raise RuntimeError(f"training stopped at step {at}: the loss became {v}; lower the learning "
                                "rate (--lr) or check the data; the last checkpoint is from before it")
     recent = sorted(history[-WINDOW:])
-    if len(recent) >= 50:
-        median = recent[len(recent) // 2]
-        worst = max(values)
-        if abs(worst) > BLOW_UP * max(abs(median), 1e-12):
+    if len(history) >= 50:
+        level = min(recent[len(recent) // 2], abs(history[0]))      # the running median, or the first loss
+        worst = max(values, key=abs)
+        if abs(worst) > BLOW_UP * max(level, 1e-12):
             raise RuntimeError(f"training stopped near step {step + 1}: the loss {worst:.3g} is over "
-                               f"{BLOW_UP:.0e} times its median {median:.3g} over the last {len(recent)} "
-                               "steps (diverging); lower the learning rate (--lr); the last checkpoint "
-                               "is from before it")
+                               f"{BLOW_UP:.0e} times its level {level:.3g} (the median of the last "
+                               f"{len(recent)} steps, or the first loss): it diverged; lower the learning "
+                               "rate (--lr); the last checkpoint is from before it")
 
 
 def fit(loss_fn, params, opt, n_steps, seed, *, state=None, start_step=0, losses=None,

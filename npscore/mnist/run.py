@@ -41,6 +41,19 @@ def checkpoint_path(out):
     return os.path.join(out, "checkpoint.npz")
 
 
+def check_start(out, steps, resume=False, force=False):
+    """Refuse, before any work, a run that would overwrite a checkpoint or resume to nowhere."""
+    path = checkpoint_path(out)
+    if os.path.exists(path) and not (resume or force):
+        raise ValueError(f"{path} exists: pass --resume to continue that run, or --force to start over")
+    if resume:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path}: no checkpoint to --resume; leave out --resume to start a run")
+        done = int(io.read_npz(path, ("opt_step",), "an npscore MNIST checkpoint")["opt_step"])
+        if steps <= done:
+            raise ValueError(f"--steps must exceed the {done} steps {path} has done to resume it; got {steps}")
+
+
 def train(out, x, steps=25000, batch_size=128, hidden=512, lr=1e-3, seed=0, checkpoint_every=1000,
           resume=False, force=False, progress=True, log=print):
     """Train on ``x : (N, 784)``, checkpointing to ``out/checkpoint.npz``.
@@ -53,9 +66,8 @@ def train(out, x, steps=25000, batch_size=128, hidden=512, lr=1e-3, seed=0, chec
                     ("checkpoint_every (--checkpoint-every)", checkpoint_every)):
         checks.integer(v, name)
     lr = checks.positive(lr, "lr (--lr)")
+    check_start(out, steps, resume, force)
     path = checkpoint_path(out)
-    if os.path.exists(path) and not (resume or force):
-        raise ValueError(f"{path} exists: pass --resume to continue that run, or --force to start over")
     base = data_base(x)
     model = make_model(hidden, base)
     opt = Adam(lr=lr)
@@ -69,8 +81,6 @@ def train(out, x, steps=25000, batch_size=128, hidden=512, lr=1e-3, seed=0, chec
                 raise ValueError(f"--resume: {path} was trained with {key}={saved.get(key)!r}; "
                                  f"this run asks for {config[key]!r}")
         start = state["step"]
-        if steps <= start:
-            raise ValueError(f"--steps must exceed the {start} steps {path} has done to resume it; got {steps}")
         log(f"resuming from step {start} of {path}")
     N = x.shape[0]
 

@@ -1,0 +1,215 @@
+"""Fail safe: every damaged file and bad argument is one line, found before the work it
+would waste; no run is lost; divergence and NaN are caught. The cases of docs/troubleshooting.md."""
+import gzip
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, dev
+from npscore import MLP, backend, cli, io
+from npscore.mnist import run
+from npscore.optim import Adam
+from npscore.training import fit
+from test_mnist import fake_mnist
+
+
+def _cli(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+def _one_line(err, *fragments):
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    for f in fragments:
+        assert f in err, err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny MNIST run: its data folder, output folder and checkpoint."""
+    tmp = tmp_path_factory.mktemp("run")
+    data = fake_mnist(tmp / "data")
+    x = run.load_data(str(data), test=False)["x_train"]
+    run.train(str(tmp / "out"), x, steps=10, batch_size=4, hidden=8, checkpoint_every=10, progress=False,
+              log=lambda *a: None)
+    return data, tmp / "out", tmp / "out" / "checkpoint.npz"
+
+
+def _damaged(good, tmp_path):
+    """The damaged copies of a checkpoint the tests make themselves, with what the message says."""
+    raw = good.read_bytes()
+    cases = {}
+    (tmp_path / "truncated.npz").write_bytes(raw[: len(raw) // 2])
+    cases["truncated.npz"] = "not a readable .npz archive"
+    flipped = bytearray(raw)
+    with zipfile.ZipFile(good) as z:                 # flip a bit inside the first member's data
+        info = z.infolist()[0]
+    flipped[info.header_offset + 30 + len(info.filename) + 40] ^= 0x10
+    (tmp_path / "flipped.npz").write_bytes(bytes(flipped))
+    cases["flipped.npz"] = "not a readable .npz archive"
+    (tmp_path / "empty.npz").write_bytes(b"")
+    cases["empty.npz"] = "an empty file"
+    (tmp_path / "text.npz").write_text("hello, not a checkpoint\n")
+    cases["text.npz"] = "not a .npz archive (it does not start as a zip file)"
+    with np.load(good, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    np.savez(tmp_path / "missing.npz", **{k: v for k, v in arrays.items() if k != "opt_step"})
+    cases["missing.npz"] = "must hold opt_step"
+    np.savez(tmp_path / "badjson.npz", **{**arrays, "config": np.asarray("{not json")})
+    cases["badjson.npz"] = "'config' entry is not valid JSON"
+    return cases
+
+
+def test_every_damaged_checkpoint_is_one_line_naming_the_file(trained, tmp_path, capsys):
+    data, _, good = trained
+    for name, says in _damaged(good, tmp_path).items():
+        path = tmp_path / name
+        code, err = _cli(capsys, "sample", "--checkpoint", path, "--data", data, "--out", tmp_path / "o",
+                         "--samples", "2")
+        assert code == 2, name
+        _one_line(err, str(path), says)
+        out = tmp_path / f"resume_{name}"
+        out.mkdir()
+        os.replace(path, out / "checkpoint.npz")
+        code, err = _cli(capsys, "mnist", "--resume", "--steps", "20", "--data", data, "--out", out, "--samples", "0")
+        assert code == 2, name
+        _one_line(err, "checkpoint.npz")
+
+
+def test_damaged_classifier_and_gzip_files(trained, tmp_path, capsys):
+    data, _, good = trained
+    clf = tmp_path / "clf.npz"
+    clf.write_bytes(good.read_bytes()[:100])
+    code, err = _cli(capsys, "sample", "--checkpoint", good, "--data", data, "--classifier", clf, "--out", tmp_path)
+    assert code == 2
+    _one_line(err, str(clf), "not a readable .npz archive")
+    bad = tmp_path / "mnist"
+    bad.mkdir()
+    for f in os.listdir(data):
+        (bad / f).write_bytes((data / f).read_bytes())
+    raw = bytearray((bad / "t10k-images-idx3-ubyte.gz").read_bytes())
+    raw[20:40] = bytes(20)                          # corrupt deflate data
+    (bad / "t10k-images-idx3-ubyte.gz").write_bytes(bytes(raw))
+    out = tmp_path / "o"
+    code, err = _cli(capsys, "mnist", "--data", bad, "--out", out, "--steps", "10", "--hidden", "8")
+    assert code == 2
+    _one_line(err, "t10k-images-idx3-ubyte.gz", "corrupt or truncated gzip")
+    assert not (out / "checkpoint.npz").exists()    # the damaged test split stopped it before training
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["demo", "--samples", "0"], "argument --samples: must be an int >= 1; got '0'"),
+    (["mnist", "--samples", "-5"], "argument --samples: must be an int >= 0; got '-5'"),
+    (["mnist", "--steps-each", "0"], "argument --steps-each: must be an int >= 1; got '0'"),
+    (["check", "--batch", "-1"], "argument --batch: must be an int >= 1; got '-1'"),
+    (["mnist", "--step-scale", "inf"], "argument --step-scale: must be a positive finite number; got 'inf'"),
+    (["check", "--sizes", "2,x,2"], "argument --sizes: must be comma-separated ints"),
+])
+def test_arguments_are_checked_before_any_work(argv, says, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(argv)
+    assert stop.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_an_unusable_out_fails_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    for argv in (["demo", "--steps", "100000"], ["mnist", "--data", tmp_path / "nowhere"]):
+        code, err = _cli(capsys, *argv, "--out", blocker / "sub")
+        assert code == 2
+        _one_line(err, "--out", "is not a writable folder")
+
+
+def test_no_run_is_lost(trained, tmp_path, capsys):
+    data, out, path = trained
+    before = path.read_bytes()
+    code, err = _cli(capsys, "mnist", "--data", data, "--out", out, "--steps", "20", "--hidden", "8")
+    assert code == 2
+    _one_line(err, "checkpoint.npz exists: pass --resume", "--force")
+    code, err = _cli(capsys, "mnist", "--data", data, "--out", out, "--steps", "5", "--resume",
+                     "--hidden", "8", "--batch-size", "4", "--checkpoint-every", "10")
+    assert code == 2
+    _one_line(err, "--steps must exceed the 10 steps")
+    code, err = _cli(capsys, "mnist", "--data", data, "--out", tmp_path / "fresh", "--resume")
+    assert code == 2
+    _one_line(err, "no checkpoint to --resume")
+    assert path.read_bytes() == before
+
+
+def test_temporary_files_are_cleaned(tmp_path):
+    stale = tmp_path / (io.TMP_PREFIX + "abc.npz")
+    stale.write_bytes(b"half")
+    assert io.clean_stale(str(tmp_path)) == [stale.name] and not stale.exists()
+
+    def fail(tmp):
+        with open(tmp, "w") as f:
+            f.write("partial")
+        raise OSError("disk full")
+    with pytest.raises(OSError):
+        io.atomic_write(str(tmp_path / "x.json"), fail)
+    assert os.listdir(tmp_path) == []
+
+
+def test_files_are_readable_by_others(tmp_path):
+    io.atomic_write_json(str(tmp_path / "m.json"), {"a": 1})
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert os.stat(tmp_path / "m.json").st_mode & 0o777 == 0o644 & ~mask
+
+
+def test_divergence_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    model = MLP([2, 16, 16, 2])
+    x = dev(np.random.default_rng(0).standard_normal((256, 2)))
+    from npscore.losses import dsm
+
+    def loss(p, rng):
+        return dsm(model, p, x, 0.1, rng=rng, check=False)
+    path = str(tmp_path / "c.npz")
+    with pytest.raises(RuntimeError, match=r"training stopped (at|near) step \d+: the loss"):
+        fit(loss, model.init(0), Adam(lr=1e3), 3000, 0, segment=50, checkpoint=path, progress=False)
+    params, state, losses, _ = io.load_checkpoint(path, model)
+    assert all(np.isfinite(backend.to_numpy(a)).all() for W, b in params for a in (W, b))
+    assert all(np.isfinite(losses)) and state["step"] == len(losses)
+
+
+def test_the_backend_comes_from_the_environment_when_needed():
+    env = {**os.environ, "NPSCORE_BACKEND": "foo"}
+    r = subprocess.run([sys.executable, "-m", "npscore", "--help"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and "usage: npscore" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "npscore", "check"], capture_output=True, text=True, env=env)
+    assert r.returncode == 2
+    _one_line(r.stderr.strip(), "backend must be one of numpy, cupy; got 'foo'")
+    os.environ["NPSCORE_BACKEND"] = "cupy"
+    try:
+        assert cli.build_parser().parse_args(["demo"]).backend == "cupy"
+    finally:
+        del os.environ["NPSCORE_BACKEND"]
+
+
+def test_help_shows_every_default(capsys):
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices
+    for name, p in sub.items():
+        for action in p._actions:
+            if action.dest != "help":
+                assert action.help, f"{name} {action.option_strings} has no help"
+        assert "(default:" in p.format_help()
+    assert "``" not in parser.format_help()
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        cli.main(["--debug", "sample", "--checkpoint", str(tmp_path / "none.npz"), "--out", str(tmp_path)])
+
+
+def test_troubleshooting_page_lists_the_cases():
+    text = (ROOT / "docs" / "troubleshooting.md").read_text()
+    for fragment in ("truncated", "bit-flipped", "empty", "missing key", "bad JSON", "corrupt deflate",
+                     "--resume", "--force", "diverg", "NPSCORE_BACKEND"):
+        assert fragment in text, fragment
