@@ -80,13 +80,14 @@ def _cmd_mnist(args):
     from .mnist import run
     run.check_start(args.out, args.steps, args.resume, args.force)
     run, data, clf = _mnist_inputs(args, args.samples > 0)
-    model, params, losses, seconds = run.train(
+    model, params, losses, seconds, config = run.train(
         args.out, data["x_train"], args.steps, args.batch_size, args.hidden, args.lr, args.seed,
-        args.checkpoint_every, args.resume, args.force, progress=not args.no_progress)
+        args.checkpoint_every, args.resume, args.force, args.sigma_max, progress=not args.no_progress)
     print(f"trained to step {len(losses)}; last 100 steps mean loss {sum(losses[-100:]) / len(losses[-100:]):.4f}; "
           f"this run {seconds:.1f}s")
     if args.samples:
-        run.sample_and_evaluate(model, params, args.out, data, clf, args.samples, args.seed, args.sampler,
+        run.sample_and_evaluate(model, params, config["sigmas"], args.out, data, clf, args.samples, args.seed,
+                                args.sampler,
                                 args.steps_each, args.step_scale,
                                 extra={"train_seconds_this_run": seconds, "steps": args.steps,
                                        "hidden": args.hidden, "batch_size": args.batch_size})
@@ -95,9 +96,10 @@ def _cmd_mnist(args):
 
 def _cmd_sample(args):
     from .mnist import run
-    model, params, _ = run.load_model(args.checkpoint)
+    model, params, config = run.load_model(args.checkpoint)
     run, data, clf = _mnist_inputs(args, True)
-    run.sample_and_evaluate(model, params, args.out, data, clf, args.samples, args.seed, args.sampler,
+    run.sample_and_evaluate(model, params, config["sigmas"], args.out, data, clf, args.samples, args.seed,
+                            args.sampler,
                             args.steps_each, args.step_scale)
     return 0
 
@@ -118,9 +120,10 @@ def _mnist_args(p, train=True):
     p.add_argument("--samples", type=non_negative_int if train else positive_int, default=1000,
                    help="images to sample and score" + (" (0: none)" if train else ""))
     p.add_argument("--sampler", default=SAMPLERS[0], choices=SAMPLERS, help="how to sample")
-    p.add_argument("--steps-each", type=positive_int, default=100, help="annealed Langevin steps per sigma")
-    p.add_argument("--step-scale", type=positive_float, default=2e-5,
-                   help="annealed Langevin step scale epsilon (alpha_i = epsilon sigma_i^2 / sigma_L^2)")
+    p.add_argument("--steps-each", type=positive_int, default=10, help="annealed Langevin steps per sigma")
+    p.add_argument("--step-scale", type=positive_float, default=None,
+                   help="annealed Langevin step scale epsilon (alpha_i = epsilon sigma_i^2 / sigma_L^2); "
+                        "default: Song and Ermon 2020's technique 4")
     p.add_argument("--classifier", default=None,
                    help="classifier .npz for the metrics (default OUT/classifier.npz, trained and saved if missing)")
     if train:
@@ -128,6 +131,8 @@ def _mnist_args(p, train=True):
         p.add_argument("--batch-size", type=positive_int, default=128, help="images per step")
         p.add_argument("--hidden", type=positive_int, default=512, help="width H of the MLP 784-H-H-5x784")
         p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate")
+        p.add_argument("--sigma-max", type=positive_float, default=None,
+                       help="the largest noise level (default: the largest distance between training images)")
         p.add_argument("--checkpoint-every", type=positive_int, default=1000, help="steps between checkpoints")
         p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
         p.add_argument("--force", action="store_true", help="start over even if OUT/checkpoint.npz exists")

@@ -39,13 +39,13 @@ def random_base(rng, D, K=3):
 BASES = ("none", "base", "gated")
 
 
-def noise_conditional(sizes, act, rng, kind, to_device):
+def noise_conditional(sizes, act, rng, kind, to_device, scale_input=False):
     """``(model, host base or None)``: a NoiseConditionalMLP without a base, with a
     random base, or gated by one (``kind`` one of :data:`BASES`)."""
     from npscore import NoiseConditionalMLP
     from npscore.mnist.base import FactorizedMixture
     from npscore.mnist.model import GatedScore
     if kind == "none":
-        return NoiseConditionalMLP(sizes, act), None
+        return NoiseConditionalMLP(sizes, act, scale_input=scale_input), None
     base = random_base(rng, sizes[0])
-    return GatedScore(sizes, act, FactorizedMixture(*map(to_device, base)), gated=kind == "gated"), base
+    return GatedScore(sizes, act, FactorizedMixture(*map(to_device, base)), kind == "gated", scale_input), base

@@ -101,9 +101,9 @@ def _train(out, data, steps=10, **kw):
 
 def test_resume_gives_the_uninterrupted_numbers(tmp_path):
     data = fake_mnist(tmp_path / "data")
-    _, full, losses_full, _ = _train(tmp_path / "a", data, 30, batch_size=8)
+    _, full, losses_full, _, _ = _train(tmp_path / "a", data, 30, batch_size=8)
     _train(tmp_path / "b", data, 20, batch_size=8)
-    _, resumed, losses_res, _ = _train(tmp_path / "b", data, 30, batch_size=8, resume=True)
+    _, resumed, losses_res, _, _ = _train(tmp_path / "b", data, 30, batch_size=8, resume=True)
     assert losses_res == losses_full and len(losses_full) == 30
     for (W1, b1), (W2, b2) in zip(full, resumed):
         assert np.array_equal(host(W1), host(W2)) and np.array_equal(host(b1), host(b2))
@@ -114,7 +114,7 @@ def test_resume_gives_the_uninterrupted_numbers(tmp_path):
 
 def test_checkpoint_of_another_model_or_run_is_named(tmp_path):
     data = fake_mnist(tmp_path / "data")
-    model, _, _, _ = _train(tmp_path / "a", data)
+    model = _train(tmp_path / "a", data)[0]
     with pytest.raises(ValueError, match=r"array param_0 is of shape \(785, 8\); .* needs \(785, 16\)"):
         io.load_checkpoint(str(tmp_path / "a" / "checkpoint.npz"), make_model(16, model.base))
     with pytest.raises(ValueError, match="param_0 is of shape"):
@@ -131,13 +131,14 @@ def test_checkpoint_from_before_the_gate_loads_as_the_ungated_model(tmp_path):
     old = make_model(8, base, gated=False)
     params = old.init(0, "float32")
     path = str(tmp_path / "old.npz")
-    io.save_checkpoint(path, params, Adam().init(params), [1.0], {"hidden": 8, "base": base.to_lists()})
+    io.save_checkpoint(path, params, Adam().init(params), [1.0], {"hidden": 8, "base": base.to_lists(),
+                                                                   "sigmas": [1.0, 0.1]})
     model, loaded, config = run.load_model(path)
     assert not model.gated and model.mlp.sizes[-1] == 784
     xs = x[:4] + 0.1
     assert np.allclose(host(model.apply(loaded, xs, 0.1)), host(old.apply(params, xs, 0.1)))
-    new, _, _, _ = _train(tmp_path / "n", data)
-    assert new.gated and new.K == 2 + mbase.BINS and new.mlp.sizes[-1] == new.K * 784
+    new = _train(tmp_path / "n", data)[0]
+    assert new.gated and new.scale_input and not model.scale_input and new.K == 2 + mbase.BINS and new.mlp.sizes[-1] == new.K * 784
     assert run.load_model(str(tmp_path / "n" / "checkpoint.npz"))[0].gated
 
 
@@ -145,19 +146,20 @@ def test_sample_and_evaluate_reports_every_row(tmp_path):
     """The metrics file holds the model (clipped, as saved), the model unclipped, the floor and the
     Gaussian fit both as drawn and clipped to [0, 1]; the saved images are the clipped ones."""
     data = fake_mnist(tmp_path / "data")
-    model, params, _, _ = _train(tmp_path / "a", data)
+    model, params, _, _, config = _train(tmp_path / "a", data)
     d = run.load_data(str(data))
     clf = classifier.train_classifier(d["x_train"], d["y_train"], steps=5, progress=False)
-    m = run.sample_and_evaluate(model, params, str(tmp_path / "out"), d, clf, n=24, n_steps_each=2,
+    sigmas = config["sigmas"]
+    assert sigmas[-1] == pytest.approx(run.SIGMA_MIN) and len(sigmas) > 10
+    m = run.sample_and_evaluate(model, params, sigmas, str(tmp_path / "out"), d, clf, n=24, n_steps_each=2,
                                 step_scale=1e-5, log=lambda *a: None)
     rows = ["model", "model unclipped", "mnist_test (floor)", "gaussian_fit (baseline)", "gaussian_fit clipped"]
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert all(np.isfinite(saved[k]["classifier_fid"]) and 0 <= saved[k]["speckle"] <= 1 for k in rows)
     assert saved["n_samples"] == 24 and saved["step_scale"] == 1e-5 and saved["n_steps_each"] == 2
     rng = backend.rng(0, 7)                          # the sampler really used step_scale = 1e-5
-    x0 = rng.uniform((24, 784), dtype="float32")
-    expect = annealed_langevin(model.score_fn(params), x0, run.SIGMAS, rng, step_scale=1e-5, n_steps_each=2,
-                               bounds=(-1.0, 2.0))
+    x0 = sigmas[0] * rng.normal((24, 784), "float32")
+    expect = annealed_langevin(model.score_fn(params), x0, sigmas, rng, step_scale=1e-5, n_steps_each=2)
     assert saved["gaussian_fit clipped"]["classifier_fid"] != saved["gaussian_fit (baseline)"]["classifier_fid"]
     with np.load(tmp_path / "out" / "samples.npz", allow_pickle=False) as f:
         images = f["images"]
@@ -180,14 +182,14 @@ def test_speckle_counts_lit_pixels_without_lit_neighbours():
 def test_reverse_sde_sampler(tmp_path):
     """The reverse-SDE path: the same seed gives the same images, another seed others."""
     data = fake_mnist(tmp_path / "data")
-    model, params, _, _ = _train(tmp_path / "a", data)
-    x, _ = load_mnist(str(data), "train")
-    a = run.sample(model, params, 6, 0, sampler="reverse-sde", x_train=x)
-    b = run.sample(model, params, 6, 0, sampler="reverse-sde", x_train=x)
+    model, params, _, _, config = _train(tmp_path / "a", data)
+    sig = config["sigmas"]
+    a = run.sample(model, params, sig, 6, 0, sampler="reverse-sde")
+    b = run.sample(model, params, sig, 6, 0, sampler="reverse-sde")
     assert a.shape == (6, 784) and np.array_equal(host(a), host(b))
-    assert not np.array_equal(host(a), host(run.sample(model, params, 6, 1, sampler="reverse-sde", x_train=x)))
+    assert not np.array_equal(host(a), host(run.sample(model, params, sig, 6, 1, sampler="reverse-sde")))
     with pytest.raises(ValueError, match=r"sampler \(--sampler\) must be one of"):
-        run.sample(model, params, 6, 0, sampler="ddpm")
+        run.sample(model, params, sig, 6, 0, sampler="ddpm")
 
 
 def test_cli_sampler_choices_come_from_the_registry(capsys):

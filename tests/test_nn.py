@@ -90,16 +90,16 @@ def test_trace_in_z1_space_when_input_is_wider_than_first_layer(D, H, act, B, se
     assert rel_err(tree_leaves(g), tree_leaves(rg)) < TOL
 
 
-@given(activations, batch_sizes, seeds, st.sampled_from(BASES))
-def test_noise_conditional_model_matches_reference(act, B, seed, kind):
+@given(activations, batch_sizes, seeds, st.sampled_from(BASES), st.booleans())
+def test_noise_conditional_model_matches_reference(act, B, seed, kind, scale_input):
     rng = np.random.default_rng(seed)
-    model, base = noise_conditional([3, 6, 6, 3], act, rng, kind, dev)
+    model, base = noise_conditional([3, 6, 6, 3], act, rng, kind, dev, scale_input)
     p = model.init(seed, "float64")
     x = rng.standard_normal((B, 3))
     sigma = rng.uniform(0.05, 2.0, size=B)
     g = rng.standard_normal((B, 3))
     hp = host_params(p)
-    ref = lambda q, y: reference.noise_conditional(q, y, sigma, act, base, kind == "gated")   # noqa: E731
+    ref = lambda q, y: reference.noise_conditional(q, y, sigma, act, base, kind == "gated", scale_input)  # noqa
     assert rel_err(model.apply(p, dev(x), dev(sigma)), ref(hp, x)) < TOL
     gp, gx = model.vjp(p, dev(x), dev(sigma), dev(g))
     rg, rgx = grad(lambda q, y: (g * ref(q, y)).sum(), argnum=(0, 1))(hp, x)

@@ -1,12 +1,15 @@
 """MNIST end to end: train the gated score model, sample it, score the samples.
 
 1. :func:`train`: the model of :mod:`npscore.mnist.model` on the training
-   images with NCSN's multi-level DSM (:func:`npscore.losses.ncsn`), sigma
-   geometric from 1 to 0.01 over 10 levels, Adam, an EMA of the params;
+   images with denoising score matching over noise levels drawn log-uniformly
+   from ``[sigma_L, sigma_1]`` (weight ``sigma^2``, :func:`npscore.losses.weighted_dsm`),
+   ``sigma_1`` the largest distance between training images and ``sigma_L =
+   0.01`` (:mod:`npscore.schedules`), Adam, an EMA of the params;
    checkpoints every ``checkpoint_every`` steps, exact resume.
-2. :func:`sample`: annealed Langevin (NCSN, T = 100 per level) or the
-   reverse-time VE SDE over the same sigma range, from the registry of
-   :mod:`npscore.sampling`.
+2. :func:`sample`: annealed Langevin over the geometric levels of
+   :func:`npscore.schedules.from_data` (ratio from the dimension, step scale
+   from Song and Ermon 2020's technique 4), or an SDE sampler on the VE SDE
+   over the same range, each from the prior ``N(0, sigma_1^2 I)``.
 3. :func:`evaluate_samples`: classifier-FID, the IS analogue, the label
    histogram and the speckle of the samples, beside MNIST test and the
    Gaussian fit (:mod:`npscore.mnist.classifier`).
@@ -16,24 +19,25 @@ Everything runs on the active backend: ``--backend cupy`` changes nothing else.
 import os
 import time
 
-from .. import backend, checks, io
-from ..losses import ncsn
+from .. import backend, checks, io, schedules
+from ..losses import weighted_dsm
 from ..optim import Adam
 from ..sampling import run as run_sampler, sde_score
 from ..sde import VESDE
 from ..training import fit
 from . import classifier
-from .base import data_base, gaussian_fit_samples, FactorizedMixture
+from .base import FactorizedMixture, data_base, gaussian_fit_samples
 from .idx import load_mnist
 from .model import ACTIVATION, make_model
 
-SIGMAS = tuple(float(1.0 * (0.01 / 1.0) ** (i / 9)) for i in range(10))
 #: the samplers that run on this model (names of :data:`npscore.sampling.SAMPLERS`)
-SAMPLERS = ("annealed-langevin", "reverse-sde")
-#: reverse-SDE steps: as many score evaluations as annealed Langevin's 10 x 100
+SAMPLERS = ("annealed-langevin", "reverse-sde", "predictor-corrector", "probability-flow")
+#: steps of the SDE samplers
 SDE_STEPS = 1000
+#: the smallest noise level (pixels live in [0, 1])
+SIGMA_MIN = 0.01
 #: settings a resumed run must share with its checkpoint
-RESUME_KEYS = ("hidden", "gated", "seed", "batch_size", "lr", "checkpoint_every")
+RESUME_KEYS = ("hidden", "gated", "seed", "batch_size", "lr", "checkpoint_every", "sigmas")
 
 
 def checkpoint_path(out):
@@ -54,13 +58,23 @@ def check_start(out, steps, resume=False, force=False):
             raise ValueError(f"--steps must exceed the {done} steps {path} has done to resume it; got {steps}")
 
 
+def noise_levels(x, sigma_max=None, sigma_min=SIGMA_MIN):
+    """The geometric levels of :func:`npscore.schedules.from_data` for ``x``, largest first."""
+    return schedules.from_data(x, sigma_1=sigma_max, sigma_l=sigma_min).sigmas
+
+
 def train(out, x, steps=25000, batch_size=128, hidden=512, lr=1e-3, seed=0, checkpoint_every=1000,
-          resume=False, force=False, progress=True, log=print):
+          resume=False, force=False, sigma_max=None, progress=True, log=print):
     """Train on ``x : (N, 784)``, checkpointing to ``out/checkpoint.npz``.
 
     An existing checkpoint is continued with ``resume``, replaced with
     ``force``, and otherwise refused (a repeated command never overwrites a
-    run). Returns ``(model, ema_params, losses, seconds)``.
+    run). ``sigma_max`` overrides the largest noise level (default: the
+    largest distance between training images).
+
+    Returns
+    -------
+    model, ema_params, losses, seconds, config
     """
     for name, v in (("steps (--steps)", steps), ("batch_size (--batch-size)", batch_size),
                     ("checkpoint_every (--checkpoint-every)", checkpoint_every)):
@@ -69,10 +83,14 @@ def train(out, x, steps=25000, batch_size=128, hidden=512, lr=1e-3, seed=0, chec
     check_start(out, steps, resume, force)
     path = checkpoint_path(out)
     base = data_base(x)
-    model = make_model(hidden, base)
+    sigmas = noise_levels(x, sigma_max)
+    model = make_model(hidden, base, scale_input=True)
     opt = Adam(lr=lr)
-    config = {"hidden": hidden, "gated": True, "activation": ACTIVATION, "sigmas": list(SIGMAS), "seed": seed,
-              "batch_size": batch_size, "lr": lr, "checkpoint_every": checkpoint_every, "base": base.to_lists()}
+    config = {"hidden": hidden, "gated": True, "scale_input": True, "continuous": True, "activation": ACTIVATION,
+              "sigmas": list(sigmas), "seed": seed, "batch_size": batch_size, "lr": lr,
+              "checkpoint_every": checkpoint_every, "base": base.to_lists()}
+    log(f"noise levels: {len(sigmas)}, geometric from {sigmas[0]:.4g} to {sigmas[-1]:.4g} "
+        f"(ratio {sigmas[0] / sigmas[1]:.4f}); training draws sigma log-uniformly between them")
     params, state, losses, start = model.init(seed, "float32"), None, [], 0
     if resume:
         params, state, losses, saved = io.load_checkpoint(path, model)
@@ -82,51 +100,52 @@ def train(out, x, steps=25000, batch_size=128, hidden=512, lr=1e-3, seed=0, chec
                                  f"this run asks for {config[key]!r}")
         start = state["step"]
         log(f"resuming from step {start} of {path}")
-    N = x.shape[0]
+    N, lo, hi = x.shape[0], sigmas[-1], sigmas[0]
 
     def loss(p, rng):
         idx = rng.integers(N, (batch_size,))
-        return ncsn(model, p, x[idx], SIGMAS, rng=rng, check=False)
+        sigma = lo * (hi / lo) ** rng.uniform((batch_size,), dtype=x.dtype)      # log-uniform
+        eps = rng.normal((batch_size, 784), x.dtype)
+        return weighted_dsm(model, p, x[idx], sigma, eps, sigma ** 2, check=False)
 
     t = time.time()
     _, state, losses = fit(loss, params, opt, steps, seed, state=state, start_step=start, losses=losses,
                            segment=checkpoint_every, checkpoint=path, config=config, ema=0.999,
-                           progress=progress, desc="mnist ncsn")
-    return model, state["ema"], losses, time.time() - t
+                           progress=progress, desc="mnist dsm")
+    return model, state["ema"], losses, time.time() - t, config
 
 
 def load_model(path):
     """``(model, ema_params, config)`` from a checkpoint written by :func:`train`."""
     data = io.read_npz(path, ("config",), "an npscore MNIST checkpoint")
     config = io.read_json_array(path, data)
-    if "hidden" not in config or "base" not in config:
-        raise ValueError(f"{path}: not an npscore MNIST checkpoint (its config has no hidden / base)")
+    if not {"hidden", "base", "sigmas"} <= set(config):
+        raise ValueError(f"{path}: not an npscore MNIST checkpoint (its config has no hidden / base / sigmas)")
     model = make_model(int(config["hidden"]), FactorizedMixture.from_lists(config["base"]),
-                       bool(config.get("gated", False)))
+                       bool(config.get("gated", False)), bool(config.get("scale_input", False)))
     params, state, _, _ = io.load_checkpoint(path, model)
     return model, state.get("ema", params), config
 
 
-def sample(model, params, n, seed, sampler="annealed-langevin", n_steps_each=100, step_scale=2e-5,
-           x_train=None):
-    """``n`` images as the sampler leaves them (clip to [0, 1] to show them).
+def sample(model, params, sigmas, n, seed, sampler="annealed-langevin", n_steps_each=10, step_scale=None):
+    """``n`` images as the sampler leaves them (clip to [0, 1] to show them), from the prior
+    ``N(0, sigma_1^2 I)``.
 
-    ``annealed-langevin`` starts from U(0, 1) noise and keeps its iterates in
-    the box [-1, 2] (a rare chain where the learned score extrapolates badly
-    cannot run away). ``reverse-sde`` integrates the reverse-time VE SDE with
-    ``sigma(t)`` geometric from SIGMAS[-1] to SIGMAS[0] in :data:`SDE_STEPS`
-    steps, from the Gaussian fit of ``x_train`` plus N(0, sigma_1^2 I), an
-    approximation of ``p_{sigma_1}``.
+    ``annealed-langevin`` runs ``n_steps_each`` steps at each of ``sigmas``
+    with the step scale of technique 4 (or ``step_scale``); the SDE samplers
+    run :data:`SDE_STEPS` steps on the VE SDE from ``sigmas[-1]`` to ``sigmas[0]``.
     """
     checks.one_of(sampler, "sampler (--sampler)", SAMPLERS)
+    sigmas = checks.sigmas(sigmas)
     rng = backend.rng(seed, 7)
+    x1 = sigmas[0] * rng.normal((n, 784), "float32")
     if sampler == "annealed-langevin":
-        x0 = rng.uniform((n, 784), dtype="float32")
-        return run_sampler(sampler, model.score_fn(params), x0, rng, sigmas=SIGMAS, step_scale=step_scale,
-                           n_steps_each=n_steps_each, bounds=(-1.0, 2.0))
-    sde = VESDE(SIGMAS[-1], SIGMAS[0])
-    x1 = gaussian_fit_samples(x_train, n, rng) + SIGMAS[0] * rng.normal((n, 784), x_train.dtype)
-    return run_sampler(sampler, sde_score(model, params, sde), x1, rng, sde=sde, n_steps=SDE_STEPS)
+        eps = step_scale or schedules.step_scale(sigmas[0] / sigmas[1], n_steps_each, sigmas[-1])
+        return run_sampler(sampler, model.score_fn(params), x1, rng, sigmas=sigmas, step_scale=eps,
+                           n_steps_each=n_steps_each)
+    sde = VESDE(sigmas[-1], sigmas[0])
+    return run_sampler(sampler, sde_score(model, params, sde), x1, rng, sde=sde,
+                       n_steps=SDE_STEPS // (2 if sampler == "predictor-corrector" else 1))
 
 
 def speckle(images, lit=0.5):
@@ -177,12 +196,12 @@ def get_classifier(path, data, progress=True, log=print):
     return classifier.load_or_train(path, data["x_train"], data["y_train"], progress=progress, log=log)
 
 
-def sample_and_evaluate(model, params, out, data, clf, n=1000, seed=0, sampler="annealed-langevin",
-                        n_steps_each=100, step_scale=2e-5, log=print, extra=None):
+def sample_and_evaluate(model, params, sigmas, out, data, clf, n=1000, seed=0, sampler="annealed-langevin",
+                        n_steps_each=10, step_scale=None, log=print, extra=None):
     """Sample ``n`` images, save ``samples.npz`` and ``samples.png``, write and print ``metrics.json``."""
     from .. import plotting
     t = time.time()
-    raw = sample(model, params, n, seed, sampler, n_steps_each, step_scale, data["x_train"])
+    raw = sample(model, params, sigmas, n, seed, sampler, n_steps_each, step_scale)
     backend.synchronize()
     seconds = time.time() - t
     x = backend.xp().clip(raw, 0.0, 1.0)
@@ -191,7 +210,8 @@ def sample_and_evaluate(model, params, out, data, clf, n=1000, seed=0, sampler="
     metrics = evaluate_samples(clf, raw, data["x_test"], data["x_train"], seed)
     metrics.update({"classifier_test_accuracy": clf.accuracy(data["x_test"], data["y_test"]), "n_samples": n,
                     "sample_seconds": seconds, "backend": backend.name(), "sampler": sampler,
-                    "step_scale": step_scale, "n_steps_each": n_steps_each, **(extra or {})})
+                    "step_scale": step_scale, "n_steps_each": n_steps_each, "n_levels": len(sigmas),
+                    **(extra or {})})
     io.atomic_write_json(os.path.join(out, "metrics.json"), metrics)
     log(f"{'':<24}{'classifier-FID':>15}{'IS analogue':>13}{'top prob':>10}{'speckle':>9}  min class")
     for key in ("model", "model unclipped", "mnist_test (floor)", "gaussian_fit (baseline)", "gaussian_fit clipped"):

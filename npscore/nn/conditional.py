@@ -5,7 +5,9 @@
 The network sees ``log sigma`` as one extra input and its output is divided
 by sigma (NCSN / score_sde practice), so it learns the unit-scale target
 ``-eps`` at every level while the true score of ``p_sigma`` grows like
-``1 / sigma`` (first report, section 8 (b)).
+``1 / sigma`` (first report, section 8 (b)). With ``scale_input=True`` it
+sees ``c(sigma) x`` with ``c(sigma) = 1 / sqrt(1 + sigma^2)`` instead of
+``x`` (as EDM's ``c_in``), so inputs stay of unit scale when sigma is large.
 
 The step from the MLP's output ``o`` to the score is the *head*,
 ``s = head(x, sigma, o)``; a subclass with another head (the MNIST model,
@@ -28,9 +30,12 @@ class NoiseConditionalMLP:
         As :class:`npscore.nn.MLP`.
     out_width : int, optional
         Outputs of the inner MLP (default ``sizes[-1]``), for a subclass's head.
+    scale_input : bool
+        Feed ``x / sqrt(1 + sigma^2)`` to the MLP.
     """
 
-    def __init__(self, sizes, activation="softplus", out_width=None):
+    def __init__(self, sizes, activation="softplus", out_width=None, scale_input=False):
+        self.scale_input = bool(scale_input)
         self.sizes, self.activation = list(sizes), activation
         self.in_dim, self.out_dim = sizes[0], sizes[-1]
         self.mlp = MLP(list(sizes[:-1]) + [out_width or sizes[-1]], activation, cond_dim=1)
@@ -73,8 +78,13 @@ class NoiseConditionalMLP:
                 raise ValueError(f"sigma must be positive; got values down to {float(s.min())!r}")
         return s
 
+    def input_scale(self, sigma):
+        """``c(sigma) : (B, 1)``, ``1 / sqrt(1 + sigma^2)`` with ``scale_input``, else 1."""
+        return (1.0 / backend.xp().sqrt(1.0 + sigma * sigma))[:, None] if self.scale_input else 1.0
+
     def _forward(self, params, x, sigma, order=1):
-        out, values = self.mlp._forward(params, x, backend.xp().log(sigma)[:, None], order)
+        c = self.input_scale(sigma)
+        out, values = self.mlp._forward(params, c * x, backend.xp().log(sigma)[:, None], order)
         s, aux = self.head(x, sigma, out)
         return s, (values, sigma, out, aux)
 
@@ -104,7 +114,8 @@ class NoiseConditionalMLP:
         s, (values, sigma, out, aux) = self.forward(params, x, sigma)
         checks.shape(g, x.shape, "g")
         grads, gz0 = self.mlp._backward(params, values, self.head_vjp(sigma, aux, g))
-        gx = affine_vjp_input(params[0][0][: self.in_dim], gz0) + self.head_dx(x, sigma, out, aux, g)
+        gx = self.input_scale(sigma) * affine_vjp_input(params[0][0][: self.in_dim], gz0) \
+            + self.head_dx(x, sigma, out, aux, g)
         return grads, gx
 
     def score_fn(self, params):
