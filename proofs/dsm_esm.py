@@ -5,21 +5,24 @@ density convolved with N(0, sigma^2 I): the difference does not depend on theta.
 
 1. With the exact noised mixture score (``GaussianMixture.noised``) and common
    random numbers, DSM(theta) - ESM_sigma(theta) - C_hat is the mean of a
-   zero-mean term; it must be within 4 standard errors of 0 for every theta.
+   zero-mean term; it must be within 4 standard errors of 0 for every theta
+   (20k samples: at sigma = 0.1 the standard error is ~0.05).
 2. The argmin of DSM tends to the argmin of ESM as sigma -> 0: for Gaussian data
-   and the linear (Gaussian) score model, DSM's argmin is the score of
+   and the linear (Gaussian) score model, the argmin of ``losses.dsm`` (solved
+   exactly from its gradients) is the score of ``Gaussian.noised(sigma)`` =
    N(mu, Sigma + sigma^2 I); its precision approaches Sigma^{-1} like sigma^2.
-   The fitted point is checked to be a stationary point of ``losses.dsm``.
+
+Broken, DSM is compared with the ESM of the un-noised density p.
 """
 import numpy as np
 
 from npscore import MLP, backend, losses
-from npscore.densities import two_modes
+from npscore.densities import Gaussian, two_modes
 from proofs import _linear
 from proofs._report import Report, h
 
 
-def main(break_claim=False, n=4000):
+def main(break_claim=False, n=20000):
     r = Report("DSM = ESM(p_sigma) + C",
                "L_DSM(theta) - L_ESM(theta; p_sigma) is a constant in theta.")
     data = two_modes((0.3, 0.7))
@@ -28,7 +31,7 @@ def main(break_claim=False, n=4000):
     eps = rng.normal(x.shape)
     model = MLP([2, 32, 32, 2], "softplus")
     for sigma in (0.5, 0.1):
-        p_s = data.noised(sigma)
+        p_s = data if break_claim else data.noised(sigma)
         xt = x + sigma * eps
         target = h(-eps / sigma)
         st = h(p_s.score(xt))
@@ -41,7 +44,7 @@ def main(break_claim=False, n=4000):
             s = h(model.apply(params, xt))
             term = (s * (st - target)).sum(1)          # zero mean: E[-eps/sigma | x~] = score of p_sigma
             se = term.std() / np.sqrt(n)
-            dev = float(dsm - esm - C_hat) + (1.0 if break_claim else 0.0)
+            dev = float(dsm - esm - C_hat)
             rows.append([k, float(dsm), float(esm), float(dsm - esm), dev, float(se)])
             ok &= abs(dev) < 4 * se
         r.table(["theta #", "DSM", "ESM_sigma", "DSM - ESM", "dev from C", "std err"], rows)
@@ -50,35 +53,26 @@ def main(break_claim=False, n=4000):
 
     # argmin of DSM -> argmin of ESM as sigma -> 0 (Gaussian data, linear score model)
     mu, S = np.array([0.5, 0.0]), np.array([[1.0, 0.3], [0.3, 0.5]])
+    gauss = Gaussian(backend.asarray(mu), backend.asarray(S))
     P_true = np.linalg.inv(S)
-    gen = np.random.default_rng(3)
-    xg = gen.multivariate_normal(mu, S, size=400000)
+    xg = gauss.sample(400000, backend.rng(3))
     rows, errs = [], []
     lin = _linear.model(2)
     for sigma in (0.8, 0.4, 0.2, 0.1):
-        e = gen.standard_normal(xg.shape)
-        xt = xg + sigma * e
-        # least squares for s(x~) = x~ W + b against -eps / sigma: the argmin of DSM
-        A = np.hstack([xt, np.ones((len(xt), 1))])
-        coef = np.linalg.lstsq(A, -e / sigma, rcond=None)[0]
-        params = [(backend.asarray(coef[:2]), backend.asarray(coef[2]))]
-        g = losses.dsm(lin, params, backend.asarray(xg), sigma, noise=backend.asarray(e))[1]
-        gnorm = max(float(np.abs(h(a)).max()) for a in g[0])
+        e = backend.rng(4, int(100 * sigma)).normal(xg.shape)
+        params = _linear.argmin(lambda p: losses.dsm(lin, p, xg, sigma, noise=e)[1],
+                                _linear.params_of(np.zeros(2), np.eye(2)))
         m_fit, P_fit = _linear.gaussian_of(params)
-        P_noised = np.linalg.inv(S + sigma ** 2 * np.eye(2))
+        P_noised = h(gauss.noised(sigma).precision)
         err = np.linalg.norm(P_fit - P_true)
         errs.append(err)
-        rows.append([sigma, float(err), float(np.linalg.norm(P_fit - P_noised)), gnorm])
-    r.table(["sigma", "|P_dsm - P_esm|", "|P_dsm - P_sig|", "|grad DSM|"], rows, fmt="{:>17}")
-    if break_claim:
-        errs = errs[::-1]
+        rows.append([sigma, float(err), float(np.linalg.norm(P_fit - P_noised))])
+    r.table(["sigma", "|P_dsm - P_esm|", "|P_dsm - P_sig|"], rows, fmt="{:>17}")
     r.check("the DSM argmin approaches the ESM argmin (Sigma^-1) as sigma decreases",
             all(a > b for a, b in zip(errs, errs[1:])) and errs[-1] < 0.1 * errs[0],
             "each sigma closer; at sigma = 0.1 within 10% of the sigma = 0.8 gap")
-    r.check("the DSM argmin is the noised density's score, N(mu, Sigma + sigma^2 I), within "
+    r.check("the DSM argmin is the score of npscore's noised density, N(mu, Sigma + sigma^2 I), within "
             "Monte Carlo error (|P_dsm - P_sig| < 0.05, 400k samples)", max(row[2] for row in rows) < 0.05)
-    r.check("each fitted point is a stationary point of npscore's dsm (|grad| < 1e-8)",
-            max(row[3] for row in rows) < 1e-8)
     return r.done("DSM and ESM of the noised density differ by a constant, and DSM's minimiser "
                   "approaches the data score as sigma -> 0.")
 

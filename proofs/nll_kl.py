@@ -4,6 +4,9 @@ Claim: NLL(theta) - KL(p || p_theta) = E_p[-log p] = H(p), the same for every
 theta, so the two objectives have one argmin. Checked exactly (no sampling)
 on a discrete family and on a 2-D Gaussian family, where both sides have
 closed forms; the Gaussian entropy comes from ``npscore.densities``.
+The claim needs p_theta normalised: broken, the NLL is computed from the
+unnormalised density (the normaliser Z(theta) dropped, as a score model
+would), and NLL - KL = H(p) - log Z(theta) then varies with theta.
 """
 import numpy as np
 
@@ -14,11 +17,12 @@ from proofs._report import Report
 TOL = 1e-10   # exact arithmetic: only rounding separates the two sides
 
 
-def gaussian_nll(mu0, S0, m, S):
-    """E_{N(mu0, S0)}[-log N(x; m, S)], exactly."""
+def gaussian_nll(mu0, S0, m, S, normalised=True):
+    """E_{N(mu0, S0)}[-log N(x; m, S)], exactly (without log Z when not ``normalised``)."""
     P = np.linalg.inv(S)
     d = mu0 - m
-    return 0.5 * (np.trace(P @ S0) + d @ P @ d + np.log(np.linalg.det(2 * np.pi * S)))
+    log_z = np.log(np.linalg.det(2 * np.pi * S)) if normalised else 0.0
+    return 0.5 * (np.trace(P @ S0) + d @ P @ d + log_z)
 
 
 def gaussian_kl(mu0, S0, m, S):
@@ -40,7 +44,8 @@ def main(break_claim=False):
     rows, diffs, nll, kl = [], [], [], []
     for t in thetas:
         q = np.exp(logits(t)) / np.exp(logits(t)).sum()
-        nll.append(-(p * np.log(q)).sum())
+        q_nll = np.exp(logits(t)) if break_claim else q        # broken: Z(theta) dropped
+        nll.append(-(p * np.log(q_nll)).sum())
         kl.append((p * np.log(p / q)).sum())
         diffs.append(nll[-1] - kl[-1])
     for i in range(0, 41, 10):
@@ -54,10 +59,8 @@ def main(break_claim=False):
     # Gaussian: p = N(mu0, S0), p_theta = N(m, s^2 S0) over a grid of (m_1, s)
     mu0, S0 = np.array([0.5, -1.0]), np.array([[1.0, 0.6], [0.6, 2.0]])
     H = Gaussian(backend.asarray(mu0), backend.asarray(S0)).entropy()
-    if break_claim:
-        H += 0.01
     grid = [(a, s) for a in np.linspace(-1, 2, 13) for s in np.linspace(0.5, 2, 7)]
-    vals = [(gaussian_nll(mu0, S0, np.array([a, -1.0]), s * s * S0),
+    vals = [(gaussian_nll(mu0, S0, np.array([a, -1.0]), s * s * S0, normalised=not break_claim),
              gaussian_kl(mu0, S0, np.array([a, -1.0]), s * s * S0)) for a, s in grid]
     d = np.array([a - b for a, b in vals])
     r.table(["m_1", "s", "NLL", "KL", "NLL - KL"],
