@@ -1,4 +1,4 @@
-"""The npscore command: demo, check, mnist, sample.
+"""The npscore command: demo, train, likelihood, check, mnist, sample.
 
 Every argument is checked before any work; every error is one line naming
 what was wrong and what to do (--debug shows the traceback).
@@ -60,6 +60,23 @@ def _cmd_demo(args):
     demo.run(args.out, seed=args.seed, steps=args.steps, weights=weights, n_samples=args.samples,
              progress=not args.no_progress)
     print(f"figures and metrics.json written to {args.out}/")
+    return 0
+
+
+def _cmd_train(args):
+    from . import lowdim
+    lowdim.run(args.out, args.data, args.loss, args.sampler, args.steps, args.batch, args.hidden, args.lr,
+               args.seed, args.samples, sigma_max=args.sigma_max, sigma_min=args.sigma_min,
+               n_steps_each=args.steps_each, progress=not args.no_progress)
+    print(f"figures, samples.npz, checkpoint.npz and metrics.json written to {args.out}/")
+    return 0
+
+
+def _cmd_likelihood(args):
+    from . import likelihood
+    report = likelihood.report(args.checkpoint, args.data, args.n, args.steps, args.trace, args.probes,
+                               args.seed, progress=not args.no_progress)
+    print(report)
     return 0
 
 
@@ -153,6 +170,46 @@ def build_parser():
     p.add_argument("--samples", type=positive_int, default=2000, help="samples per sampler")
     p.add_argument("--equal-weights", action="store_true", help="weights (1/2, 1/2) instead of (1/5, 4/5)")
     p.set_defaults(func=_cmd_demo)
+
+    from .lowdim import LOSSES
+    from .sampling import SAMPLERS
+    from .toys import DATASETS
+    p = sub.add_parser("train", formatter_class=fmt,
+                       help="any objective on low-dimensional data: train, sample with every sampler, measure")
+    _common(p, "train_out")
+    p.add_argument("--data", default="two-modes",
+                   help=f"a built-in set ({', '.join(DATASETS)}) or a .npy / .csv file of shape (N, D)")
+    p.add_argument("--loss", default="ncsn", choices=LOSSES, help="the objective")
+    p.add_argument("--sampler", default="all", choices=("all",) + tuple(SAMPLERS),
+                   help="a sampler, or every one the model can drive")
+    p.add_argument("--steps", type=positive_int, default=10000, help="training steps")
+    p.add_argument("--batch", type=positive_int, default=512, help="examples per step")
+    p.add_argument("--hidden", type=positive_int, default=128, help="width H of the MLP D-H-H-D")
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate")
+    p.add_argument("--samples", type=positive_int, default=2000, help="samples per sampler")
+    p.add_argument("--sigma-max", type=positive_float, default=None,
+                   help="largest noise level (default: the largest distance between training points)")
+    p.add_argument("--sigma-min", type=positive_float, default=None,
+                   help="smallest noise level (default: half the median nearest-neighbour distance per coordinate)")
+    p.add_argument("--steps-each", type=positive_int, default=100, help="annealed Langevin steps per level")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("likelihood", formatter_class=fmt,
+                       help="exact log-likelihood of held-out data through the probability-flow ODE")
+    p.add_argument("--checkpoint", required=True, help="OUT/checkpoint.npz of `npscore train` (--loss ncsn, "
+                   "sde-ve or sde-vp) or of `npscore mnist`")
+    p.add_argument("--data", default=None, help="the data the model was trained on (default: as recorded in "
+                   "the checkpoint; for MNIST the folder of its IDX files)")
+    p.add_argument("--n", type=positive_int, default=1000, help="held-out points")
+    p.add_argument("--steps", type=positive_int, default=200, help="Heun steps of the ODE")
+    p.add_argument("--trace", default="both", choices=("exact", "hutchinson", "both"),
+                   help="the divergence: npscore's exact trace, Hutchinson's estimate, or both side by side")
+    p.add_argument("--probes", type=positive_int, default=4, help="Hutchinson probes per step")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the held-out draws and probes")
+    p.add_argument("--backend", default=backend.from_environment(), choices=backend.BACKENDS,
+                   help="array backend (default: $NPSCORE_BACKEND, else numpy)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(func=_cmd_likelihood)
 
     p = sub.add_parser("mnist", formatter_class=fmt, help="train the MNIST score model, sample, score")
     _mnist_args(p)

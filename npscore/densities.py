@@ -72,6 +72,10 @@ class Gaussian:
         checks.batch(x, self.dim, "x")
         return -(x - self.mean) @ self.precision      # Sigma^{-1} is symmetric
 
+    def score_divergence(self, x):
+        """``tr(d score / dx) = -tr(Sigma^{-1}) : (B,)``."""
+        return backend.xp().full((x.shape[0],), -backend.xp().trace(self.precision), dtype=x.dtype)
+
     def sample(self, n, rng):
         """``(n, D)`` draws ``mu + L z`` with ``Sigma = L L^T``, ``z ~ N(0, I)``."""
         z = rng.normal((checks.integer(n, "n"), self.dim), self.mean.dtype)
@@ -144,6 +148,17 @@ class GaussianMixture:
         """``sum_k r_k(x) (-Sigma_k^{-1} (x - mu_k)) : (B, D)``."""
         r = self.responsibilities(x)
         return sum(r[:, k:k + 1] * c.score(x) for k, c in enumerate(self.components))
+
+    def score_divergence(self, x):
+        """``tr(d score / dx) : (B,)``: with ``s_k = -Sigma_k^{-1} (x - mu_k)`` and ``s = sum_k r_k s_k``,
+
+        .. math:: \sum_k r_k (-\operatorname{tr} \Sigma_k^{-1} + \|s_k\|^2) - \|s\|^2.
+        """
+        r = self.responsibilities(x)
+        terms = [c.score(x) for c in self.components]
+        s = sum(r[:, k:k + 1] * sk for k, sk in enumerate(terms))
+        return sum(r[:, k] * (c.score_divergence(x) + (sk * sk).sum(1))
+                   for k, (c, sk) in enumerate(zip(self.components, terms))) - (s * s).sum(1)
 
     def sample(self, n, rng):
         """``(n, D)`` draws: a component k with probability w_k, then N(mu_k, Sigma_k)."""

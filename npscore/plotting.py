@@ -34,25 +34,28 @@ def density(path, log_prob, lim=3.0, title="data density p_0(x)"):
 
 
 def score_fields(path, fields, lim=3.0, n=21):
-    """``fields``: list of ``(title, learned(x), exact(x))``; arrows of both, error shaded."""
+    """``fields``: list of ``(title, learned(x), exact(x) or None)``; arrows of both, the
+    relative error shaded where the exact field is known."""
     np = backend.host
     X, Y, pts = _grid(lim, n)
     fig, axes = plt.subplots(1, len(fields), figsize=(5 * len(fields), 4.6))
     axes = np.atleast_1d(axes)
     for ax, (title, learned, exact) in zip(axes, fields):
         s = backend.to_numpy(learned(backend.asarray(pts)))
-        e = backend.to_numpy(exact(backend.asarray(pts)))
-        err = np.linalg.norm(s - e, axis=1) / np.maximum(np.linalg.norm(e, axis=1), 1e-12)
-        im = ax.pcolormesh(X, Y, np.clip(err, 0, 1).reshape(X.shape), cmap="Reds", vmin=0, vmax=1,
-                           shading="auto")
         unit = lambda v: v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)  # noqa: E731
-        ue, us = unit(e), unit(s)
-        ax.quiver(pts[:, 0], pts[:, 1], ue[:, 0], ue[:, 1], color="0.55", width=0.006, label="exact")
+        if exact is not None:
+            e = backend.to_numpy(exact(backend.asarray(pts)))
+            err = np.linalg.norm(s - e, axis=1) / np.maximum(np.linalg.norm(e, axis=1), 1e-12)
+            im = ax.pcolormesh(X, Y, np.clip(err, 0, 1).reshape(X.shape), cmap="Reds", vmin=0, vmax=1,
+                               shading="auto")
+            fig.colorbar(im, ax=ax, label="relative error (clipped at 1)")
+            ue = unit(e)
+            ax.quiver(pts[:, 0], pts[:, 1], ue[:, 0], ue[:, 1], color="0.55", width=0.006, label="exact")
+        us = unit(s)
         ax.quiver(pts[:, 0], pts[:, 1], us[:, 0], us[:, 1], color="C0", width=0.003, label="learned")
-        ax.set_title(title)
+        ax.set_title(title, fontsize=9)
         ax.set_aspect("equal")
         ax.legend(loc="lower right", fontsize=7)
-        fig.colorbar(im, ax=ax, label="relative error (clipped at 1)")
     return save(fig, path)
 
 
@@ -78,8 +81,8 @@ def trajectories(path, samples, traj, data=None, n_paths=10, lim=3.0, title="ann
 
 def sample_panels(path, panels, lim=3.0):
     """``panels``: list of ``(title, samples)`` side by side."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.5), sharey=True)
-    for ax, (title, s) in zip(axes, panels):
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.5), sharey=True, squeeze=False)
+    for ax, (title, s) in zip(axes[0], panels):
         s = backend.to_numpy(s)
         ax.scatter(s[:, 0], s[:, 1], s=1.5, alpha=0.4)
         ax.set_xlim(-lim, lim)
@@ -101,7 +104,7 @@ def loss_curves(path, curves):
         ax.plot(np.arange(len(smooth)) + k - 1, smooth, label=name, color=ax.lines[-1].get_color())
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
-    ax.set_yscale("log")
+    ax.set_yscale("log" if min(min(c) for c in curves.values()) > 0 else "symlog")
     ax.legend()
     return save(fig, path)
 
@@ -122,3 +125,28 @@ def image_grid(path, images, nrow=10, title=None):
     if title:
         ax.set_title(title, fontsize=9)
     return save(fig, path)
+
+
+def lowdim_figures(out, model, params, loss, schedule, x, mixture, samples, curve, paths=None):
+    """The figures of ``npscore train`` on 2-D data: the data density (where known), data
+    beside every sampler's output, annealed Langevin's paths, the learned score field
+    (over the exact one where it is known), the loss curve."""
+    np = backend.host
+    import os
+    lim = 1.15 * float(np.abs(backend.to_numpy(x)).max())
+    f = lambda name: os.path.join(out, name)          # noqa: E731
+    sample_panels(f("samples.png"), [("data", x[:2000])] + [(k, v[0]) for k, v in samples.items()], lim=lim)
+    if hasattr(model, "score_fn"):
+        score = model.score_fn(params)
+        levels = (schedule.sigmas[len(schedule.sigmas) // 3], schedule.sigmas[-1])
+        fields = [(f"sigma = {s:.3g}: learned (blue)" + (" over exact (grey)" if mixture is not None else ""),
+                   lambda y, s=s: score(y, s), None if mixture is None else mixture.noised(s).score) for s in levels]
+    else:
+        fields = [("learned score (blue)" + (" over exact (grey)" if mixture is not None else ""),
+                   lambda y: model.apply(params, y), None if mixture is None else mixture.score)]
+    score_fields(f("score_field.png"), fields, lim=lim)
+    loss_curves(f("loss.png"), {loss: curve})
+    if mixture is not None:
+        density(f("density.png"), mixture.log_prob, lim=lim)
+    if paths is not None:
+        trajectories(f("annealed_langevin.png"), samples["annealed-langevin"][0], paths, x[:2000], lim=lim)

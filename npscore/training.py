@@ -13,7 +13,7 @@ from . import backend, checks
 from .io import save_checkpoint
 from .tree import tree_leaves, tree_map
 
-#: a loss this many times its running median (or the first loss) stops training
+#: a loss this many times its level (running median or first loss, at least 1) stops training
 BLOW_UP = 1e4
 #: steps in that running median
 WINDOW = 200
@@ -28,13 +28,14 @@ def _guard(values, history, step):
                                "rate (--lr) or check the data; the last checkpoint is from before it")
     recent = sorted(history[-WINDOW:])
     if len(history) >= 50:
-        level = min(recent[len(recent) // 2], abs(history[0]))      # the running median, or the first loss
+        # the running median, or the first loss, and never below 1 (losses near or below 0: ISM, SSM)
+        level = max(min(abs(recent[len(recent) // 2]), abs(history[0])), 1.0)
         worst = max(values, key=abs)
-        if abs(worst) > BLOW_UP * max(level, 1e-12):
+        if abs(worst) > BLOW_UP * level:
             raise RuntimeError(f"training stopped near step {step + 1}: the loss {worst:.3g} is over "
                                f"{BLOW_UP:.0e} times its level {level:.3g} (the median of the last "
-                               f"{len(recent)} steps, or the first loss): it diverged; lower the learning "
-                               "rate (--lr); the last checkpoint is from before it")
+                               f"{len(recent)} steps or the first loss, at least 1): it diverged; lower the "
+                               "learning rate (--lr); the last checkpoint is from before it")
 
 
 def fit(loss_fn, params, opt, n_steps, seed, *, state=None, start_step=0, losses=None,

@@ -79,3 +79,27 @@ def test_bad_densities():
         two_modes().noised(-1.0)
     with pytest.raises(ValueError, match=r"x must have shape \(B, 2\)"):
         two_modes().score(dev(np.zeros((3, 3))))
+
+
+def test_noised_adds_sigma_squared_to_every_covariance():
+    g = Gaussian(dev(np.array([1.0, 0.0])), dev(np.array([[1.0, 0.2], [0.2, 0.5]])))
+    assert np.allclose(host(g.noised(0.3).cov), host(g.cov) + 0.09 * np.eye(2), rtol=0, atol=1e-15)
+    m = two_modes((0.3, 0.7))
+    assert np.allclose(host(m.noised(0.5).covs), host(m.covs) + 0.25 * np.eye(2), rtol=0, atol=1e-15)
+
+
+def test_three_component_mixture_samples_with_its_weights_means_and_covariances():
+    w = np.array([0.2, 0.5, 0.3])
+    means = np.array([[-4.0, 0.0], [0.0, 4.0], [4.0, -1.0]])
+    covs = np.array([[[0.5, 0.1], [0.1, 0.3]], [[0.2, 0.0], [0.0, 0.8]], [[0.4, -0.2], [-0.2, 0.4]]])
+    mix = GaussianMixture(dev(w), dev(means), dev(covs))
+    x = mix.sample(60000, backend.rng(3))
+    k = host(mix.component(x))
+    xh = host(x)
+    for j in range(3):
+        assert abs((k == j).mean() - w[j]) < 0.01
+        assert np.allclose(xh[k == j].mean(0), means[j], atol=0.03)
+        assert np.allclose(np.cov(xh[k == j].T), covs[j], atol=0.03)
+    assert mix.sample(5, backend.rng(0)).dtype == np.float64
+    m32 = GaussianMixture(dev(w.astype("float32")), dev(means.astype("float32")), dev(covs.astype("float32")))
+    assert m32.sample(5, backend.rng(0)).dtype == np.float32

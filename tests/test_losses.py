@@ -174,3 +174,31 @@ def test_a_non_finite_loss_says_why():
         losses.dsm(model, p, x, 1e-300, rng=backend.rng(0))
     with pytest.raises(ValueError, match="x must be finite"):
         losses.dsm(model, p, dev(np.array([[np.nan, 0.0]])), 0.1, rng=backend.rng(0))
+
+
+def test_sde_dsm_draws_and_weight():
+    """The rng path draws t in (t_min, 1) and the noise; weight= replaces sigma_t^2."""
+    from npscore.sde import VESDE
+    sde = VESDE(0.01, 3.0)
+    model = NoiseConditionalMLP([2, 6, 6, 2])
+    p = model.init(0)
+    x = backend.rng(1).normal((64, 2))
+    a = losses.sde_dsm(model, p, x, sde, rng=backend.rng(2))[0]
+    rng = backend.rng(2)                                    # the same draws, passed explicitly
+    t = rng.uniform((64,), 1e-5, 1.0, x.dtype)
+    z = rng.normal(x.shape, x.dtype)
+    assert float(a) == float(losses.sde_dsm(model, p, x, sde, t=t, noise=z)[0])
+    ones = losses.sde_dsm(model, p, x, sde, t=t, noise=z, weight=lambda tt: backend.xp().ones_like(tt))[0]
+    std = sde.marginal(t)[1]
+    s = model.apply(p, x + std[:, None] * z, std)
+    assert float(ones) == pytest.approx(float((0.5 * ((s + z / std[:, None]) ** 2).sum(1)).mean()), rel=1e-12)
+    with pytest.raises(ValueError, match="t_min"):
+        losses.sde_dsm(model, p, x, sde, rng=backend.rng(2), t_min=1.0)
+
+
+def test_defaults_are_one_gaussian_projection_without_variance_reduction():
+    model = MLP([2, 8, 8, 2])
+    p = model.init(0)
+    x = backend.rng(1).normal((16, 2))
+    v = backend.rng(5).normal((1, 16, 2))
+    assert float(losses.ssm(model, p, x, rng=backend.rng(5))[0]) == float(losses.ssm(model, p, x, v=v)[0])

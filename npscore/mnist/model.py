@@ -70,6 +70,11 @@ class GatedScore(NoiseConditionalMLP):
         r, a, sb, _ = aux
         return backend.xp().concatenate([gs] + [g * r[k] * (a[k] - sb) for k in range(self.K - 1)], axis=1)
 
+    def trace_jacobian(self, params, x, sigma):
+        """Not written out for the gated head: use Hutchinson's estimate
+        (:func:`npscore.likelihood.hutchinson_trace`), which needs only :meth:`vjp`."""
+        raise ValueError("the exact trace is not available for GatedScore; use the Hutchinson estimate")
+
     def head_dx(self, x, sigma, out, aux, g):
         """``g * d s_base / dx`` (diagonal) at fixed ``u``."""
         return g * self.base.noised_score_dx(x, sigma, aux[3])

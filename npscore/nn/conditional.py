@@ -118,6 +118,14 @@ class NoiseConditionalMLP:
             + self.head_dx(x, sigma, out, aux, g)
         return grads, gx
 
+    def trace_jacobian(self, params, x, sigma):
+        """Exact ``tr(ds/dx) : (B,)`` = ``c(sigma) / sigma * tr(d MLP / dh)`` at ``h = c(sigma) x``
+        (:mod:`npscore.nn.trace`; the probability-flow likelihood needs it)."""
+        sigma = self.sigma_array(x, sigma)
+        c = self.input_scale(sigma)
+        tr = self.mlp.trace_jacobian(params, c * x, backend.xp().log(sigma)[:, None])
+        return (c[:, 0] if self.scale_input else 1.0) * tr / sigma
+
     def score_fn(self, params):
         """The callable ``score(x, sigma)`` the samplers take (params checked once, here)."""
         self.mlp.check(params, backend.xp().zeros((1, self.in_dim), dtype=params[0][0].dtype),

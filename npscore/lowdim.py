@@ -1,0 +1,230 @@
+"""Every objective on low-dimensional data: train, sample with every sampler, measure, draw.
+
+``npscore train --data NAME|FILE --loss LOSS``: the data (:mod:`npscore.toys`),
+the noise schedule from the data (:mod:`npscore.schedules`), one model
+trained with one objective for a fixed number of steps, then each sampler
+that the model can drive:
+
+==========================  ===================================  ==================================
+losses                      model                                samplers
+==========================  ===================================  ==================================
+esm, ism, ssm, ssm-vr, dsm  ``MLP`` s(x) (dsm at sigma_L)        langevin
+ncsn, sde-ve                ``NoiseConditionalMLP`` s(x, sigma)  every one (VE SDE over the schedule)
+sde-vp                      ``NoiseConditionalMLP`` s(x, sigma)  langevin and the SDE samplers (VP)
+==========================  ===================================  ==================================
+
+``esm`` needs the true score, so only the Gaussian-mixture sets take it.
+Metrics: the energy distance of each sampler's output to held-out data
+beside the floor (the mean and spread of data against data, 20 draws), the
+mode fractions where the data is a mixture, and the score error where the
+exact score is known; figures and ``metrics.json`` go to ``out``.
+"""
+import os
+import time
+
+from . import backend, checks, io, losses, metrics, schedules
+from .nn import MLP, NoiseConditionalMLP
+from .optim import Adam
+from .sampling import SAMPLERS, run as run_sampler, sde_score
+from .sde import VESDE, VPSDE
+from .toys import load
+from .training import fit
+
+LOSSES = ("esm", "ism", "ssm", "ssm-vr", "dsm", "ncsn", "sde-ve", "sde-vp")
+CONDITIONAL = ("ncsn", "sde-ve", "sde-vp")
+
+
+def samplers_for(loss):
+    """The registry names a model trained with ``loss`` can drive."""
+    if loss not in CONDITIONAL:
+        return ["langevin"]
+    if loss == "sde-vp":
+        return ["langevin", "reverse-sde", "predictor-corrector", "probability-flow"]
+    return list(SAMPLERS)
+
+
+def check_args(data, loss, sampler, mixture_known):
+    """The combination is refused, with the reason, before any work."""
+    checks.one_of(loss, "--loss", LOSSES)
+    if loss == "esm" and not mixture_known:
+        raise ValueError(f"--loss esm needs the data's true score, known only for the Gaussian-mixture sets "
+                         f"(two-modes, eight-gaussians); {data!r} has none: use ism, ssm, ssm-vr or dsm")
+    for name in ([] if sampler == "all" else [sampler] if isinstance(sampler, str) else sampler):
+        if name not in samplers_for(loss):
+            raise ValueError(f"--sampler {name} cannot run a model trained with --loss {loss}; "
+                             f"it runs: {', '.join(samplers_for(loss))}")
+
+
+def _loss_fn(loss, model, x, batch, schedule, sde, mixture):
+    N = x.shape[0]
+    sigmas = schedule.sigmas
+
+    def fn(p, rng):
+        xb = x[rng.integers(N, (batch,))]
+        if loss == "esm":
+            return losses.esm(model, p, xb, mixture.score, check=False)
+        if loss == "ism":
+            return losses.ism(model, p, xb, check=False)
+        if loss in ("ssm", "ssm-vr"):
+            return losses.ssm(model, p, xb, 1, rng=rng, variance_reduction=loss == "ssm-vr", check=False)
+        if loss == "dsm":
+            return losses.dsm(model, p, xb, sigmas[-1], rng=rng, check=False)
+        if loss == "ncsn":
+            return losses.ncsn(model, p, xb, sigmas, rng=rng, check=False)
+        return losses.sde_dsm(model, p, xb, sde, rng=rng, check=False)
+    return fn
+
+
+def _sample_all(names, model, params, loss, schedule, sde, x, n, seed, n_steps_each):
+    """Each sampler's ``(n, D)`` output, from the prior (SDE samplers and annealed
+    Langevin) or from uniform starts over the data's box (plain Langevin)."""
+    xp = backend.xp()
+    rng = backend.rng(seed, 10 ** 6)
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    box = lo + (hi - lo) * rng.uniform((n, x.shape[1]), dtype=x.dtype)
+    step = 0.02 * float(xp.mean(x.std(axis=0))) ** 2          # plain Langevin: small against the data
+    out = {"trajectories": None}
+    for name in names:
+        t = time.time()
+        try:
+            out[name] = (_one_sampler(name, model, params, loss, schedule, sde, x, n, rng, box, step,
+                                      n_steps_each, out), time.time() - t)
+            backend.synchronize()
+        except FloatingPointError as exc:              # one sampler diverging is a result, not a crash
+            out[name] = (None, time.time() - t, str(exc))
+    return out
+
+
+def _one_sampler(name, model, params, loss, schedule, sde, x, n, rng, box, step, n_steps_each, out):
+    """One sampler's ``(n, D)`` output (annealed Langevin also leaves its paths in ``out``)."""
+    if name == "langevin":
+        if loss in CONDITIONAL:
+            t_min = backend.xp().asarray([1e-3])
+            smallest = schedule.sigmas[-1] if loss != "sde-vp" else float(sde.marginal(t_min)[1][0])
+            score = lambda y, s=smallest, f=model.score_fn(params): f(y, s)          # noqa: E731
+        else:
+            score = lambda y, p=params: model.apply(p, y)                             # noqa: E731
+        return run_sampler(name, score, box, rng, step=step, n_steps=1000)
+    if name == "annealed-langevin":
+        x1 = schedule.sigmas[0] * rng.normal((n, x.shape[1]), x.dtype)
+        x_out, out["trajectories"] = run_sampler(name, model.score_fn(params), x1, rng, sigmas=schedule.sigmas,
+                                                 step_scale=schedule.step_scale, n_steps_each=n_steps_each,
+                                                 record_every=n_steps_each)
+        return x_out
+    x1 = sde.prior_sample((n, x.shape[1]), rng, x.dtype)
+    return run_sampler(name, sde_score(model, params, sde), x1, rng, sde=sde)
+
+
+def run(out, data="two-modes", loss="ncsn", sampler="all", steps=10000, batch=512, hidden=128, lr=1e-3,
+        seed=0, n_samples=2000, n_train=20000, sigma_max=None, sigma_min=None, n_steps_each=100,
+        sigmas=None, step_scale=None, floor_draws=20, progress=True, log=print):
+    """Train ``loss`` on ``data``, sample, measure, draw; returns the metrics (also ``metrics.json``).
+
+    The schedule comes from the data unless ``sigmas`` (and ``step_scale``) are given.
+    """
+    t0 = time.time()
+    io.writable_folder(out, "--out")
+    x, mixture = load(data, n_train, seed)
+    check_args(data, loss, sampler, mixture is not None)
+    held_out = load(data, n_samples, seed + 1)[0] if mixture is not None or data in _builtin() else None
+    if held_out is None:                                  # a file: hold out a fifth
+        perm = backend.asarray(backend.host.random.default_rng(seed).permutation(x.shape[0]))
+        x, held_out = x[perm[x.shape[0] // 5:]], x[perm[: x.shape[0] // 5]]
+    D = x.shape[1]
+    if sigmas is None:
+        schedule = schedules.from_data(x, n_steps_each, sigma_max, sigma_min)
+    else:
+        levels = checks.sigmas(sigmas)
+        eps = step_scale or schedules.step_scale(levels[0] / levels[1], n_steps_each, levels[-1])
+        schedule = schedules.Schedule(tuple(levels), eps, levels[0], levels[-1], levels[0] / levels[1])
+    log(f"schedule: {len(schedule.sigmas)} levels from sigma_1 = {schedule.sigma_max:.4g} to sigma_L = "
+        f"{schedule.sigma_min:.4g} (ratio {schedule.ratio:.4f}), annealed Langevin step scale "
+        f"{schedule.step_scale:.3g} for T = {n_steps_each}")
+    sde = VPSDE() if loss == "sde-vp" else VESDE(schedule.sigma_min, schedule.sigma_max)
+    sizes = [D, hidden, hidden, D]
+    model = NoiseConditionalMLP(sizes, scale_input=True) if loss in CONDITIONAL else MLP(sizes)
+    params = model.init(seed)
+    _, state, curve = fit(_loss_fn(loss, model, x, batch, schedule, sde, mixture), params, Adam(lr=lr), steps,
+                          seed, ema=0.999, progress=progress, desc=f"{loss} on {os.path.basename(str(data))}")
+    params = state["ema"]
+    t_train = time.time() - t0
+    names = samplers_for(loss) if sampler == "all" else [sampler] if isinstance(sampler, str) else list(sampler)
+    samples = _sample_all(names, model, params, loss, schedule, sde, x, n_samples, seed, n_steps_each)
+    trajectories = samples.pop("trajectories")
+    floor_rng = backend.rng(seed, 7)
+    if mixture is not None or data in _builtin():
+        floor = metrics.energy_floor(lambda n, r: load(data, n, int(r.integers(2 ** 31, (1,))[0]))[0],
+                                     n_samples, floor_rng, floor_draws)
+    else:
+        floor = metrics.energy_floor(lambda n, r: x[r.integers(x.shape[0], (n,))], min(n_samples, x.shape[0]),
+                                     floor_rng, floor_draws)
+    result = {"data": str(data), "loss": loss, "steps": steps, "seed": seed, "backend": backend.name(),
+              "n_samples": n_samples, "schedule": {"sigmas": list(schedule.sigmas), "step_scale": schedule.step_scale,
+                                                   "ratio": schedule.ratio, "n_steps_each": n_steps_each},
+              "energy_floor": {"mean": floor[0], "std": floor[1], "draws": floor_draws},
+              "final_loss": sum(curve[-100:]) / len(curve[-100:]), "samplers": {},
+              "seconds": {"train": t_train}}
+    if mixture is not None:                           # the sampler's own limit: plain Langevin, exact score
+        rng = backend.rng(seed, 11)
+        lo, hi = x.min(axis=0), x.max(axis=0)
+        box = lo + (hi - lo) * rng.uniform((n_samples, D), dtype=x.dtype)
+        step = 0.02 * float(backend.xp().mean(x.std(axis=0))) ** 2
+        samples["langevin, exact score"] = (run_sampler("langevin", mixture.score, box, rng, step=step,
+                                                        n_steps=1000), 0.0)
+        if loss in CONDITIONAL and loss != "sde-vp":
+            score = model.score_fn(params)
+            result_mse = {}
+            for s in schedule.sigmas[:: max(1, len(schedule.sigmas) // 6)] + (schedule.sigmas[-1],):
+                p_s = mixture.noised(s)
+                mse, scale = metrics.score_mse(lambda y, s=s: score(y, s), p_s.score, p_s.sample(2000, rng))
+                result_mse[f"{s:.4g}"] = mse / scale
+    for name, (xs, secs, *error) in samples.items():
+        if xs is None:
+            result["samplers"][name] = {"error": error[0], "seconds": secs}
+            continue
+        row = {"energy_distance": metrics.energy_distance(xs, held_out), "seconds": secs}
+        if mixture is not None:
+            row["mode_fractions"] = metrics.mode_fractions(mixture, xs)
+        result["samplers"][name] = row
+    samples = {k: v for k, v in samples.items() if v[0] is not None}
+    if mixture is not None:
+        result["true_weights"] = [float(w) for w in backend.to_numpy(mixture.weights)]
+        if loss in CONDITIONAL and loss != "sde-vp":
+            result["score_error_relative"] = result_mse
+    io.atomic_savez(os.path.join(out, "samples.npz"), {k.replace("-", "_"): backend.to_numpy(v[0])
+                                                       for k, v in samples.items()})
+    io.save_checkpoint(os.path.join(out, "checkpoint.npz"), params, state, curve,
+                       {"data": str(data), "loss": loss, "hidden": hidden, "sigma_max": schedule.sigma_max,
+                        "sigma_min": schedule.sigma_min, "conditional": loss in CONDITIONAL})
+    if D == 2:
+        from . import plotting
+        plotting.lowdim_figures(out, model, params, loss, schedule, x, mixture, samples, curve, trajectories)
+    result["seconds"]["total"] = time.time() - t0
+    io.atomic_write_json(os.path.join(out, "metrics.json"), result)
+    summary(result, log)
+    return result
+
+
+def _builtin():
+    from .toys import DATASETS
+    return DATASETS
+
+
+def summary(m, log=print):
+    """Print the table of :func:`run`'s metrics."""
+    fl = m["energy_floor"]
+    log(f"{m['data']}: --loss {m['loss']}, {m['steps']} steps, backend {m['backend']}, final loss {m['final_loss']:.4g}")
+    log(f"  {'sampler':<22}{'energy distance':>16}{'x floor':>9}  mode fractions")
+    for name, r in m["samplers"].items():
+        if "error" in r:
+            log(f"  {name:<22}{'diverged':>16}  ({r['error'].split(';')[0]})")
+            continue
+        fr = ", ".join(f"{v:.3f}" for v in r.get("mode_fractions", []))
+        log(f"  {name:<22}{r['energy_distance']:16.4f}{r['energy_distance'] / fl['mean']:9.1f}  {fr}")
+    if "true_weights" in m:
+        log(f"  {'true weights':<47}{', '.join(f'{w:.3f}' for w in m['true_weights'])}")
+    if "score_error_relative" in m:
+        log("  score error vs the exact noised score, relative: " +
+            ", ".join(f"{s}: {v:.3f}" for s, v in m["score_error_relative"].items()))
+    log(f"  floor (data vs data, {fl['draws']} draws): {fl['mean']:.4f} +- {fl['std']:.4f}; "
+        f"train {m['seconds']['train']:.1f}s")

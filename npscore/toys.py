@@ -1,0 +1,113 @@
+"""Low-dimensional data sets: the notes' two modes, the usual 2-D sets of the
+score-matching and flow literature, and the user's own file.
+
+Each built-in set is generated on the active backend from a seed by
+:func:`load`; the two Gaussian mixtures also return their density, so the
+true score, the exact noised score and the mode fractions are known. A file
+is ``.npy`` (an ``(N, D)`` float array) or ``.csv`` (N rows of D numbers,
+an optional header line).
+"""
+import math
+import os
+
+from . import backend, checks
+from .densities import GaussianMixture, two_modes
+
+
+def _two_modes_equal(n, rng, dtype):
+    mix = two_modes((0.5, 0.5), dtype)
+    return mix.sample(n, rng), mix
+
+
+def _eight_gaussians(n, rng, dtype):
+    mix = eight_gaussians(dtype)
+    return mix.sample(n, rng), mix
+
+
+def eight_gaussians(dtype="float64"):
+    """Eight isotropic Gaussians (std 0.2) evenly on the circle of radius 2."""
+    angles = [2 * math.pi * k / 8 for k in range(8)]
+    means = backend.asarray([[2 * math.cos(a), 2 * math.sin(a)] for a in angles], dtype=dtype)
+    return GaussianMixture(backend.asarray([1 / 8] * 8, dtype=dtype), means, backend.asarray([0.04] * 8, dtype=dtype))
+
+
+def _two_modes(n, rng, dtype):
+    mix = two_modes((0.2, 0.8), dtype)
+    return mix.sample(n, rng), mix
+
+
+def _swiss_roll(n, rng, dtype):
+    xp = backend.xp()
+    t = 1.5 * math.pi * (1 + 2 * rng.uniform((n,), dtype=dtype))
+    x = xp.stack([t * xp.cos(t), t * xp.sin(t)], axis=1) / 5.0
+    return x + 0.05 * rng.normal((n, 2), dtype), None
+
+
+def _moons(n, rng, dtype):
+    xp = backend.xp()
+    upper = rng.uniform((n,), dtype=dtype) < 0.5
+    t = math.pi * rng.uniform((n,), dtype=dtype)
+    x = xp.where(upper[:, None], xp.stack([xp.cos(t), xp.sin(t)], 1),
+                 xp.stack([1 - xp.cos(t), 0.5 - xp.sin(t)], 1))
+    return (x - backend.asarray([0.5, 0.25], dtype=dtype)) * 1.5 + 0.05 * rng.normal((n, 2), dtype), None
+
+
+def _checkerboard(n, rng, dtype):
+    xp = backend.xp()
+    x1 = 4 * rng.uniform((n,), dtype=dtype) - 2
+    x2 = 2 * rng.uniform((n,), dtype=dtype) - 2 + 2 * (xp.floor(x1) % 2)
+    return xp.stack([x1, x2], 1), None
+
+
+def _pinwheel(n, rng, dtype, arms=5):
+    xp = backend.xp()
+    k = rng.integers(arms, (n,)).astype(dtype)
+    r = 0.3 + 0.05 * rng.normal((n,), dtype) + 1.7 * rng.uniform((n,), dtype=dtype)
+    a = 2 * math.pi * k / arms + 0.25 * rng.normal((n,), dtype) + 0.6 * r
+    return xp.stack([r * xp.cos(a), r * xp.sin(a)], 1), None
+
+
+def _rings(n, rng, dtype, radii=(0.5, 1.0, 1.5, 2.0)):
+    xp = backend.xp()
+    r = backend.asarray(radii, dtype=dtype)[rng.integers(len(radii), (n,))]
+    a = 2 * math.pi * rng.uniform((n,), dtype=dtype)
+    return xp.stack([r * xp.cos(a), r * xp.sin(a)], 1) + 0.05 * rng.normal((n, 2), dtype), None
+
+
+#: name -> generator ``(n, rng, dtype) -> (x, mixture or None)``
+DATASETS = {"two-modes": _two_modes, "two-modes-equal": _two_modes_equal, "eight-gaussians": _eight_gaussians, "swiss-roll": _swiss_roll,
+            "moons": _moons, "checkerboard": _checkerboard, "pinwheel": _pinwheel, "rings": _rings}
+
+
+def read_file(path, dtype="float64"):
+    """``(N, D)`` data from a ``.npy`` or ``.csv`` file, checked."""
+    np = backend.host
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file (--data takes a built-in name, one of "
+                                f"{', '.join(DATASETS)}, or a .npy / .csv file of shape (N, D))")
+    try:
+        if path.endswith(".npy"):
+            x = np.load(path, allow_pickle=False)
+        elif path.endswith(".csv"):
+            with open(path) as f:
+                first = f.readline()
+            skip = 1 if any(c.isalpha() for c in first.replace("e", "").replace("E", "")) else 0
+            x = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
+        else:
+            raise ValueError("the file must end in .npy or .csv")
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"{path}: not readable as (N, D) numbers ({str(exc).splitlines()[0][:100]})") from None
+    if x.ndim != 2 or x.shape[0] < 2 or x.dtype.kind not in "iuf":
+        raise ValueError(f"{path}: must hold an (N, D) array of numbers with N >= 2; got "
+                         f"{x.dtype} of shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{path}: holds NaN or inf; remove those rows")
+    return backend.asarray(x.astype(dtype))
+
+
+def load(data, n, seed=0, dtype="float64"):
+    """``(x, mixture)``: ``n`` draws of a built-in set (and its density when it is a
+    Gaussian mixture, else None), or the rows of a file (``n`` ignored; mixture None)."""
+    if data in DATASETS:
+        return DATASETS[data](checks.integer(n, "n"), backend.rng(seed, 1), dtype)
+    return read_file(data, dtype), None
