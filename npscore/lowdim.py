@@ -27,7 +27,7 @@ from .nn import MLP, NoiseConditionalMLP
 from .optim import Adam
 from .sampling import SAMPLERS, run as run_sampler, sde_score
 from .sde import VESDE, VPSDE
-from .toys import load
+from .toys import DATASETS, load
 from .training import fit
 
 LOSSES = ("esm", "ism", "ssm", "ssm-vr", "dsm", "ncsn", "sde-ve", "sde-vp")
@@ -115,6 +115,62 @@ def _one_sampler(name, model, params, loss, schedule, sde, x, n, rng, box, step,
     return run_sampler(name, sde_score(model, params, sde), x1, rng, sde=sde)
 
 
+def split(data, n_train, n_held_out, seed):
+    """``(x, held_out, mixture)``: fresh draws of a built-in set, or a file's rows with a fifth held out."""
+    x, mixture = load(data, n_train, seed)
+    if data in DATASETS:
+        return x, load(data, n_held_out, seed + 1)[0], mixture
+    perm = backend.asarray(backend.host.random.default_rng(seed).permutation(x.shape[0]))
+    return x[perm[x.shape[0] // 5:]], x[perm[: x.shape[0] // 5]], None
+
+
+def schedule_for(x, n_steps_each, sigma_max=None, sigma_min=None, sigmas=None, step_scale=None):
+    """The schedule of :func:`npscore.schedules.from_data`, or the given ``sigmas``."""
+    if sigmas is None:
+        return schedules.from_data(x, n_steps_each, sigma_max, sigma_min)
+    levels = checks.sigmas(sigmas)
+    eps = step_scale or schedules.step_scale(levels[0] / levels[1], n_steps_each, levels[-1])
+    return schedules.Schedule(tuple(levels), eps, levels[0], levels[-1], levels[0] / levels[1])
+
+
+def _floor(data, x, n, seed, draws):
+    if data in DATASETS:
+        return metrics.energy_floor(lambda m, r: load(data, m, int(r.integers(2 ** 31, (1,))[0]))[0], n,
+                                    backend.rng(seed, 7), draws)
+    return metrics.energy_floor(lambda m, r: x[r.integers(x.shape[0], (m,))], min(n, x.shape[0]),
+                                backend.rng(seed, 7), draws)
+
+
+def _exact_rows(mixture, model, params, loss, schedule, x, n, seed):
+    """Plain Langevin with the exact score (the sampler's own limit), and the learned
+    score's relative error against the exact noised score at a few levels."""
+    rng = backend.rng(seed, 11)
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    box = lo + (hi - lo) * rng.uniform((n, x.shape[1]), dtype=x.dtype)
+    step = 0.02 * float(backend.xp().mean(x.std(axis=0))) ** 2
+    exact = run_sampler("langevin", mixture.score, box, rng, step=step, n_steps=1000)
+    errors = {}
+    if loss in CONDITIONAL and loss != "sde-vp":
+        score = model.score_fn(params)
+        for s in schedule.sigmas[:: max(1, len(schedule.sigmas) // 6)] + (schedule.sigmas[-1],):
+            p_s = mixture.noised(s)
+            mse, scale = metrics.score_mse(lambda y, s=s: score(y, s), p_s.score, p_s.sample(2000, rng))
+            errors[f"{s:.4g}"] = mse / scale
+    return exact, errors
+
+
+def _measure(samples, held_out, mixture):
+    rows = {}
+    for name, (xs, secs, *error) in samples.items():
+        if xs is None:
+            rows[name] = {"error": error[0], "seconds": secs}
+            continue
+        rows[name] = {"energy_distance": metrics.energy_distance(xs, held_out), "seconds": secs}
+        if mixture is not None:
+            rows[name]["mode_fractions"] = metrics.mode_fractions(mixture, xs)
+    return rows
+
+
 def run(out, data="two-modes", loss="ncsn", sampler="all", steps=10000, batch=512, hidden=128, lr=1e-3,
         seed=0, n_samples=2000, n_train=20000, sigma_max=None, sigma_min=None, n_steps_each=100,
         sigmas=None, step_scale=None, floor_draws=20, progress=True, log=print):
@@ -124,90 +180,46 @@ def run(out, data="two-modes", loss="ncsn", sampler="all", steps=10000, batch=51
     """
     t0 = time.time()
     io.writable_folder(out, "--out")
-    x, mixture = load(data, n_train, seed)
+    x, held_out, mixture = split(data, n_train, n_samples, seed)
     check_args(data, loss, sampler, mixture is not None)
-    held_out = load(data, n_samples, seed + 1)[0] if mixture is not None or data in _builtin() else None
-    if held_out is None:                                  # a file: hold out a fifth
-        perm = backend.asarray(backend.host.random.default_rng(seed).permutation(x.shape[0]))
-        x, held_out = x[perm[x.shape[0] // 5:]], x[perm[: x.shape[0] // 5]]
-    D = x.shape[1]
-    if sigmas is None:
-        schedule = schedules.from_data(x, n_steps_each, sigma_max, sigma_min)
-    else:
-        levels = checks.sigmas(sigmas)
-        eps = step_scale or schedules.step_scale(levels[0] / levels[1], n_steps_each, levels[-1])
-        schedule = schedules.Schedule(tuple(levels), eps, levels[0], levels[-1], levels[0] / levels[1])
+    schedule = schedule_for(x, n_steps_each, sigma_max, sigma_min, sigmas, step_scale)
     log(f"schedule: {len(schedule.sigmas)} levels from sigma_1 = {schedule.sigma_max:.4g} to sigma_L = "
         f"{schedule.sigma_min:.4g} (ratio {schedule.ratio:.4f}), annealed Langevin step scale "
         f"{schedule.step_scale:.3g} for T = {n_steps_each}")
     sde = VPSDE() if loss == "sde-vp" else VESDE(schedule.sigma_min, schedule.sigma_max)
-    sizes = [D, hidden, hidden, D]
+    sizes = [x.shape[1], hidden, hidden, x.shape[1]]
     model = NoiseConditionalMLP(sizes, scale_input=True) if loss in CONDITIONAL else MLP(sizes)
-    params = model.init(seed)
-    _, state, curve = fit(_loss_fn(loss, model, x, batch, schedule, sde, mixture), params, Adam(lr=lr), steps,
-                          seed, ema=0.999, progress=progress, desc=f"{loss} on {os.path.basename(str(data))}")
-    params = state["ema"]
-    t_train = time.time() - t0
+    _, state, curve = fit(_loss_fn(loss, model, x, batch, schedule, sde, mixture), model.init(seed), Adam(lr=lr),
+                          steps, seed, ema=0.999, progress=progress, desc=f"{loss} on {os.path.basename(str(data))}")
+    params, t_train = state["ema"], time.time() - t0
     names = samplers_for(loss) if sampler == "all" else [sampler] if isinstance(sampler, str) else list(sampler)
     samples = _sample_all(names, model, params, loss, schedule, sde, x, n_samples, seed, n_steps_each)
-    trajectories = samples.pop("trajectories")
-    floor_rng = backend.rng(seed, 7)
-    if mixture is not None or data in _builtin():
-        floor = metrics.energy_floor(lambda n, r: load(data, n, int(r.integers(2 ** 31, (1,))[0]))[0],
-                                     n_samples, floor_rng, floor_draws)
-    else:
-        floor = metrics.energy_floor(lambda n, r: x[r.integers(x.shape[0], (n,))], min(n_samples, x.shape[0]),
-                                     floor_rng, floor_draws)
+    paths = samples.pop("trajectories")
     result = {"data": str(data), "loss": loss, "steps": steps, "seed": seed, "backend": backend.name(),
               "n_samples": n_samples, "schedule": {"sigmas": list(schedule.sigmas), "step_scale": schedule.step_scale,
                                                    "ratio": schedule.ratio, "n_steps_each": n_steps_each},
-              "energy_floor": {"mean": floor[0], "std": floor[1], "draws": floor_draws},
-              "final_loss": sum(curve[-100:]) / len(curve[-100:]), "samplers": {},
-              "seconds": {"train": t_train}}
-    if mixture is not None:                           # the sampler's own limit: plain Langevin, exact score
-        rng = backend.rng(seed, 11)
-        lo, hi = x.min(axis=0), x.max(axis=0)
-        box = lo + (hi - lo) * rng.uniform((n_samples, D), dtype=x.dtype)
-        step = 0.02 * float(backend.xp().mean(x.std(axis=0))) ** 2
-        samples["langevin, exact score"] = (run_sampler("langevin", mixture.score, box, rng, step=step,
-                                                        n_steps=1000), 0.0)
-        if loss in CONDITIONAL and loss != "sde-vp":
-            score = model.score_fn(params)
-            result_mse = {}
-            for s in schedule.sigmas[:: max(1, len(schedule.sigmas) // 6)] + (schedule.sigmas[-1],):
-                p_s = mixture.noised(s)
-                mse, scale = metrics.score_mse(lambda y, s=s: score(y, s), p_s.score, p_s.sample(2000, rng))
-                result_mse[f"{s:.4g}"] = mse / scale
-    for name, (xs, secs, *error) in samples.items():
-        if xs is None:
-            result["samplers"][name] = {"error": error[0], "seconds": secs}
-            continue
-        row = {"energy_distance": metrics.energy_distance(xs, held_out), "seconds": secs}
-        if mixture is not None:
-            row["mode_fractions"] = metrics.mode_fractions(mixture, xs)
-        result["samplers"][name] = row
-    samples = {k: v for k, v in samples.items() if v[0] is not None}
+              "final_loss": sum(curve[-100:]) / len(curve[-100:]), "seconds": {"train": t_train}}
+    mean, std = _floor(data, x, n_samples, seed, floor_draws)
+    result["energy_floor"] = {"mean": mean, "std": std, "draws": floor_draws}
     if mixture is not None:
+        exact, errors = _exact_rows(mixture, model, params, loss, schedule, x, n_samples, seed)
+        samples["langevin, exact score"] = (exact, 0.0)
         result["true_weights"] = [float(w) for w in backend.to_numpy(mixture.weights)]
-        if loss in CONDITIONAL and loss != "sde-vp":
-            result["score_error_relative"] = result_mse
+        result.update({"score_error_relative": errors} if errors else {})
+    result["samplers"] = _measure(samples, held_out, mixture)
+    samples = {k: v for k, v in samples.items() if v[0] is not None}
     io.atomic_savez(os.path.join(out, "samples.npz"), {k.replace("-", "_"): backend.to_numpy(v[0])
                                                        for k, v in samples.items()})
     io.save_checkpoint(os.path.join(out, "checkpoint.npz"), params, state, curve,
                        {"data": str(data), "loss": loss, "hidden": hidden, "sigma_max": schedule.sigma_max,
                         "sigma_min": schedule.sigma_min, "conditional": loss in CONDITIONAL})
-    if D == 2:
+    if x.shape[1] == 2:
         from . import plotting
-        plotting.lowdim_figures(out, model, params, loss, schedule, x, mixture, samples, curve, trajectories)
+        plotting.lowdim_figures(out, model, params, loss, schedule, x, mixture, samples, curve, paths)
     result["seconds"]["total"] = time.time() - t0
     io.atomic_write_json(os.path.join(out, "metrics.json"), result)
     summary(result, log)
     return result
-
-
-def _builtin():
-    from .toys import DATASETS
-    return DATASETS
 
 
 def summary(m, log=print):
