@@ -212,7 +212,9 @@ def run(out, data="two-modes", loss="ncsn", sampler="all", steps=10000, batch=51
                                                        for k, v in samples.items()})
     io.save_checkpoint(os.path.join(out, "checkpoint.npz"), params, state, curve,
                        {"data": str(data), "loss": loss, "hidden": hidden, "sigma_max": schedule.sigma_max,
-                        "sigma_min": schedule.sigma_min, "conditional": loss in CONDITIONAL})
+                        "sigma_min": schedule.sigma_min, "conditional": loss in CONDITIONAL,
+                        "sigmas": list(schedule.sigmas), "step_scale": schedule.step_scale,
+                        "n_steps_each": n_steps_each, "seed": seed, "n_train": n_train})
     if x.shape[1] == 2:
         from . import plotting
         plotting.lowdim_figures(out, model, params, loss, schedule, x, mixture, samples, curve, paths)
@@ -220,6 +222,29 @@ def run(out, data="two-modes", loss="ncsn", sampler="all", steps=10000, batch=51
     io.atomic_write_json(os.path.join(out, "metrics.json"), result)
     summary(result, log)
     return result
+
+
+def resample(checkpoint, seed, n=2000, sampler="all"):
+    """Sample a model saved by :func:`run` again with another ``seed``.
+
+    Returns
+    -------
+    dict
+        sampler name -> ``(n, D)`` samples (None where the sampler diverged).
+    """
+    config = io.read_json_array(checkpoint, io.read_npz(checkpoint, ("config",), "an npscore train checkpoint"))
+    x, _ = load(config["data"], config.get("n_train", 20000), config.get("seed", 0))
+    sizes = [x.shape[1], config["hidden"], config["hidden"], x.shape[1]]
+    loss = config["loss"]
+    model = NoiseConditionalMLP(sizes, scale_input=True) if loss in CONDITIONAL else MLP(sizes)
+    params = io.load_checkpoint(checkpoint, model)[0]
+    schedule = schedules.Schedule(tuple(config["sigmas"]), config["step_scale"], config["sigma_max"],
+                                  config["sigma_min"], config["sigmas"][0] / config["sigmas"][1])
+    sde = VPSDE() if loss == "sde-vp" else VESDE(schedule.sigma_min, schedule.sigma_max)
+    names = samplers_for(loss) if sampler == "all" else [sampler]
+    out = _sample_all(names, model, params, loss, schedule, sde, x, n, seed, config["n_steps_each"])
+    out.pop("trajectories")
+    return {k: v[0] for k, v in out.items()}
 
 
 def summary(m, log=print):

@@ -161,6 +161,11 @@ def speckle(images, lit=0.5):
     return float((x & (neighbours == 0)).sum() / max(int(x.sum()), 1))
 
 
+def blank(images, level=0.06):
+    """The fraction of images whose mean pixel is below ``level`` (MNIST test: about 3%)."""
+    return float((backend.to_numpy(images).reshape(images.shape[0], -1).mean(1) < level).mean())
+
+
 def evaluate_samples(clf, raw, x_test, x_train, seed=0):
     """The metrics of the samples ``raw`` (clipped to [0, 1]) beside MNIST test and the Gaussian fit.
 
@@ -179,7 +184,8 @@ def evaluate_samples(clf, raw, x_test, x_train, seed=0):
     rows = {"model": xp.clip(raw, 0.0, 1.0), "model unclipped": raw,
             "mnist_test (floor)": x_test[backend.asarray(perm)],
             "gaussian_fit (baseline)": gauss, "gaussian_fit clipped": xp.clip(gauss, 0.0, 1.0)}
-    return {key: {**classifier.evaluate(clf, x, ref), "speckle": speckle(x)} for key, x in rows.items()}
+    return {key: {**classifier.evaluate(clf, x, ref), "speckle": speckle(x), "blank": blank(xp.clip(x, 0.0, 1.0))}
+            for key, x in rows.items()}
 
 
 def load_data(data_dir=None, test=True):
@@ -213,11 +219,11 @@ def sample_and_evaluate(model, params, sigmas, out, data, clf, n=1000, seed=0, s
                     "step_scale": step_scale, "n_steps_each": n_steps_each, "n_levels": len(sigmas),
                     **(extra or {})})
     io.atomic_write_json(os.path.join(out, "metrics.json"), metrics)
-    log(f"{'':<24}{'classifier-FID':>15}{'IS analogue':>13}{'top prob':>10}{'speckle':>9}  min class")
+    log(f"{'':<24}{'classifier-FID':>15}{'IS analogue':>13}{'top prob':>10}{'speckle':>9}{'blank':>7}  min class")
     for key in ("model", "model unclipped", "mnist_test (floor)", "gaussian_fit (baseline)", "gaussian_fit clipped"):
         m = metrics[key]
         log(f"{key:<24}{m['classifier_fid']:15.2f}{m['inception_score']:13.2f}{m['mean_top_prob']:10.3f}"
-            f"{m['speckle']:9.4f}  {min(m['label_fractions']):.3f}")
+            f"{m['speckle']:9.4f}{m['blank']:7.3f}  {min(m['label_fractions']):.3f}")
     log("model label fractions: " + " ".join(f"{v:.3f}" for v in metrics["model"]["label_fractions"]))
     log(f"sampling {n} images took {seconds:.1f}s; grid: {os.path.join(out, 'samples.png')}")
     return metrics
