@@ -38,5 +38,5 @@ cp "$W/bench/losses_cupy.json" "$OUT/" 2>/dev/null
 
 echo "== demo =="
 timeout 60 python3 -m npscore demo --backend cupy --out "$W/demo" --no-progress | tail -12
-cp "$W/demo/4_samplers.png" "$OUT/demo_samplers.png" 2>/dev/null
+cp "$W/demo/samples.png" "$OUT/demo_samples.png" 2>/dev/null
 date -u

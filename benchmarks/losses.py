@@ -6,7 +6,10 @@ ism (autograd reference, toy2d only): median seconds per step after warm-up,
 achieved GFLOP/s (counted below), and the backend's matmul GFLOP/s for scale.
 Then a sweep of step time against D for ism / ssm / dsm, plotted.
 
-Run: python benchmarks/losses.py [--backend cupy] [--quick] [--out benchmarks/results]
+Each run is one process of npscore alone; ``--tune`` first calls
+``backend.tune_allocator()``, as the ``npscore`` command does.
+
+Run: python benchmarks/losses.py [--backend cupy] [--quick] [--tune] [--out benchmarks/results]
 """
 import argparse
 import json
@@ -32,13 +35,13 @@ def flops(kind, D, H, B):
 
 def step_fn(kind, model, params, x, rng):
     if kind == "dsm":
-        return lambda: losses.dsm(model, params, x, 0.1, rng=rng)
+        return lambda: losses.dsm(model, params, x, 0.1, rng=rng, check=False)
     if kind == "ssm":
-        return lambda: losses.ssm(model, params, x, 1, rng=rng)
+        return lambda: losses.ssm(model, params, x, 1, rng=rng, check=False)
     if kind == "ssm-vr":
-        return lambda: losses.ssm(model, params, x, 1, rng=rng, variance_reduction=True)
+        return lambda: losses.ssm(model, params, x, 1, rng=rng, variance_reduction=True, check=False)
     if kind == "ism":
-        return lambda: losses.ism(model, params, x)
+        return lambda: losses.ism(model, params, x, check=False)
     if kind == "ism-autograd":
         return lambda: reference.ism([(backend.to_numpy(W), backend.to_numpy(b)) for W, b in params],
                                      backend.to_numpy(x), model.activation)
@@ -71,8 +74,11 @@ def main():
     ap.add_argument("--backend", default="numpy")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    ap.add_argument("--tune", action="store_true", help="call backend.tune_allocator() first (as the CLI does)")
     args = ap.parse_args()
     backend.use(args.backend)
+    if args.tune:
+        backend.tune_allocator()
     reps = 3 if args.quick else 10
     res = {"backend": backend.name(), "date": time.strftime("%Y-%m-%d"), "matmul_gflops": matmul_gflops(),
            "workloads": {}, "sweep": {}}
@@ -102,7 +108,7 @@ def main():
             res["sweep"][kind].append(time_it(step_fn(kind, model, params, x, backend.rng(2)), reps))
     res["sweep"]["D"] = dims
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, f"losses_{backend.name()}.json"), "w") as f:
+    with open(os.path.join(args.out, f"losses_{backend.name()}{'_tuned' if args.tune else ''}.json"), "w") as f:
         json.dump(res, f, indent=2)
     import matplotlib
     matplotlib.use("Agg")
@@ -116,7 +122,8 @@ def main():
     ax.set_ylabel("ms per step")
     ax.set_title(f"step time against D ({backend.name()})")
     ax.legend()
-    fig.savefig(os.path.join(args.out, f"sweep_{backend.name()}.png"), dpi=100, bbox_inches="tight")
+    fig.savefig(os.path.join(args.out, f"sweep_{backend.name()}{'_tuned' if args.tune else ''}.png"), dpi=100,
+                bbox_inches="tight")
     print("sweep (ms/step) D =", dims)
     for kind in ("dsm", "ssm", "ism"):
         print(f"  {kind:<4}", " ".join(f"{t * 1e3:8.2f}" for t in res["sweep"][kind]))

@@ -149,7 +149,7 @@ def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4,
         model, params, config = run.load_model(checkpoint)
         x = load_mnist(data, "test", dtype="float64", dequantize=True, rng=rng)[0][:n]
         params = [(W.astype("float64"), b.astype("float64")) for W, b in params]
-        sde, mixture = VESDE(config["sigmas"][-1], config["sigmas"][0]), None
+        sde, mixture, prior = VESDE(config["sigmas"][-1], config["sigmas"][0]), None, None
         if trace != "hutchinson":
             trace = "hutchinson"                         # the gated model has no exact trace
     else:
@@ -161,6 +161,8 @@ def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4,
         model = NoiseConditionalMLP([D, H, H, D], scale_input=True)
         params = io.load_checkpoint(checkpoint, model, dtype="float64")[0]
         sde = VPSDE() if config["loss"] == "sde-vp" else VESDE(config["sigma_min"], config["sigma_max"])
+        from .lowdim import prior_gaussian
+        prior = prior_gaussian(sde, load(data, config.get("n_train", 20000), config.get("seed", 0))[0]).log_prob
     score = model.score_fn(params)
     sde_s = lambda y, t: score(y, sde.marginal(t)[1])      # noqa: E731
     kinds = ["exact", "hutchinson"] if trace == "both" else [trace]
@@ -168,7 +170,7 @@ def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4,
     for kind in kinds:
         tr = exact_trace(model, params, sde) if kind == "exact" else hutchinson_trace(model, params, sde, rng, n_probes)
         t = time.time()
-        values = ode_log_prob(sde_s, tr, sde, x, n_steps, progress=progress)
+        values = ode_log_prob(sde_s, tr, sde, x, n_steps, prior=prior, progress=progress)
         backend.synchronize()
         results.append((values, time.time() - t))
     truth = None if mixture is None else mixture.log_prob(x)

@@ -13,7 +13,8 @@ ncsn, sde-ve                ``NoiseConditionalMLP`` s(x, sigma)  every one (VE S
 sde-vp                      ``NoiseConditionalMLP`` s(x, sigma)  langevin and the SDE samplers (VP)
 ==========================  ===================================  ==================================
 
-``esm`` needs the true score, so only the Gaussian-mixture sets take it.
+The SDE samplers start from the Gaussian with p_1's mean and covariance
+(:func:`prior_gaussian`). ``esm`` needs the true score, so only the Gaussian-mixture sets take it.
 Metrics: the energy distance of each sampler's output to held-out data
 beside the floor (the mean and spread of data against data, 20 draws), the
 mode fractions where the data is a mixture, and the score error where the
@@ -23,6 +24,7 @@ import os
 import time
 
 from . import backend, checks, io, losses, metrics, schedules
+from .densities import Gaussian
 from .nn import MLP, NoiseConditionalMLP
 from .optim import Adam
 from .sampling import SAMPLERS, run as run_sampler, sde_score
@@ -32,6 +34,11 @@ from .training import fit
 
 LOSSES = ("esm", "ism", "ssm", "ssm-vr", "dsm", "ncsn", "sde-ve", "sde-vp")
 CONDITIONAL = ("ncsn", "sde-ve", "sde-vp")
+#: the corrector's signal-to-noise ratio here (score_sde's 0.16, set for CIFAR-10, over-disperses
+#: 2-D samples to 3-5 times the energy floor; 0.03 stays within it)
+SNR = 0.03
+#: the working precision of ``npscore train``
+DTYPE = "float32"
 
 
 def samplers_for(loss):
@@ -111,15 +118,33 @@ def _one_sampler(name, model, params, loss, schedule, sde, x, n, rng, box, step,
                                                  step_scale=schedule.step_scale, n_steps_each=n_steps_each,
                                                  record_every=n_steps_each)
         return x_out
-    x1 = sde.prior_sample((n, x.shape[1]), rng, x.dtype)
-    return run_sampler(name, sde_score(model, params, sde), x1, rng, sde=sde)
+    options = {"snr": SNR} if name == "predictor-corrector" else {}
+    return run_sampler(name, sde_score(model, params, sde), prior_sample(sde, x, n, rng), rng, sde=sde, **options)
+
+
+def prior_gaussian(sde, x):
+    """The Gaussian with the first two moments of p_1, the data pushed to t = 1:
+    ``N(mean x, Cov x + sigma_max^2 I)`` for the VE SDE (its own prior
+    ``N(0, sigma_max^2 I)`` misses the data's mean and spread, which the
+    deterministic probability flow carries into its samples), ``N(0, I)`` for VP."""
+    xp = backend.xp()
+    D = x.shape[1]
+    if isinstance(sde, VPSDE):
+        return Gaussian(xp.zeros(D, dtype=x.dtype), xp.eye(D, dtype=x.dtype))
+    c = x - x.mean(axis=0)
+    return Gaussian(x.mean(axis=0), c.T @ c / (x.shape[0] - 1) + sde.sigma_max ** 2 * xp.eye(D, dtype=x.dtype))
+
+
+def prior_sample(sde, x, n, rng):
+    """``(n, D)`` starts for the SDE samplers from :func:`prior_gaussian`."""
+    return prior_gaussian(sde, x).sample(n, rng).astype(x.dtype)
 
 
 def split(data, n_train, n_held_out, seed):
     """``(x, held_out, mixture)``: fresh draws of a built-in set, or a file's rows with a fifth held out."""
-    x, mixture = load(data, n_train, seed)
+    x, mixture = load(data, n_train, seed, DTYPE)
     if data in DATASETS:
-        return x, load(data, n_held_out, seed + 1)[0], mixture
+        return x, load(data, n_held_out, seed + 1, DTYPE)[0], mixture
     perm = backend.asarray(backend.host.random.default_rng(seed).permutation(x.shape[0]))
     return x[perm[x.shape[0] // 5:]], x[perm[: x.shape[0] // 5]], None
 
@@ -189,8 +214,9 @@ def run(out, data="two-modes", loss="ncsn", sampler="all", steps=10000, batch=51
     sde = VPSDE() if loss == "sde-vp" else VESDE(schedule.sigma_min, schedule.sigma_max)
     sizes = [x.shape[1], hidden, hidden, x.shape[1]]
     model = NoiseConditionalMLP(sizes, scale_input=True) if loss in CONDITIONAL else MLP(sizes)
-    _, state, curve = fit(_loss_fn(loss, model, x, batch, schedule, sde, mixture), model.init(seed), Adam(lr=lr),
-                          steps, seed, ema=0.999, progress=progress, desc=f"{loss} on {os.path.basename(str(data))}")
+    _, state, curve = fit(_loss_fn(loss, model, x, batch, schedule, sde, mixture), model.init(seed, DTYPE),
+                          Adam(lr=lr), steps, seed, ema=0.999, progress=progress,
+                          desc=f"{loss} on {os.path.basename(str(data))}")
     params, t_train = state["ema"], time.time() - t0
     names = samplers_for(loss) if sampler == "all" else [sampler] if isinstance(sampler, str) else list(sampler)
     samples = _sample_all(names, model, params, loss, schedule, sde, x, n_samples, seed, n_steps_each)
@@ -233,7 +259,7 @@ def resample(checkpoint, seed, n=2000, sampler="all"):
         sampler name -> ``(n, D)`` samples (None where the sampler diverged).
     """
     config = io.read_json_array(checkpoint, io.read_npz(checkpoint, ("config",), "an npscore train checkpoint"))
-    x, _ = load(config["data"], config.get("n_train", 20000), config.get("seed", 0))
+    x, _ = load(config["data"], config.get("n_train", 20000), config.get("seed", 0), DTYPE)
     sizes = [x.shape[1], config["hidden"], config["hidden"], x.shape[1]]
     loss = config["loss"]
     model = NoiseConditionalMLP(sizes, scale_input=True) if loss in CONDITIONAL else MLP(sizes)

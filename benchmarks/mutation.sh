@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Mutation score of npscore's mathematical modules (mutmut 3; the dev extra).
+# A benchmark, not part of CI: the whole set takes about 45 minutes on 2 cores.
+#   pip install -e ".[dev]" && bash benchmarks/mutation.sh [MODULE_GLOB ...]
+# With arguments, only those modules (e.g. npscore/sde.py) are mutated.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${NPSCORE_MNIST_DIR:=$(cd .. && pwd)/shared/data/mnist}"   # mutmut runs the tests from mutants/
+export NPSCORE_MNIST_DIR
+rm -rf mutants                                                  # a stale mutants/ loses the test map
+if [ "$#" -gt 0 ]; then
+  globs=$(printf '"%s", ' "$@")
+  sed -i.bak "s|^only_mutate = .*|only_mutate = [${globs%, }]|" pyproject.toml
+  trap 'mv pyproject.toml.bak pyproject.toml' EXIT
+fi
+mutmut run --max-children 2 || true
+mutmut results --all true > benchmarks/results/mutation_results.txt || true
+python3 - <<'PY'
+import collections, re
+counts = collections.defaultdict(collections.Counter)
+for line in open("benchmarks/results/mutation_results.txt"):
+    m = re.match(r"\s*(npscore[\w.]*?)\.(x[_\w]+?)__mutmut_\d+: (\w[\w ]*)", line)
+    if m:
+        counts[m.group(1)][m.group(3).strip()] += 1
+print(f"{'module':<28}{'made':>6}{'killed':>8}{'survived':>10}{'score':>8}")
+for mod, c in sorted(counts.items()):
+    made = sum(c.values()); killed = c["killed"] + c["timeout"]
+    print(f"{mod:<28}{made:>6}{killed:>8}{c['survived']:>10}{killed / made:>8.0%}")
+PY
