@@ -27,7 +27,7 @@ model, params, losses, seconds, config = run.train(out, data["x_train"], steps=2
                                                    hidden=64 if quick else 512, force=True)
 print(f"trained {len(losses)} steps in {seconds:.0f}s, final loss {sum(losses[-100:]) / 100:.2f}")
 
-# 3. sample with NCSN's annealed Langevin over the geometric levels, from N(0, sigma_1^2 I)
+# 3. sample with the reverse-time VE SDE from N(0, sigma_1^2 I) (sampler="annealed-langevin": NCSN's)
 samples = backend.xp().clip(run.sample(model, params, config["sigmas"], 100, seed=0), 0.0, 1.0)
 plotting.image_grid(os.path.join(out, "grid.png"), samples)
 print(f"sample grid: {os.path.join(out, 'grid.png')}")

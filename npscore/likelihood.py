@@ -154,9 +154,10 @@ def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4,
             trace = "hutchinson"                         # the gated model has no exact trace
     else:
         from .nn import NoiseConditionalMLP
+        from .lowdim import split
         data = data or config["data"]
-        x, mixture = load(data, n, seed + 2)
-        x = x[:n]
+        x = split(data, config.get("n_train", 20000), n, config.get("seed", 0))[1][:n].astype("float64")
+        mixture = load(data, 2, 0)[1]
         D, H = x.shape[1], config["hidden"]
         model = NoiseConditionalMLP([D, H, H, D], scale_input=True)
         params = io.load_checkpoint(checkpoint, model, dtype="float64")[0]

@@ -150,3 +150,22 @@ def lowdim_figures(out, model, params, loss, schedule, x, mixture, samples, curv
         density(f("density.png"), mixture.log_prob, lim=lim)
     if paths is not None:
         trajectories(f("annealed_langevin.png"), samples["annealed-langevin"][0], paths, x[:2000], lim=lim)
+
+
+def dataset_grid(path, rows):
+    """``rows``: ``(name, data, samples, ratio to the floor)``; data above samples, one column each."""
+    np = backend.host
+    fig, axes = plt.subplots(2, len(rows), figsize=(2.3 * len(rows), 4.8), squeeze=False)
+    for j, (name, data, samples, ratio) in enumerate(rows):
+        d = backend.to_numpy(data)
+        lim = 1.15 * float(np.abs(d).max())
+        for i, (pts, title) in enumerate(((d, name), (backend.to_numpy(samples), f"reverse SDE, {ratio:.1f}x floor"))):
+            ax = axes[i, j]
+            ax.scatter(pts[:, 0], pts[:, 1], s=0.8, alpha=0.4, color="C1" if i == 0 else "C0")
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(title, fontsize=8)
+    return save(fig, path)

@@ -151,8 +151,8 @@ def test_sample_and_evaluate_reports_every_row(tmp_path):
     clf = classifier.train_classifier(d["x_train"], d["y_train"], steps=5, progress=False)
     sigmas = config["sigmas"]
     assert sigmas[-1] == pytest.approx(run.SIGMA_MIN) and len(sigmas) > 10
-    m = run.sample_and_evaluate(model, params, sigmas, str(tmp_path / "out"), d, clf, n=24, n_steps_each=2,
-                                step_scale=1e-5, log=lambda *a: None)
+    m = run.sample_and_evaluate(model, params, sigmas, str(tmp_path / "out"), d, clf, n=24,
+                                sampler="annealed-langevin", n_steps_each=2, step_scale=1e-5, log=lambda *a: None)
     rows = ["model", "model unclipped", "mnist_test (floor)", "gaussian_fit (baseline)", "gaussian_fit clipped"]
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert all(np.isfinite(saved[k]["classifier_fid"]) and 0 <= saved[k]["speckle"] <= 1 for k in rows)

