@@ -130,11 +130,15 @@ def _cmd_sample(args):
 
 
 # ---------------------------------------------------------------- the parser
+def _backend_arg(p):
+    p.add_argument("--backend", default=backend.from_environment(), choices=backend.BACKENDS,
+                   help="array backend (default: $NPSCORE_BACKEND, else numpy)")
+
+
 def _common(p, out):
     p.add_argument("--out", default=out, help="folder for everything the command writes")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of every random draw")
-    p.add_argument("--backend", default=backend.from_environment(), choices=backend.BACKENDS,
-                   help="array backend (default: $NPSCORE_BACKEND, else numpy)")
+    _backend_arg(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
@@ -168,6 +172,7 @@ def _mnist_args(p, train=True):
 
 
 def build_parser():
+    """The ``npscore`` argument parser: every flag typed, helped and defaulted."""
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="npscore", formatter_class=fmt, description=(
         "Score matching and score-based generative modelling from scratch in NumPy. "
@@ -218,8 +223,7 @@ def build_parser():
                    help="the divergence: npscore's exact trace, Hutchinson's estimate, or both side by side")
     p.add_argument("--probes", type=positive_int, default=4, help="Hutchinson probes per step")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the held-out draws and probes")
-    p.add_argument("--backend", default=backend.from_environment(), choices=backend.BACKENDS,
-                   help="array backend (default: $NPSCORE_BACKEND, else numpy)")
+    _backend_arg(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=_cmd_likelihood)
 
@@ -238,13 +242,13 @@ def build_parser():
                    help="activation of the hidden layers")
     p.add_argument("--batch", type=positive_int, default=16, help="examples to check on")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the params and inputs")
-    p.add_argument("--backend", default=backend.from_environment(), choices=backend.BACKENDS,
-                   help="array backend (default: $NPSCORE_BACKEND, else numpy)")
+    _backend_arg(p)
     p.set_defaults(func=_cmd_check)
     return parser
 
 
 def main(argv=None):
+    """Run the command; every error is one line on stderr and exit status 2 (``--debug``: the traceback)."""
     args = build_parser().parse_args(argv)
     try:
         backend.use(args.backend)

@@ -9,6 +9,7 @@ from .io import atomic_write  # noqa: E402
 
 
 def save(fig, path, dpi=110):
+    """Write ``fig`` to ``path`` as PNG, atomically, and close it."""
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png"))
     plt.close(fig)
     return path
@@ -22,6 +23,7 @@ def _grid(lim, n):
 
 
 def density(path, log_prob, lim=3.0, title="data density p_0(x)"):
+    """``exp(log_prob)`` over the square ``[-lim, lim]^2`` as filled contours."""
     np = backend.host
     X, Y, pts = _grid(lim, 200)
     Z = np.exp(backend.to_numpy(log_prob(backend.asarray(pts))).reshape(X.shape))

@@ -14,14 +14,12 @@ from . import backend, checks
 from .densities import GaussianMixture, two_modes
 
 
-def _two_modes_equal(n, rng, dtype):
-    mix = two_modes((0.5, 0.5), dtype)
-    return mix.sample(n, rng), mix
-
-
-def _eight_gaussians(n, rng, dtype):
-    mix = eight_gaussians(dtype)
-    return mix.sample(n, rng), mix
+def _mixture(make):
+    """A generator drawing from the Gaussian mixture ``make(dtype)``, which it also returns."""
+    def draw(n, rng, dtype):
+        mix = make(dtype)
+        return mix.sample(n, rng), mix
+    return draw
 
 
 def eight_gaussians(dtype="float64"):
@@ -29,11 +27,6 @@ def eight_gaussians(dtype="float64"):
     angles = [2 * math.pi * k / 8 for k in range(8)]
     means = backend.asarray([[2 * math.cos(a), 2 * math.sin(a)] for a in angles], dtype=dtype)
     return GaussianMixture(backend.asarray([1 / 8] * 8, dtype=dtype), means, backend.asarray([0.04] * 8, dtype=dtype))
-
-
-def _two_modes(n, rng, dtype):
-    mix = two_modes((0.2, 0.8), dtype)
-    return mix.sample(n, rng), mix
 
 
 def _swiss_roll(n, rng, dtype):
@@ -75,7 +68,9 @@ def _rings(n, rng, dtype, radii=(0.5, 1.0, 1.5, 2.0)):
 
 
 #: name -> generator ``(n, rng, dtype) -> (x, mixture or None)``
-DATASETS = {"two-modes": _two_modes, "two-modes-equal": _two_modes_equal, "eight-gaussians": _eight_gaussians, "swiss-roll": _swiss_roll,
+DATASETS = {"two-modes": _mixture(lambda dtype: two_modes((0.2, 0.8), dtype)),
+            "two-modes-equal": _mixture(lambda dtype: two_modes((0.5, 0.5), dtype)),
+            "eight-gaussians": _mixture(lambda dtype: eight_gaussians(dtype)), "swiss-roll": _swiss_roll,
             "moons": _moons, "checkerboard": _checkerboard, "pinwheel": _pinwheel, "rings": _rings}
 
 
