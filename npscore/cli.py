@@ -115,7 +115,8 @@ def _cmd_mnist(args):
                                 args.sampler,
                                 args.steps_each, args.step_scale,
                                 extra={"train_seconds_this_run": seconds, "steps": args.steps,
-                                       "hidden": args.hidden, "batch_size": args.batch_size})
+                                       "hidden": args.hidden, "batch_size": args.batch_size},
+                                progress=not args.no_progress)
     return 0
 
 
@@ -124,8 +125,7 @@ def _cmd_sample(args):
     model, params, config = run.load_model(args.checkpoint)
     run, data, clf = _mnist_inputs(args, True)
     run.sample_and_evaluate(model, params, config["sigmas"], args.out, data, clf, args.samples, args.seed,
-                            args.sampler,
-                            args.steps_each, args.step_scale)
+                            args.sampler, args.steps_each, args.step_scale, progress=not args.no_progress)
     return 0
 
 

@@ -82,7 +82,7 @@ def _loss_fn(loss, model, x, batch, schedule, sde, mixture):
     return fn
 
 
-def _sample_all(names, model, params, loss, schedule, sde, x, n, seed, n_steps_each):
+def _sample_all(names, model, params, loss, schedule, sde, x, n, seed, n_steps_each, progress=False):
     """Each sampler's ``(n, D)`` output, from the prior (SDE samplers and annealed
     Langevin) or from uniform starts over the data's box (plain Langevin)."""
     xp = backend.xp()
@@ -95,14 +95,14 @@ def _sample_all(names, model, params, loss, schedule, sde, x, n, seed, n_steps_e
         t = time.time()
         try:
             out[name] = (_one_sampler(name, model, params, loss, schedule, sde, x, n, rng, box, step,
-                                      n_steps_each, out), time.time() - t)
+                                      n_steps_each, out, progress), time.time() - t)
             backend.synchronize()
         except FloatingPointError as exc:              # one sampler diverging is a result, not a crash
             out[name] = (None, time.time() - t, str(exc))
     return out
 
 
-def _one_sampler(name, model, params, loss, schedule, sde, x, n, rng, box, step, n_steps_each, out):
+def _one_sampler(name, model, params, loss, schedule, sde, x, n, rng, box, step, n_steps_each, out, progress):
     """One sampler's ``(n, D)`` output (annealed Langevin also leaves its paths in ``out``)."""
     if name == "langevin":
         if loss in CONDITIONAL:
@@ -111,14 +111,14 @@ def _one_sampler(name, model, params, loss, schedule, sde, x, n, rng, box, step,
             score = lambda y, s=smallest, f=model.score_fn(params): f(y, s)          # noqa: E731
         else:
             score = lambda y, p=params: model.apply(p, y)                             # noqa: E731
-        return run_sampler(name, score, box, rng, step=step, n_steps=1000)
+        return run_sampler(name, score, box, rng, step=step, n_steps=1000, progress=progress)
     if name == "annealed-langevin":
         x1 = schedule.sigmas[0] * rng.normal((n, x.shape[1]), x.dtype)
         x_out, out["trajectories"] = run_sampler(name, model.score_fn(params), x1, rng, sigmas=schedule.sigmas,
                                                  step_scale=schedule.step_scale, n_steps_each=n_steps_each,
-                                                 record_every=n_steps_each)
+                                                 record_every=n_steps_each, progress=progress)
         return x_out
-    options = {"snr": SNR} if name == "predictor-corrector" else {}
+    options = {"snr": SNR, "progress": progress} if name == "predictor-corrector" else {"progress": progress}
     return run_sampler(name, sde_score(model, params, sde), prior_sample(sde, x, n, rng), rng, sde=sde, **options)
 
 
@@ -205,6 +205,7 @@ def run(out, data="two-modes", loss="ncsn", sampler="all", steps=10000, batch=51
     """
     t0 = time.time()
     io.writable_folder(out, "--out")
+    io.clean_stale(out)
     x, held_out, mixture = split(data, n_train, n_samples, seed)
     check_args(data, loss, sampler, mixture is not None)
     schedule = schedule_for(x, n_steps_each, sigma_max, sigma_min, sigmas, step_scale)
@@ -219,7 +220,7 @@ def run(out, data="two-modes", loss="ncsn", sampler="all", steps=10000, batch=51
                           desc=f"{loss} on {os.path.basename(str(data))}")
     params, t_train = state["ema"], time.time() - t0
     names = samplers_for(loss) if sampler == "all" else [sampler] if isinstance(sampler, str) else list(sampler)
-    samples = _sample_all(names, model, params, loss, schedule, sde, x, n_samples, seed, n_steps_each)
+    samples = _sample_all(names, model, params, loss, schedule, sde, x, n_samples, seed, n_steps_each, progress)
     paths = samples.pop("trajectories")
     result = {"data": str(data), "loss": loss, "steps": steps, "seed": seed, "backend": backend.name(),
               "n_samples": n_samples, "schedule": {"sigmas": list(schedule.sigmas), "step_scale": schedule.step_scale,

@@ -6,6 +6,7 @@ trajectory ``(n_records, B, D)`` (the start, then every k-th step). Random
 draws come from ``rng`` (:func:`npscore.backend.rng`). Every ``check_every``
 steps and at the end the iterate is checked: a non-finite sample is an error
 naming the sampler, the step and the noise level, never a silent NaN.
+``progress=True`` shows a progress bar.
 
 =======================  =================  ====================================
 name                     score              notes
@@ -41,11 +42,19 @@ def _guard(x, sampler, step, where, check_every, last=False):
     return x
 
 
+def _bar(steps, name, progress):
+    """``steps``, with a progress bar when ``progress``."""
+    if not progress:
+        return steps
+    from tqdm.auto import tqdm
+    return tqdm(steps, desc=name, mininterval=0.5, dynamic_ncols=True)
+
+
 def _finish(x, traj):
     return x if traj is None else (x, backend.xp().stack(traj))
 
 
-def langevin(score, x0, rng, step=2e-3, n_steps=700, record_every=0, check_every=100):
+def langevin(score, x0, rng, step=2e-3, n_steps=700, record_every=0, check_every=100, progress=False):
     """Unadjusted Langevin dynamics.
 
     .. math:: x \\leftarrow x + \\alpha s(x) + \\sqrt{2\\alpha} z, \\qquad z \\sim N(0, I)
@@ -69,7 +78,7 @@ def langevin(score, x0, rng, step=2e-3, n_steps=700, record_every=0, check_every
     step, n_steps = checks.positive(step, "step"), checks.integer(n_steps, "n_steps")
     x, traj = _start(x0, record_every, check_every)
     noise = math.sqrt(2.0 * step)
-    for i in range(1, n_steps + 1):
+    for i in _bar(range(1, n_steps + 1), "langevin", progress):
         x = x + step * score(x) + noise * rng.normal(x.shape, x.dtype)
         _guard(x, "langevin", i, f"step size {step}", check_every, i == n_steps)
         if traj is not None and i % record_every == 0:
@@ -78,7 +87,7 @@ def langevin(score, x0, rng, step=2e-3, n_steps=700, record_every=0, check_every
 
 
 def annealed_langevin(score, x0, sigmas, rng, step_scale=2e-5, n_steps_each=100, denoise=True,
-                      record_every=0, bounds=None, check_every=100):
+                      record_every=0, bounds=None, check_every=100, progress=False):
     """Annealed Langevin dynamics of NCSN (Song and Ermon 2019, Algorithm 1).
 
     For each ``sigma_i``, largest first, ``n_steps_each`` Langevin steps with
@@ -118,7 +127,7 @@ def annealed_langevin(score, x0, sigmas, rng, step_scale=2e-5, n_steps_each=100,
     xp = backend.xp()
     x, traj = _start(x0, record_every, check_every)
     i, total = 0, len(levels) * n_steps_each
-    for sigma in levels:
+    for sigma in _bar(levels, "annealed-langevin", progress):
         alpha = step_scale * sigma ** 2 / levels[-1] ** 2
         noise = math.sqrt(2.0 * alpha)
         for _ in range(n_steps_each):
@@ -149,7 +158,7 @@ def _times(x, n_steps, t_min):
     return backend.xp().linspace(1.0, t_min, n_steps + 1, dtype=x.dtype), (1.0 - t_min) / n_steps
 
 
-def reverse_sde(score, sde, x1, rng, n_steps=1000, t_min=1e-3, record_every=0, check_every=100):
+def reverse_sde(score, sde, x1, rng, n_steps=1000, t_min=1e-3, record_every=0, check_every=100, progress=False):
     """Euler-Maruyama on the reverse-time SDE, from t = 1 down to ``t_min``.
 
     .. math:: x \\leftarrow x - [f(x, t) - g(t)^2 s(x, t)]\\, \\Delta t + g(t) \\sqrt{\\Delta t}\\, z
@@ -174,11 +183,11 @@ def reverse_sde(score, sde, x1, rng, n_steps=1000, t_min=1e-3, record_every=0, c
     Second report, section 3.2; Song et al. 2021.
     """
     return predictor_corrector(score, sde, x1, rng, n_steps, n_corrector=0, t_min=t_min,
-                               record_every=record_every, check_every=check_every)
+                               record_every=record_every, check_every=check_every, progress=progress)
 
 
 def predictor_corrector(score, sde, x1, rng, n_steps=500, snr=0.16, n_corrector=1, t_min=1e-3,
-                        record_every=0, check_every=100):
+                        record_every=0, check_every=100, progress=False):
     """Predictor-corrector sampling (Song et al. 2021, Algorithms 1-2).
 
     Each step: ``n_corrector`` Langevin corrector steps at time t with step
@@ -192,7 +201,7 @@ def predictor_corrector(score, sde, x1, rng, n_steps=500, snr=0.16, n_corrector=
     xp = backend.xp()
     ts, dt = _times(x, n_steps, t_min)
     name = "reverse-sde" if n_corrector == 0 else "predictor-corrector"
-    for i in range(n_steps):
+    for i in _bar(range(n_steps), name, progress):
         t = xp.full((x.shape[0],), ts[i], dtype=x.dtype)
         for _ in range(n_corrector):
             s = score(x, t)
@@ -210,7 +219,8 @@ def predictor_corrector(score, sde, x1, rng, n_steps=500, snr=0.16, n_corrector=
     return _finish(x, traj)
 
 
-def probability_flow(score, sde, x1, rng=None, n_steps=500, t_min=1e-3, record_every=0, check_every=100):
+def probability_flow(score, sde, x1, rng=None, n_steps=500, t_min=1e-3, record_every=0, check_every=100,
+                     progress=False):
     """The probability-flow ODE, integrated with Heun's method (fixed steps).
 
     .. math:: \\frac{dx}{dt} = f(x, t) - \\tfrac12 g(t)^2 s(x, t)
@@ -227,7 +237,7 @@ def probability_flow(score, sde, x1, rng=None, n_steps=500, t_min=1e-3, record_e
     def velocity(y, t):
         return sde.drift(y, t) - 0.5 * sde.diffusion(t)[:, None] ** 2 * score(y, t)
 
-    for i in range(n_steps):
+    for i in _bar(range(n_steps), "probability-flow", progress):
         t0 = xp.full((x.shape[0],), ts[i], dtype=x.dtype)
         t1 = xp.full((x.shape[0],), ts[i + 1], dtype=x.dtype)
         k0 = velocity(x, t0)

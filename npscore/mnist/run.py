@@ -128,7 +128,8 @@ def load_model(path):
     return model, state.get("ema", params), config
 
 
-def sample(model, params, sigmas, n, seed, sampler="reverse-sde", n_steps_each=10, step_scale=None):
+def sample(model, params, sigmas, n, seed, sampler="reverse-sde", n_steps_each=10, step_scale=None,
+           progress=False):
     """``n`` images as the sampler leaves them (clip to [0, 1] to show them), from the prior
     ``N(0, sigma_1^2 I)``.
 
@@ -143,9 +144,9 @@ def sample(model, params, sigmas, n, seed, sampler="reverse-sde", n_steps_each=1
     if sampler == "annealed-langevin":
         eps = step_scale or schedules.step_scale(sigmas[0] / sigmas[1], n_steps_each, sigmas[-1])
         return run_sampler(sampler, model.score_fn(params), x1, rng, sigmas=sigmas, step_scale=eps,
-                           n_steps_each=n_steps_each)
+                           n_steps_each=n_steps_each, progress=progress)
     sde = VESDE(sigmas[-1], sigmas[0])
-    return run_sampler(sampler, sde_score(model, params, sde), x1, rng, sde=sde,
+    return run_sampler(sampler, sde_score(model, params, sde), x1, rng, sde=sde, progress=progress,
                        n_steps=SDE_STEPS // (2 if sampler == "predictor-corrector" else 1))
 
 
@@ -204,11 +205,11 @@ def get_classifier(path, data, progress=True, log=print):
 
 
 def sample_and_evaluate(model, params, sigmas, out, data, clf, n=1000, seed=0, sampler="reverse-sde",
-                        n_steps_each=10, step_scale=None, log=print, extra=None):
+                        n_steps_each=10, step_scale=None, log=print, extra=None, progress=False):
     """Sample ``n`` images, save ``samples.npz`` and ``samples.png``, write and print ``metrics.json``."""
     from .. import plotting
     t = time.time()
-    raw = sample(model, params, sigmas, n, seed, sampler, n_steps_each, step_scale)
+    raw = sample(model, params, sigmas, n, seed, sampler, n_steps_each, step_scale, progress)
     backend.synchronize()
     seconds = time.time() - t
     x = backend.xp().clip(raw, 0.0, 1.0)
