@@ -86,3 +86,16 @@ def test_ema_follows_its_recursion():
     assert float(host(state["ema"][0][0])[0, 0]) == pytest.approx(a, rel=1e-12)
     assert float(host(state["ema"][0][1])[0]) == pytest.approx(a, rel=1e-12)
     assert state["step"] == 30
+
+
+def test_frechet_distance_of_rank_deficient_covariances_is_finite():
+    u = np.array([1.0, 2.0, -1.0]) / 6 ** 0.5
+    s = np.outer(u, u) * 3.0                                  # rank 1: eigh may return -1e-17
+    d = frechet_distance(np.zeros(3), s, np.zeros(3), 4.0 / 3.0 * s)
+    assert np.isfinite(d) and d == pytest.approx((3 ** 0.5 - 2.0) ** 2, abs=1e-7)
+
+
+def test_score_mse_against_its_definition():
+    x = dev(np.array([[1.0, 0.0], [0.0, 2.0]]))
+    mse, scale = __import__("npscore").metrics.score_mse(lambda y: 2 * y, lambda y: y, x)
+    assert mse == pytest.approx(2.5) and scale == pytest.approx(2.5)   # mean ||y||^2 = (1 + 4) / 2

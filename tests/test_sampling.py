@@ -141,3 +141,18 @@ def test_demo_smoke(tmp_path):
         if name != "langevin":                      # plain Langevin on a 300-step model may diverge (a row says so)
             assert abs(sum(r["mode_fractions"]) - 1) < 1e-6 and np.isfinite(r["energy_distance"])
     assert m["score_error_relative"]["0.75"] < 0.5   # even 300 steps learn the coarse field
+
+
+def test_sde_arguments_and_prior_dtypes():
+    for make, says in ((lambda: VPSDE(beta_min=0.0), "beta_min must be a positive finite number; got 0.0"),
+                       (lambda: VPSDE(1.0, 0.5), "beta_max must exceed beta_min = 1.0; got 0.5"),
+                       (lambda: VPSDE(beta_max=-1.0), "beta_max must be a positive finite number"),
+                       (lambda: VESDE(sigma_min=-1.0), "sigma_min must be a positive finite number"),
+                       (lambda: VESDE(0.5, 0.1), "sigma_max must exceed sigma_min = 0.5; got 0.1"),
+                       (lambda: VESDE(sigma_max=float("inf")), "sigma_max must be a positive finite number")):
+        with pytest.raises(ValueError, match=says):
+            make()
+    for sde in (VPSDE(), VESDE()):
+        assert sde.prior_sample((3, 2), backend.rng(0), "float32").dtype == np.float32
+        assert sde.prior_sample((3, 2), backend.rng(0)).dtype == np.float64
+    assert (VPSDE().beta_min, VPSDE().beta_max, VESDE().sigma_min, VESDE().sigma_max) == (0.1, 20.0, 0.01, 3.0)
