@@ -66,23 +66,7 @@ class MLP:
 
     def check(self, params, x, c=None):
         """Check ``params`` against :meth:`shapes` and ``x : (B, D)``, ``c : (B, cond_dim)``."""
-        expected = self.shapes()
-        if not isinstance(params, (list, tuple)) or len(params) != len(expected):
-            raise ValueError(f"params must be a list of {len(expected)} (W, b) pairs for {self}; got {params!r:.60}")
-        for i, (layer, shapes) in enumerate(zip(params, expected)):
-            got = tuple(tuple(getattr(a, "shape", ())) for a in layer)
-            if got != shapes:
-                raise ValueError(f"params[{i}] must be (W, b) of shapes {shapes} for {self}; got {got}")
-            if not all(backend.is_float_array(a) for a in layer) or layer[0].dtype != layer[1].dtype:
-                raise TypeError(f"params[{i}] must be float32 or float64 arrays of one dtype; "
-                                f"got {[getattr(a, 'dtype', type(a).__name__) for a in layer]}")
-        checks.batch(x, self.in_dim, "x")
-        if self.cond_dim and c is None:
-            raise ValueError(f"c must be an array of shape (B, {self.cond_dim}) for {self}; got None")
-        if c is not None:
-            if not self.cond_dim:
-                raise ValueError(f"c must be None for {self}, which has cond_dim=0; got an array")
-            checks.shape(c, (x.shape[0], self.cond_dim), "c")
+        check_inputs(self, params, x, c)
 
     # ------------------------------------------------------------ the loops
     def _forward(self, params, x, c=None, order=1):
@@ -194,3 +178,24 @@ class MLP:
         self.check(params, x, c)
         checks.shape(w, (x.shape[0],), "w")
         return trace.trace_and_vjp(self, params, x, c, w, g, method)
+
+
+def check_inputs(model, params, x, c=None):
+    """``params`` must fit ``model.shapes()``, ``x`` be ``(B, D)`` and ``c`` ``(B, cond_dim)`` (or None)."""
+    expected = model.shapes()
+    if not isinstance(params, (list, tuple)) or len(params) != len(expected):
+        raise ValueError(f"params must be a list of {len(expected)} (W, b) pairs for {model}; got {params!r:.60}")
+    for i, (layer, shapes) in enumerate(zip(params, expected)):
+        got = tuple(tuple(getattr(a, "shape", ())) for a in layer)
+        if got != shapes:
+            raise ValueError(f"params[{i}] must be (W, b) of shapes {shapes} for {model}; got {got}")
+        if not all(backend.is_float_array(a) for a in layer) or layer[0].dtype != layer[1].dtype:
+            raise TypeError(f"params[{i}] must be float32 or float64 arrays of one dtype; "
+                            f"got {[getattr(a, 'dtype', type(a).__name__) for a in layer]}")
+    checks.batch(x, model.in_dim, "x")
+    if model.cond_dim and c is None:
+        raise ValueError(f"c must be an array of shape (B, {model.cond_dim}) for {model}; got None")
+    if c is not None:
+        if not model.cond_dim:
+            raise ValueError(f"c must be None for {model}, which has cond_dim=0; got an array")
+        checks.shape(c, (x.shape[0], model.cond_dim), "c")
