@@ -99,3 +99,19 @@ def test_score_mse_against_its_definition():
     x = dev(np.array([[1.0, 0.0], [0.0, 2.0]]))
     mse, scale = __import__("npscore").metrics.score_mse(lambda y: 2 * y, lambda y: y, x)
     assert mse == pytest.approx(2.5) and scale == pytest.approx(2.5)   # mean ||y||^2 = (1 + 4) / 2
+
+
+def test_energy_floor_draws_and_mode_fractions_of_unequal_weights():
+    calls = []
+
+    def sample(n, rng):
+        calls.append(n)
+        return rng.normal((n, 1))
+    mean, std = energy_floor(sample, 50, backend.rng(0))
+    assert len(calls) == 40 and set(calls) == {50}                 # 20 draws of two samples by default
+    assert energy_floor(sample, 50, backend.rng(0), draws=1)[1] == 0.0
+    with pytest.raises(ValueError, match="draws must be an int >= 1; got 0"):
+        energy_floor(sample, 50, backend.rng(0), draws=0)
+    mix = GaussianMixture(dev(np.array([0.2, 0.8])), dev(np.array([[-3.0], [3.0]])), 0.1)
+    fr = mode_fractions(mix, mix.sample(5000, backend.rng(1)))
+    assert abs(fr[0] - 0.2) < 0.02 and abs(fr[1] - 0.8) < 0.02

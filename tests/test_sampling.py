@@ -146,6 +146,8 @@ def test_demo_smoke(tmp_path):
 def test_sde_arguments_and_prior_dtypes():
     for make, says in ((lambda: VPSDE(beta_min=0.0), "beta_min must be a positive finite number; got 0.0"),
                        (lambda: VPSDE(1.0, 0.5), "beta_max must exceed beta_min = 1.0; got 0.5"),
+                       (lambda: VPSDE(1.0, 1.0), "beta_max must exceed beta_min"),
+                       (lambda: VESDE(0.5, 0.5), "sigma_max must exceed sigma_min"),
                        (lambda: VPSDE(beta_max=-1.0), "beta_max must be a positive finite number"),
                        (lambda: VESDE(sigma_min=-1.0), "sigma_min must be a positive finite number"),
                        (lambda: VESDE(0.5, 0.1), "sigma_max must exceed sigma_min = 0.5; got 0.1"),
