@@ -115,3 +115,12 @@ def test_energy_floor_draws_and_mode_fractions_of_unequal_weights():
     mix = GaussianMixture(dev(np.array([0.2, 0.8])), dev(np.array([[-3.0], [3.0]])), 0.1)
     fr = mode_fractions(mix, mix.sample(5000, backend.rng(1)))
     assert abs(fr[0] - 0.2) < 0.02 and abs(fr[1] - 0.8) < 0.02
+
+
+def test_energy_floor_is_the_mean_and_sample_std_of_its_draws():
+    sample = lambda n, rng: rng.normal((n, 2))                           # noqa: E731
+    for draws in (2, 3):
+        mean, std = energy_floor(sample, 40, backend.rng(5), draws=draws)
+        rng = backend.rng(5)
+        vals = np.array([energy_distance(sample(40, rng), sample(40, rng)) for _ in range(draws)])
+        assert mean == pytest.approx(vals.mean(), rel=1e-12) and std == pytest.approx(vals.std(ddof=1), rel=1e-12)

@@ -158,3 +158,11 @@ def test_sde_arguments_and_prior_dtypes():
         assert sde.prior_sample((3, 2), backend.rng(0), "float32").dtype == np.float32
         assert sde.prior_sample((3, 2), backend.rng(0)).dtype == np.float64
     assert (VPSDE().beta_min, VPSDE().beta_max, VESDE().sigma_min, VESDE().sigma_max) == (0.1, 20.0, 0.01, 3.0)
+
+
+def test_sde_times_keep_their_dtype_and_take_lists():
+    for sde in (VPSDE(), VESDE()):
+        m, s = sde.marginal(dev(np.array([0.2, 0.9], dtype=np.float32)))
+        assert m.dtype == np.float32 and s.dtype == np.float32
+        m, s = sde.marginal([0.2, 0.9])
+        assert s.dtype == np.float64 and s.shape == (2,)
