@@ -166,3 +166,11 @@ def test_sde_times_keep_their_dtype_and_take_lists():
         assert m.dtype == np.float32 and s.dtype == np.float32
         m, s = sde.marginal([0.2, 0.9])
         assert s.dtype == np.float64 and s.shape == (2,)
+
+
+def test_sde_times_outside_0_1_are_refused():
+    for sde in (VPSDE(), VESDE()):
+        with pytest.raises(ValueError, match=r"t must lie in \[0, 1\]; got values from 0.5 to 1.5"):
+            sde.marginal([0.5, 1.5])
+        with pytest.raises(ValueError, match=r"got values from -0.1 to 0.3"):
+            sde.marginal(np.array([-0.1, 0.3]))
