@@ -127,13 +127,14 @@ def test_energy_floor_is_the_mean_and_sample_std_of_its_draws():
 
 
 def test_energy_distance_exactly_and_its_argument_checks():
-    x, y = dev(np.array([[0.0], [1.0]])), dev(np.array([[0.0], [3.0]]))
-    assert energy_distance(x, y) == pytest.approx(2 * 1.5 - 0.5 - 1.5, abs=1e-15)   # V-statistic by hand
+    x, y = dev(np.array([[0.0], [1.0]])), dev(np.array([[0.0], [3.0], [5.0]]))
+    assert energy_distance(x, y) == pytest.approx(2 * 15 / 6 - 2 / 4 - 20 / 9, abs=1e-14)   # V-statistic by hand
     with pytest.raises(ValueError, match=r"y must have shape \(B, 1\); got \(2, 2\)"):
         energy_distance(x, dev(np.zeros((2, 2))))
     with pytest.raises(ValueError, match="x must be finite"):
         energy_distance(dev(np.array([[np.nan]])), y)
     with pytest.raises(ValueError, match="y must be finite"):
         energy_distance(x, dev(np.array([[np.inf]])))
+    y = dev(np.array([[0.0], [3.0]]))
     with pytest.raises(ValueError, match="lr must be a positive finite number; got -1"):
         __import__("npscore").optim.Adam(lr=-1)
