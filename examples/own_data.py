@@ -22,17 +22,17 @@ mix = GaussianMixture(backend.asarray(weights), backend.asarray(means), backend.
 np.save("mixture.npy", backend.to_numpy(mix.sample(20000, backend.rng(0))))
 
 # 1. the command a user runs (the defaults: 10000 steps, schedule from the data)
-steps = "1000" if quick else "10000"
+steps, n = ("300", 500) if quick else ("10000", 2000)
 subprocess.run(["npscore", "train", "--data", "mixture.npy", "--out", "own_data_out", "--steps", steps,
-                "--no-progress"], check=True)
+                "--samples", str(n), "--no-progress"], check=True)
 
 # 2. the same model, three more sampling seeds, against fresh data and the floor
-fresh = mix.sample(2000, backend.rng(1))
-floor = metrics.energy_floor(mix.sample, 2000, backend.rng(2), 20)[0]
-print(f"\ntrue weights {weights}; floor (mean of 20 data-vs-data draws) {floor:.4f}")
+fresh = mix.sample(n, backend.rng(1))
+floor = metrics.energy_floor(mix.sample, n, backend.rng(2), 5 if quick else 20)[0]
+print(f"\ntrue weights {weights}; floor (mean of data-vs-data draws) {floor:.4f}")
 print(f"{'sampler':<22}{'seed':>5}  mode fractions        energy distance / floor")
-for seed in (1, 2, 3):
-    for name, x in lowdim.resample("own_data_out/checkpoint.npz", seed).items():
+for seed in (1,) if quick else (1, 2, 3):
+    for name, x in lowdim.resample("own_data_out/checkpoint.npz", seed, n).items():
         if x is None or name == "langevin":
             continue
         fr = metrics.mode_fractions(mix, x)

@@ -52,6 +52,14 @@ def test_langevin_weights_example(tmp_path):
     assert abs(fr["annealed Langevin"][0] - 0.8) < 0.05       # annealed recovers them (1280 samples)
 
 
+def test_own_data_example(tmp_path):
+    r = _run_example("own_data.py", tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = [line.split() for line in r.stdout.splitlines() if line.split()[-1:] in (["ok"], ["MISS"])]
+    assert [row[0] for row in rows] == ["annealed-langevin", "reverse-sde", "predictor-corrector", "probability-flow"]
+    assert len(rows) == 4 and (tmp_path / "own_data_out" / "samples.png").stat().st_size > 1000
+
+
 @needs_mnist
 def test_mnist_example(tmp_path):
     r = _run_example("mnist.py", tmp_path, {"NPSCORE_MNIST_DIR": str(MNIST)})
