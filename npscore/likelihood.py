@@ -131,42 +131,46 @@ def _nll_rows(lp, names, log_p_true=None):
     return rows
 
 
-def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4, seed=0, progress=True):
-    """Held-out log-likelihood of a checkpoint of ``npscore train`` or ``npscore mnist``, as text."""
-    import time
-
+def _held_out(checkpoint, data, n, rng):
+    """``(model, params, sde, x, mixture, prior)`` for a checkpoint of ``npscore train`` or ``npscore mnist``:
+    float64 params, ``n`` held-out points (MNIST test, dequantised), the data's mixture or None,
+    and the log-density at t = 1 (None: the SDE's prior)."""
     from . import io
     from .toys import load
     config = io.read_json_array(checkpoint, io.read_npz(checkpoint, ("config",), "an npscore checkpoint"))
-    mnist = "base" in config
-    if not mnist and not config.get("conditional"):
-        raise ValueError(f"{checkpoint}: a model trained with --loss {config.get('loss')} has no noise levels; "
-                         "the likelihood needs --loss ncsn, sde-ve or sde-vp")
-    rng = backend.rng(seed, 3)
-    if mnist:
+    if "base" in config:                                 # an MNIST checkpoint
         from .mnist import run
         from .mnist.idx import load_mnist
         model, params, config = run.load_model(checkpoint)
         x = load_mnist(data, "test", dtype="float64", dequantize=True, rng=rng)[0][:n]
         params = [(W.astype("float64"), b.astype("float64")) for W, b in params]
-        sde, mixture, prior = VESDE(config["sigmas"][-1], config["sigmas"][0]), None, None
-        if trace != "hutchinson":
-            trace = "hutchinson"                         # the gated model has no exact trace
-    else:
-        from .nn import NoiseConditionalMLP
-        from .lowdim import split
-        data = data or config["data"]
-        x = split(data, config.get("n_train", 20000), n, config.get("seed", 0))[1][:n].astype("float64")
-        mixture = load(data, 2, 0)[1]
-        D, H = x.shape[1], config["hidden"]
-        model = NoiseConditionalMLP([D, H, H, D], scale_input=True)
-        params = io.load_checkpoint(checkpoint, model, dtype="float64")[0]
-        sde = VPSDE() if config["loss"] == "sde-vp" else VESDE(config["sigma_min"], config["sigma_max"])
-        from .lowdim import prior_gaussian
-        prior = prior_gaussian(sde, load(data, config.get("n_train", 20000), config.get("seed", 0))[0]).log_prob
+        return model, params, VESDE(config["sigmas"][-1], config["sigmas"][0]), x, None, None
+    if not config.get("conditional"):
+        raise ValueError(f"{checkpoint}: a model trained with --loss {config.get('loss')} has no noise levels; "
+                         "the likelihood needs --loss ncsn, sde-ve or sde-vp")
+    from .lowdim import prior_gaussian, split
+    from .nn import NoiseConditionalMLP
+    data = data or config["data"]
+    n_train, seed = config.get("n_train", 20000), config.get("seed", 0)
+    x = split(data, n_train, n, seed)[1][:n].astype("float64")
+    H = config["hidden"]
+    model = NoiseConditionalMLP([x.shape[1], H, H, x.shape[1]], scale_input=True)
+    params = io.load_checkpoint(checkpoint, model, dtype="float64")[0]
+    sde = VPSDE() if config["loss"] == "sde-vp" else VESDE(config["sigma_min"], config["sigma_max"])
+    prior = prior_gaussian(sde, load(data, n_train, seed)[0]).log_prob
+    return model, params, sde, x, load(data, 2, 0)[1], prior
+
+
+def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4, seed=0, progress=True):
+    """Held-out log-likelihood of a checkpoint of ``npscore train`` or ``npscore mnist``, as text
+    (the gated MNIST model has no exact trace: Hutchinson's estimate only)."""
+    import time
+    rng = backend.rng(seed, 3)
+    model, params, sde, x, mixture, prior = _held_out(checkpoint, data, n, rng)
+    mnist = prior is None
     score = model.score_fn(params)
     sde_s = lambda y, t: score(y, sde.marginal(t)[1])      # noqa: E731
-    kinds = ["exact", "hutchinson"] if trace == "both" else [trace]
+    kinds = ["hutchinson"] if mnist else ["exact", "hutchinson"] if trace == "both" else [trace]
     results = []
     for kind in kinds:
         tr = exact_trace(model, params, sde) if kind == "exact" else hutchinson_trace(model, params, sde, rng, n_probes)
@@ -175,10 +179,9 @@ def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4,
         backend.synchronize()
         results.append((values, time.time() - t))
     truth = None if mixture is None else mixture.log_prob(x)
-    rows = _nll_rows(results, kinds, truth)
     lines = [f"{checkpoint}: {x.shape[0]} held-out points, D = {x.shape[1]}, probability-flow ODE "
              f"({n_steps} Heun steps from t = 1e-3), backend {backend.name()}"]
-    for kind, r in rows.items():
+    for kind, r in _nll_rows(results, kinds, truth).items():
         extra = f", Hutchinson SE {r['se_hutchinson']:.4f} ({n_probes} probes)" if "se_hutchinson" in r else ""
         lines.append(f"  {kind:<11} NLL {r['nll']:.4f} nats +- {r['se_points']:.4f} (points){extra}; {r['seconds']:.1f}s")
         if mnist:
