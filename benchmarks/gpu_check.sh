@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU checks, as one script for a lent device machine (CuPy is installed
+# The GPU checks, as one script for a machine with a CUDA GPU (CuPy installed
 # there; autograd travels as a wheel in .whl/, MNIST as .mnist/). Everything is
 # logged to $OUT/log.txt; a few result files are copied next to it.
 set -uo pipefail

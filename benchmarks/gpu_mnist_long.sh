@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The GPU configuration of MNIST on a lent device machine: `npscore mnist --preset gpu
+# The GPU configuration of MNIST on a machine with a CUDA GPU: `npscore mnist --preset gpu
 # --backend cupy` (H = 1024, 100k steps, batch 256, 5000 samples), with the CuPy test
-# suite beside it. CuPy is on the device machine; autograd travels as a wheel in
+# suite beside it. CuPy is installed there; autograd travels as a wheel in
 # .whl/ and MNIST as .mnist/. Results go to examples/README.md with date, GPU and commit.
 set -uo pipefail
 OUT=${OUT:-gpu_out}

@@ -5,7 +5,7 @@ in a small classifier's penultimate features. To read a model's figure, this
 prints the same figure for 1000 training images (against MNIST test), for
 those images degraded in known ways (blurred, noised with and without
 clipping to [0, 1], salted with white pixels, averaged in pairs) and for the
-Gaussian fit (the issue's baseline) as drawn and clipped to [0, 1].
+Gaussian fit (the baseline of every MNIST table) as drawn and clipped to [0, 1].
 
 Run: python benchmarks/mnist_metric.py [--data DIR] [--classifier FILE]
 (trains and saves the classifier if FILE does not exist; writes
