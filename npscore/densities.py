@@ -60,6 +60,16 @@ class Gaussian:
                 raise
             raise ValueError("cov must be positive definite") from None
 
+    @classmethod
+    def fit(cls, x, jitter=0.0):
+        """The maximum-likelihood Gaussian of ``x : (N, D)`` in float64 (the unbiased
+        covariance), with ``jitter`` added to the diagonal of the covariance."""
+        xp = backend.xp()
+        x64 = checks.batch(x, None, "x").astype("float64")
+        mu = x64.mean(axis=0)
+        c = x64 - mu
+        return cls(mu, c.T @ c / (x.shape[0] - 1) + jitter * xp.eye(x.shape[1]))
+
     def log_prob(self, x):
         """``log p(x) : (B,)`` for ``x : (B, D)``."""
         checks.batch(x, self.dim, "x")

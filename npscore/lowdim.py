@@ -82,14 +82,17 @@ def _loss_fn(loss, model, x, batch, schedule, sde, mixture):
     return fn
 
 
+def _langevin_start(x, n, rng):
+    """Plain Langevin's ``n`` starts, uniform over the data's box, and its step, small against the data."""
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    return lo + (hi - lo) * rng.uniform((n, x.shape[1]), dtype=x.dtype), 0.02 * float(x.std(axis=0).mean()) ** 2
+
+
 def _sample_all(names, model, params, loss, schedule, sde, x, n, seed, n_steps_each, progress=False):
     """Each sampler's ``(n, D)`` output, from the prior (SDE samplers and annealed
     Langevin) or from uniform starts over the data's box (plain Langevin)."""
-    xp = backend.xp()
     rng = backend.rng(seed, 10 ** 6)
-    lo, hi = x.min(axis=0), x.max(axis=0)
-    box = lo + (hi - lo) * rng.uniform((n, x.shape[1]), dtype=x.dtype)
-    step = 0.02 * float(xp.mean(x.std(axis=0))) ** 2          # plain Langevin: small against the data
+    box, step = _langevin_start(x, n, rng)
     out = {"trajectories": None}
     for name in names:
         t = time.time()
@@ -128,11 +131,9 @@ def prior_gaussian(sde, x):
     ``N(0, sigma_max^2 I)`` misses the data's mean and spread, which the
     deterministic probability flow carries into its samples), ``N(0, I)`` for VP."""
     xp = backend.xp()
-    D = x.shape[1]
     if isinstance(sde, VPSDE):
-        return Gaussian(xp.zeros(D, dtype=x.dtype), xp.eye(D, dtype=x.dtype))
-    c = x - x.mean(axis=0)
-    return Gaussian(x.mean(axis=0), c.T @ c / (x.shape[0] - 1) + sde.sigma_max ** 2 * xp.eye(D, dtype=x.dtype))
+        return Gaussian(xp.zeros(x.shape[1]), xp.eye(x.shape[1]))
+    return Gaussian.fit(x, sde.sigma_max ** 2)
 
 
 def prior_sample(sde, x, n, rng):
@@ -170,9 +171,7 @@ def _exact_rows(mixture, model, params, loss, schedule, x, n, seed):
     """Plain Langevin with the exact score (the sampler's own limit), and the learned
     score's relative error against the exact noised score at a few levels."""
     rng = backend.rng(seed, 11)
-    lo, hi = x.min(axis=0), x.max(axis=0)
-    box = lo + (hi - lo) * rng.uniform((n, x.shape[1]), dtype=x.dtype)
-    step = 0.02 * float(backend.xp().mean(x.std(axis=0))) ** 2
+    box, step = _langevin_start(x, n, rng)
     exact = run_sampler("langevin", mixture.score, box, rng, step=step, n_steps=1000)
     errors = {}
     if loss in CONDITIONAL and loss != "sde-vp":

@@ -103,3 +103,9 @@ def test_three_component_mixture_samples_with_its_weights_means_and_covariances(
     assert mix.sample(5, backend.rng(0)).dtype == np.float64
     m32 = GaussianMixture(dev(w.astype("float32")), dev(means.astype("float32")), dev(covs.astype("float32")))
     assert m32.sample(5, backend.rng(0)).dtype == np.float32
+
+
+def test_gaussian_fit_is_the_sample_mean_and_unbiased_covariance_plus_jitter():
+    x = np.random.default_rng(4).standard_normal((50, 3))
+    g = Gaussian.fit(dev(x), jitter=0.25)
+    assert np.allclose(host(g.mean), x.mean(0)) and np.allclose(host(g.cov), np.cov(x.T) + 0.25 * np.eye(3))

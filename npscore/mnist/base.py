@@ -9,7 +9,7 @@ Gaussian fit, the baseline every MNIST number is read against.
 import math
 
 from .. import backend, checks
-from ..densities import _as_float
+from ..densities import Gaussian, _as_float
 
 #: Gaussians of the base between the atoms at 0 and 1
 BINS = 3
@@ -25,13 +25,7 @@ def data_base(x):
 
 def gaussian_fit_samples(x, n, rng):
     """``(n, D)`` draws of ``N(mean, cov)`` fitted to ``x : (N, D)`` (full covariance, 1e-4 jitter)."""
-    xp = backend.xp()
-    x64 = x.astype("float64")
-    mu = x64.mean(axis=0)
-    c = x64 - mu
-    cov = c.T @ c / (x.shape[0] - 1) + 1e-4 * xp.eye(x.shape[1])
-    L = xp.linalg.cholesky(cov)
-    return (mu + rng.normal((n, x.shape[1])) @ L.T).astype(x.dtype)
+    return Gaussian.fit(x, 1e-4).sample(n, rng).astype(x.dtype)
 
 
 class FactorizedMixture:
