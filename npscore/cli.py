@@ -95,7 +95,7 @@ def _mnist_inputs(args, evaluate):
 
 #: settings of ``npscore mnist --preset``; flags given on the command line win
 PRESETS = {"cpu": {"hidden": 512, "steps": 25000, "batch_size": 128, "samples": 1000},
-           "gpu": {"hidden": 1024, "steps": 100000, "batch_size": 256, "samples": 5000}}
+           "gpu": {"hidden": 1024, "steps": 50000, "batch_size": 256, "samples": 5000}}
 
 
 def _cmd_mnist(args):
@@ -158,7 +158,7 @@ def _mnist_args(p, train=True):
     if train:
         p.add_argument("--preset", default="cpu", choices=tuple(PRESETS),
                        help="cpu: H = 512, 25k steps, batch 128, 1000 samples (30 min on 2 cores); "
-                            "gpu: H = 1024, 100k steps, batch 256, 5000 samples (with --backend cupy)")
+                            "gpu: H = 1024, 50k steps, batch 256, 5000 samples (with --backend cupy)")
         p.add_argument("--steps", type=positive_int, default=None, help="training steps (default: from --preset)")
         p.add_argument("--batch-size", type=positive_int, default=None, help="images per step (default: from --preset)")
         p.add_argument("--hidden", type=positive_int, default=None,

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# MNIST's GPU configuration (`npscore mnist --preset gpu --backend cupy`) and the test suite on
+# the CuPy backend, as one run on a machine with a CUDA GPU and CuPy. Where autograd is missing,
+# its wheel travels in .whl/; MNIST's IDX files and a classifier.npz travel in .mnist/.
+#   bash benchmarks/gpu_mnist.sh
+# TRAIN_SECONDS caps the training: the last checkpoint (every 2500 steps) is then the one sampled,
+# and the log says at which step. Each checkpoint's time is logged, which gives the steps/s.
+# Everything goes to $OUT: log.txt, tests_cupy.log, and per sampler its metrics and sample grid.
+set -uo pipefail
+OUT=${OUT:-gpu_out}
+W=${W:-/tmp/npscore_gpu}
+BACKEND=${BACKEND:-cupy}
+TRAIN_SECONDS=${TRAIN_SECONDS:-320}
+SAMPLES=${SAMPLES:-5000}
+EVERY=${EVERY:-2500}
+mkdir -p "$OUT" "$W"
+exec > >(tee "$OUT/log.txt") 2>&1
+if [ -d .whl ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
+    export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD PYTHONUNBUFFERED=1
+export NPSCORE_MNIST_DIR=${NPSCORE_MNIST_DIR:-.mnist}
+clf=${CLASSIFIER:-$NPSCORE_MNIST_DIR/classifier.npz}
+ckpt=$W/train/checkpoint.npz
+date -u
+git rev-parse HEAD 2>/dev/null || true
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || true
+python3 -c "import numpy; print('numpy', numpy.__version__)"
+[ "$BACKEND" = cupy ] && python3 -c "import cupy; print('cupy', cupy.__version__)"
+
+echo "== training (at most $TRAIN_SECONDS s) =="
+( while sleep 1; do                       # one line per checkpoint: its time, for the steps/s
+      t=$(stat -c %Y "$ckpt" 2>/dev/null) && [ "$t" != "${last:-}" ] && echo "checkpoint written at $t" && last=$t
+  done ) &
+monitor=$!
+timeout "$TRAIN_SECONDS" python3 -m npscore mnist --preset gpu --backend "$BACKEND" --samples 0 \
+    --checkpoint-every "$EVERY" --out "$W/train" --no-progress ${EXTRA:-}
+echo "training exit $?"
+sleep 2; kill $monitor
+python3 - "$ckpt" "$EVERY" "$OUT/log.txt" <<'PY'
+import re, sys
+from npscore import io
+step = int(io.read_npz(sys.argv[1], ("opt_step",), "checkpoint")["opt_step"])
+times = [int(t) for t in re.findall(r"checkpoint written at (\d+)", open(sys.argv[3]).read())]
+rate = int(sys.argv[2]) * (len(times) - 1) / max(times[-1] - times[0], 1) if len(times) > 1 else float("nan")
+print(f"sampling the checkpoint at step {step}; training ran at {rate:.1f} steps/s between checkpoints")
+PY
+
+echo "== the test suite on the cupy backend, beside the sampling =="
+(NPSCORE_BACKEND=$BACKEND timeout -s INT ${TEST_SECONDS:-200} python3 -m pytest -q -p no:cacheprovider tests \
+    > "$OUT/tests_cupy.log" 2>&1; echo "exit $?" >> "$OUT/tests_cupy.log") &
+tests=$!
+for sampler in reverse-sde annealed-langevin; do
+    timeout 150 python3 -m npscore sample --checkpoint "$ckpt" --samples "$SAMPLES" --sampler "$sampler" \
+        --backend "$BACKEND" --classifier "$clf" --out "$W/$sampler" --no-progress
+    cp "$W/$sampler/metrics.json" "$OUT/mnist_gpu_$sampler.json"
+    cp "$W/$sampler/samples.png" "$OUT/mnist_gpu_$sampler.png"
+done
+wait $tests
+tail -3 "$OUT/tests_cupy.log"
+date -u
