@@ -20,7 +20,7 @@ if [ -d .whl ]; then
     export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD PYTHONUNBUFFERED=1
-export NPSCORE_MNIST_DIR=${NPSCORE_MNIST_DIR:-.mnist}
+export NPSCORE_MNIST_DIR=$(realpath "${NPSCORE_MNIST_DIR:-.mnist}")
 clf=${CLASSIFIER:-$NPSCORE_MNIST_DIR/classifier.npz}
 ckpt=$W/train/checkpoint.npz
 date -u

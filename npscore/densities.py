@@ -160,7 +160,7 @@ class GaussianMixture:
         return sum(r[:, k:k + 1] * c.score(x) for k, c in enumerate(self.components))
 
     def score_divergence(self, x):
-        """``tr(d score / dx) : (B,)``: with ``s_k = -Sigma_k^{-1} (x - mu_k)`` and ``s = sum_k r_k s_k``,
+        r"""``tr(d score / dx) : (B,)``: with ``s_k = -Sigma_k^{-1} (x - mu_k)`` and ``s = sum_k r_k s_k``,
 
         .. math:: \sum_k r_k (-\operatorname{tr} \Sigma_k^{-1} + \|s_k\|^2) - \|s\|^2.
         """

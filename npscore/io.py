@@ -13,6 +13,7 @@ file, what was expected and what to do.
 import json
 import os
 import tempfile
+import tokenize
 import zipfile
 import zlib
 
@@ -108,7 +109,8 @@ def read_npz(path, keys=(), what="an npscore .npz file"):
     try:
         with backend.host.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError, SyntaxError,
+            tokenize.TokenError) as exc:                    # a damaged .npy header fails to parse
         detail = str(exc).splitlines()[0][:80] if str(exc) else ""
         raise ValueError(f"{path}: not a readable .npz archive ({type(exc).__name__}: {detail}); "
                          f"expected {what}: the file is damaged, write it again") from None

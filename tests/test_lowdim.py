@@ -82,7 +82,7 @@ def test_ode_log_density_matches_the_mixture_to_the_integrators_error(kind):
     def marginal(t):
         """p_t of the mixture: N(m mu_k, m^2 Sigma_k + s^2 I) per component."""
         m, s = (float(host(a)[0]) for a in sde.marginal(t))
-        return GaussianMixture(mix.weights, m * mix.means, m * m * mix.covs + s * s * np.eye(2))
+        return GaussianMixture(mix.weights, m * mix.means, m * m * mix.covs + s * s * dev(np.eye(2)))
 
     score = lambda y, t: marginal(t).score(y)                                # noqa: E731
     trace = lambda y, t: marginal(t).score_divergence(y)[None]               # noqa: E731

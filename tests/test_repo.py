@@ -33,8 +33,11 @@ def test_ci_runs_the_readme_test_command_verbatim():
 
 
 def _run_example(name, tmp_path, env=None):
+    """The example's quick mode from ``tmp_path``, on this checkout's npscore whether installed or not."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     return subprocess.run([sys.executable, str(ROOT / "examples" / name), "--quick"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})})
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": path, **(env or {})})
 
 
 def test_two_modes_example(tmp_path):
