@@ -110,34 +110,128 @@ def test_float32_losses_track_float64():
 
 # ---------------------------------------------------------------- bad input
 def test_bad_input():
+    """Each error names its argument first, in the checks' one wording."""
     model = MLP([2, 4, 4, 2])
     p = model.init(0)
     x = dev(np.zeros((3, 2)))
     r = backend.rng(0)
     for bad in (0.0, -1.0, float("nan"), float("inf")):
-        with pytest.raises(ValueError, match="sigma"):
+        with pytest.raises(ValueError, match="^sigma must be"):
             losses.dsm(model, p, x, bad, rng=r)
-    with pytest.raises(TypeError, match="sigma"):
+    with pytest.raises(TypeError, match="^sigma must be"):
         losses.dsm(model, p, x, "big", rng=r)
-    with pytest.raises(ValueError, match="noise must have shape"):
+    with pytest.raises(ValueError, match=r"^noise must have shape \(3, 2\)"):
         losses.dsm(model, p, x, 0.1, noise=dev(np.zeros((3, 3))))
-    with pytest.raises(ValueError, match="noise must be given, or rng="):
+    with pytest.raises(ValueError, match="^noise must be given, or rng= to draw it"):
         losses.dsm(model, p, x, 0.1)
-    with pytest.raises(ValueError, match="n_projections"):
+    with pytest.raises(ValueError, match="^n_projections must be"):
         losses.ssm(model, p, x, 0, rng=r)
-    with pytest.raises(ValueError, match="v must have shape"):
+    with pytest.raises(ValueError, match=r"^v must have shape \(1, 3, 2\)"):
         losses.ssm(model, p, x, v=dev(np.zeros((1, 3, 3))))
-    with pytest.raises(ValueError, match="kind"):
+    with pytest.raises(ValueError, match=r"^v must have shape \(1, 3, 2\)"):      # one projection, (M, B, D)
+        losses.ssm(model, p, x, v=dev(np.zeros((3, 2))))
+    with pytest.raises(ValueError, match="^v must be given"):
+        losses.ssm(model, p, x)
+    with pytest.raises(ValueError, match="^kind must be one of 'gaussian', 'rademacher'; got 'uniform'$"):
         losses.ssm(model, p, x, rng=r, kind="uniform")
-    with pytest.raises(ValueError, match=r"true_score\(x\) must have shape"):
+    with pytest.raises(ValueError, match=r"^true_score\(x\) must have shape"):
         losses.esm(model, p, x, lambda y: y[:, :1])
+
+
+def test_bad_input_of_the_multi_level_losses():
+    from npscore.sde import VESDE
     nc = NoiseConditionalMLP([2, 4, 2])
     q = nc.init(0)
+    x, z, r = dev(np.zeros((3, 2))), dev(np.zeros((3, 2))), backend.rng(0)
     for sig in ([0.1, 0.5], [1.0, 1.0], [1.0, -0.1], []):
-        with pytest.raises(ValueError, match="sigmas"):
+        with pytest.raises(ValueError, match="^sigmas must"):
             losses.ncsn(nc, q, x, sig, rng=r)
-    with pytest.raises(ValueError, match="labels must index"):
-        losses.ncsn(nc, q, x, [1.0, 0.1], noise=dev(np.zeros((3, 2))), labels=dev(np.array([0, 1, 2])))
+    with pytest.raises(ValueError, match=r"^labels must index sigmas, 0 \.\. 1; got"):
+        losses.ncsn(nc, q, x, [1.0, 0.1], noise=z, labels=dev(np.array([0, 1, 2])))
+    with pytest.raises(ValueError, match=r"^labels must be ints of shape \(3,\); got float64 \(3,\)"):
+        losses.ncsn(nc, q, x, [1.0, 0.1], noise=z, labels=dev(np.array([0.0, 1.0, 1.0])))
+    with pytest.raises(ValueError, match=r"^labels must be ints of shape \(3,\); got int64 \(2,\)"):
+        losses.ncsn(nc, q, x, [1.0, 0.1], noise=z, labels=dev(np.array([0, 1])))
+    with pytest.raises(ValueError, match="^labels must be given"):
+        losses.ncsn(nc, q, x, [1.0, 0.1], noise=z)
+    with pytest.raises(ValueError, match="^noise must be given"):
+        losses.ncsn(nc, q, x, [1.0, 0.1], labels=dev(np.array([0, 1, 1])))
+    with pytest.raises(ValueError, match=r"^x must have shape \(B, 2\)"):
+        losses.ncsn(nc, q, dev(np.zeros((3, 3))), [1.0, 0.1], rng=r)
+    sde = VESDE(0.01, 3.0)
+    t_ok = dev(np.array([0.5, 1.0, 0.2]))                    # t = 1 belongs to (0, 1]
+    assert np.isfinite(float(losses.sde_dsm(nc, q, x, sde, t=t_ok, noise=z)[0]))
+    for bad, shown in (([0.0, 0.5, 0.5], "0.0 to 0.5"), ([-0.5, 0.5, 0.5], "-0.5 to 0.5"),
+                       ([0.5, 1.5, 0.5], "0.5 to 1.5")):
+        with pytest.raises(ValueError, match=rf"^t must lie in \(0, 1\]; got values from {shown}$"):
+            losses.sde_dsm(nc, q, x, sde, t=dev(np.array(bad)), noise=z)
+    with pytest.raises(ValueError, match=r"^t must have shape \(3,\)"):
+        losses.sde_dsm(nc, q, x, sde, t=dev(np.array([0.5, 0.5])), noise=z)
+    with pytest.raises(ValueError, match="^t must be given"):
+        losses.sde_dsm(nc, q, x, sde, noise=z)
+    with pytest.raises(ValueError, match="^noise must be given"):
+        losses.sde_dsm(nc, q, x, sde, t=t_ok)
+    with pytest.raises(ValueError, match=r"^t_min must be a number in \(0.0, 1.0\)"):
+        losses.sde_dsm(nc, q, x, sde, rng=r, t_min=0.0)
+    with pytest.raises(ValueError, match=r"^weight\(t\) must have shape \(3,\)"):
+        losses.sde_dsm(nc, q, x, sde, t=t_ok, noise=z, weight=lambda t: t[:2])
+    with pytest.raises(ValueError, match=r"^noise must have shape \(3, 2\)"):
+        losses.weighted_dsm(nc, q, x, t_ok, dev(np.zeros((3, 3))), t_ok)
+
+
+def _float32_setup():
+    nc = NoiseConditionalMLP([2, 6, 2])
+    return nc, nc.init(0, "float32"), backend.rng(1).normal((8, 2), "float32")
+
+
+@pytest.mark.parametrize("name", ["dsm", "ncsn", "sde_dsm", "ssm-gaussian", "ssm-rademacher"])
+def test_drawn_inputs_are_the_documented_draws_in_the_data_dtype(name):
+    """``rng=`` draws exactly what could be passed explicitly, in x's dtype (float32 stays float32)."""
+    from npscore.sde import VESDE
+    nc, q, x = _float32_setup()
+    mlp = MLP([2, 6, 2])
+    p = mlp.init(0, "float32")
+    sde, sigmas = VESDE(0.01, 3.0), [1.0, 0.3, 0.1]
+    calls = {
+        "dsm": (lambda **k: losses.dsm(mlp, p, x, 0.5, **k), lambda r: {"noise": r.normal(x.shape, x.dtype)}),
+        "ncsn": (lambda **k: losses.ncsn(nc, q, x, sigmas, **k),
+                 lambda r: {"labels": r.integers(3, (8,)), "noise": r.normal(x.shape, x.dtype)}),
+        "sde_dsm": (lambda **k: losses.sde_dsm(nc, q, x, sde, **k),
+                    lambda r: {"t": r.uniform((8,), 1e-5, 1.0, x.dtype), "noise": r.normal(x.shape, x.dtype)}),
+        "ssm-gaussian": (lambda **k: losses.ssm(mlp, p, x, 2, **k), lambda r: {"v": r.normal((2, 8, 2), x.dtype)}),
+        "ssm-rademacher": (lambda **k: losses.ssm(mlp, p, x, 2, kind="rademacher", **k),
+                           lambda r: {"v": r.rademacher((2, 8, 2), x.dtype)}),
+    }
+    call, draws = calls[name]
+    value, grads = call(rng=backend.rng(7))
+    explicit = call(**draws(backend.rng(7)))
+    assert value.dtype == np.float32 and all(g.dtype == np.float32 for g in tree_leaves(grads))
+    assert float(value) == float(explicit[0])
+    assert rel_err(tree_leaves(grads), tree_leaves(explicit[1])) == 0.0
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
+def test_the_check_flag_skips_checks_only():
+    """``check=False`` gives the same numbers and skips the checks; the default checks."""
+    nc, q, x = _float32_setup()
+    sigma = backend.rng(2).uniform((8,), 0.1, 1.0, x.dtype)
+    eps = backend.rng(3).normal(x.shape, x.dtype)
+    a, b = (losses.weighted_dsm(nc, q, x, sigma, eps, sigma ** 2, check=c) for c in (True, False))
+    assert float(a[0]) == float(b[0]) and rel_err(tree_leaves(a[1]), tree_leaves(b[1])) == 0.0
+    with pytest.raises(ValueError, match="^noise must have shape"):
+        losses.weighted_dsm(nc, q, x, sigma, eps[:, :1], sigma ** 2)
+    # levels so small that the float32 loss overflows: raised with check, returned as inf without
+    tiny, labels = [1e-30, 1e-31], backend.xp().asarray(np.zeros(8, dtype=int))
+    with pytest.raises(ValueError, match=r"overflowed at sigma down to 1\.0+\d*e-30 in float32; "):
+        losses.ncsn(nc, q, x, tiny, noise=eps, labels=labels)
+    assert not np.isfinite(float(losses.ncsn(nc, q, x, tiny, noise=eps, labels=labels, check=False)[0]))
+    unsorted = [0.1, 0.5]                                 # not checked with check=False
+    assert np.isfinite(float(losses.ncsn(nc, q, x, unsorted, noise=eps, labels=labels, check=False)[0]))
+    from npscore.sde import VESDE
+    sde, t = VESDE(1e-30, 1e-29), backend.xp().full((8,), 1e-3, dtype=x.dtype)
+    with pytest.raises(ValueError, match="overflowed at sigma down to"):
+        losses.sde_dsm(nc, q, x, sde, t=t, noise=eps)
+    assert not np.isfinite(float(losses.sde_dsm(nc, q, x, sde, t=t, noise=eps, check=False)[0]))
 
 
 @given(activations, batch_sizes, seeds, st.sampled_from(["vp", "ve"]))
@@ -159,6 +253,7 @@ def test_sde_dsm(act, B, seed, kind):
           reference.sde_dsm(host_params(p), x, m, std, z, std ** 2, act))
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
 def test_a_non_finite_loss_says_why():
     model = MLP([2, 4, 4, 2])
     x = dev(np.ones((3, 2)))
@@ -170,8 +265,20 @@ def test_a_non_finite_loss_says_why():
                  lambda q: losses.ssm(model, q, x, rng=backend.rng(0))):
         with pytest.raises(ValueError, match=r"params \(array 2\) must be finite"):
             call(bad)
-    with pytest.raises(ValueError, match="overflowed at sigma = 1e-300"):
-        losses.dsm(model, p, x, 1e-300, rng=backend.rng(0))
+    big = dev(np.full((3, 2), 1e200))                      # finite data whose score overflows
+    tail = "; use a larger sigma, float64, or smaller inputs$"
+    for what, call in (("sigma = 1e-300 in float64", lambda: losses.dsm(model, p, x, 1e-300, rng=backend.rng(0))),
+                       ("the explicit score", lambda: losses.esm(model, p, big, lambda y: y)),
+                       ("the trace", lambda: losses.ism(model, p, big)),
+                       ("the projections", lambda: losses.ssm(model, p, big, rng=backend.rng(0)))):
+        with pytest.raises(ValueError, match=f"^the loss is inf with finite params and data: it overflowed at {what}{tail}"):
+            call()
+    nc = NoiseConditionalMLP([2, 4, 2])
+    q = nc.init(0)
+    q[0][1][0] = np.nan
+    with pytest.raises(ValueError, match=r"^params \(array 1\) must be finite; got an array with NaN or inf; "
+                                         "the model diverged or was loaded damaged$"):
+        losses.ncsn(nc, q, x, [1.0, 0.1], rng=backend.rng(0))
     with pytest.raises(ValueError, match="x must be finite"):
         losses.dsm(model, p, dev(np.array([[np.nan, 0.0]])), 0.1, rng=backend.rng(0))
 
@@ -202,3 +309,5 @@ def test_defaults_are_one_gaussian_projection_without_variance_reduction():
     x = backend.rng(1).normal((16, 2))
     v = backend.rng(5).normal((1, 16, 2))
     assert float(losses.ssm(model, p, x, rng=backend.rng(5))[0]) == float(losses.ssm(model, p, x, v=v)[0])
+    plain = float(losses.ssm(model, p, x, v=v, variance_reduction=False)[0])
+    assert float(losses.ssm(model, p, x, v=v)[0]) == plain != float(losses.ssm(model, p, x, v=v, variance_reduction=True)[0])
