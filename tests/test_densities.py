@@ -109,3 +109,58 @@ def test_gaussian_fit_is_the_sample_mean_and_unbiased_covariance_plus_jitter():
     x = np.random.default_rng(4).standard_normal((50, 3))
     g = Gaussian.fit(dev(x), jitter=0.25)
     assert np.allclose(host(g.mean), x.mean(0)) and np.allclose(host(g.cov), np.cov(x.T) + 0.25 * np.eye(3))
+    assert np.allclose(host(Gaussian.fit(dev(x)).cov), np.cov(x.T), rtol=1e-12, atol=0)     # default: no jitter
+
+
+def test_entropy_is_half_log_det_of_2_pi_e_sigma():
+    cov = np.array([[2.0, 0.3], [0.3, 0.5]])
+    g = Gaussian(dev(np.array([1.0, -2.0])), dev(cov))
+    assert g.entropy() == pytest.approx(0.5 * np.log(np.linalg.det(2 * np.pi * np.e * cov)), rel=1e-12)
+    x = g.sample(200000, backend.rng(0))
+    assert g.entropy() == pytest.approx(-float(host(g.log_prob(x)).mean()), abs=0.01)       # -E log p
+
+
+def test_sample_is_the_mean_plus_the_cholesky_factor_times_the_draws():
+    cov = np.array([[1.0, 0.6], [0.6, 2.0]])
+    g = Gaussian(dev(np.array([3.0, -1.0])), dev(cov))
+    z = host(backend.rng(4).normal((6, 2)))
+    assert np.allclose(host(g.sample(6, backend.rng(4))), np.array([3.0, -1.0]) + z @ np.linalg.cholesky(cov).T)
+
+
+def test_float32_densities_stay_float32():
+    f = "float32"
+    g = Gaussian(dev(np.zeros(2, f)), dev(np.eye(2, dtype=f)))
+    x = g.sample(4, backend.rng(0))
+    mix = two_modes(dtype=f)
+    for a in (x, g.noised(0.5).cov, g.score_divergence(x), mix.noised(0.5).covs, mix.means, mix.weights,
+              mix.covs, mix.sample(4, backend.rng(0))):
+        assert a.dtype == np.float32
+
+
+def test_two_modes_is_the_notes_mixture():
+    mix = two_modes((0.2, 0.8))
+    assert np.array_equal(host(mix.means), [[-1.0, -1.0], [1.0, 1.0]])
+    assert np.array_equal(host(mix.weights), [0.2, 0.8])
+    assert np.allclose(host(mix.covs), 0.0625 * np.eye(2)[None])
+
+
+def test_far_points_keep_finite_log_densities_and_responsibilities():
+    """The log-sum-exp is taken per point: one far point must not underflow the others."""
+    mix = two_modes()
+    x = dev(np.array([[-1.0, -1.0], [60.0, 60.0]]))              # log p about -1 and about -6e4
+    lp = host(mix.log_prob(x))
+    r = host(mix.responsibilities(x))
+    d2 = ((np.array([[60.0, 60.0]]) - np.array([[1.0, 1.0]])) ** 2).sum()
+    assert lp[1] == pytest.approx(np.log(0.5) - np.log(2 * np.pi * 0.0625) - d2 / (2 * 0.0625), rel=1e-12)
+    assert np.isfinite(lp[0]) and np.allclose(r, [[1.0, 0.0], [0.0, 1.0]])
+
+
+def test_density_errors_name_their_argument():
+    g = Gaussian(dev(np.zeros(2)), dev(np.eye(2)))
+    with pytest.raises(ValueError, match=r"^x must have shape \(B, D\)"):
+        Gaussian.fit(dev(np.zeros(3)))
+    with pytest.raises(ValueError, match="^n must be"):
+        g.sample(0, backend.rng(0))
+    for density in (g, two_modes()):
+        with pytest.raises(ValueError, match="^sigma must be"):
+            density.noised(-1.0)

@@ -130,6 +130,8 @@ def test_bad_input():
         losses.ssm(model, p, x, v=dev(np.zeros((1, 3, 3))))
     with pytest.raises(ValueError, match=r"^v must have shape \(1, 3, 2\)"):      # one projection, (M, B, D)
         losses.ssm(model, p, x, v=dev(np.zeros((3, 2))))
+    with pytest.raises(TypeError, match="^v must be"):                                 # not an array
+        losses.ssm(model, p, x, v=[[[0.0, 0.0]] * 3])
     with pytest.raises(ValueError, match="^v must be given"):
         losses.ssm(model, p, x)
     with pytest.raises(ValueError, match="^kind must be one of 'gaussian', 'rademacher'; got 'uniform'$"):

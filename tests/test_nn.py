@@ -156,3 +156,79 @@ def test_bad_input_names_the_argument():
         m.jvp(p, dev(np.zeros((2, 3))), dev(np.zeros((2, 2))))
     with pytest.raises(ValueError, match="square Jacobian"):
         MLP([3, 4, 2]).trace_jacobian(MLP([3, 4, 2]).init(0), dev(np.zeros((1, 3))))
+
+
+# ---------------------------------------------------------------- the methods' contracts
+def test_forward_is_apply_with_a_cache_and_checks_its_input():
+    model = MLP([3, 5, 5, 3], cond_dim=1)
+    p = model.init(0)
+    x, c = dev(np.random.default_rng(1).standard_normal((4, 3))), dev(np.ones((4, 1)))
+    out, cache = model.forward(p, x, c)
+    assert np.array_equal(host(out), host(model.apply(p, x, c)))
+    g = dev(np.random.default_rng(2).standard_normal((4, 3)))
+    assert rel_err(tree_leaves(model.backward(p, cache, g)), tree_leaves(model.vjp(p, x, g, c)[0])) < TOL
+    with pytest.raises(ValueError, match=r"^x must have shape \(B, 3\)"):
+        model.forward(p, dev(np.zeros((4, 2))), c)
+
+
+def test_tangent_methods_name_a_badly_shaped_v():
+    model = MLP([2, 4, 4, 2])
+    p = model.init(0)
+    x = dev(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"^v must have shape \(B, K, D\); got \(3, 2\)$"):
+        model.forward_tangents(p, x, dev(np.zeros((3, 2))))
+    for call in (model.forward_tangents, model.jvp):               # not an array: its repr is shown
+        with pytest.raises(ValueError, match=r"^v must have shape \(B, K, D\); got \[\[0.0, 0.0\]\]$"):
+            call(p, x, [[0.0, 0.0]])
+    with pytest.raises(ValueError, match=r"^g must have shape \(3, 2\)"):
+        model.vjp(p, x, dev(np.zeros((3, 1))))
+    with pytest.raises(ValueError, match=r"^w must have shape \(3,\)"):
+        model.trace_and_vjp(p, x, dev(np.zeros(2)))
+    with pytest.raises(ValueError, match="^method must be 'bilinear' or 'tangents'; got 'nope'"):
+        model.trace_and_vjp(p, x, dev(np.zeros(3)), method="nope")
+
+
+@pytest.mark.parametrize("method", ["bilinear", "tangents"])
+def test_trace_and_vjp_takes_g_as_an_array_or_a_function_and_a_condition(method):
+    model = MLP([3, 6, 6, 3], cond_dim=2)
+    p = model.init(0)
+    rng = np.random.default_rng(3)
+    x, c, w = dev(rng.standard_normal((4, 3))), dev(rng.standard_normal((4, 2))), dev(rng.standard_normal(4))
+    g = dev(rng.standard_normal((4, 3)))
+    a = model.trace_and_vjp(p, x, w, g, c, method=method)
+    b = model.trace_and_vjp(p, x, w, lambda s: g, c, method=method)
+    ref = model.trace_and_vjp(p, x, w, g, c, method="tangents")
+    for r in (b, ref):
+        assert rel_err(host(a[1]), host(r[1])) < TOL and rel_err(tree_leaves(a[2]), tree_leaves(r[2])) < TOL
+    assert rel_err(host(a[1]), host(model.trace_jacobian(p, x, c))) < TOL
+
+
+def test_float32_jacobian_stays_float32():
+    model = MLP([2, 4, 2])
+    x = dev(np.zeros((3, 2), dtype="float32"))
+    assert model.jacobian(model.init(0, "float32"), x).dtype == np.float32
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_an_activation_gives_only_its_value_by_default(name):
+    z = dev(np.array([-1.0, 0.5]))
+    out = ACTIVATIONS[name](z)
+    assert len(out) == 1 and np.array_equal(host(out[0]), host(ACTIVATIONS[name](z, 2)[0]))
+
+
+def test_elu_derivatives_at_the_kink_are_the_left_ones():
+    f, d1, d2 = (host(a) for a in ACTIVATIONS["elu"](dev(np.array([0.0])), 2))
+    assert (f[0], d1[0], d2[0]) == (0.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("scale_input", [False, True])
+def test_noise_conditional_trace_jacobian_is_the_finite_difference_trace(scale_input):
+    from npscore import NoiseConditionalMLP
+    model = NoiseConditionalMLP([2, 8, 8, 2], scale_input=scale_input)
+    p = model.init(0, "float64")
+    x = dev(np.random.default_rng(4).standard_normal((3, 2)))
+    sigma, h = 0.7, 1e-5
+    fd = sum((host(model.apply(p, x + h * e, sigma)) - host(model.apply(p, x - h * e, sigma)))[:, i] / (2 * h)
+             for i, e in enumerate(dev(np.eye(2))))
+    assert np.allclose(host(model.trace_jacobian(p, x, sigma)), fd, rtol=1e-6, atol=1e-8)
+    assert repr(model) == "NoiseConditionalMLP([2, 8, 8, 2], activation='softplus')"

@@ -1,6 +1,7 @@
 """Samplers on Gaussian targets with known answers, and the demo's smoke run."""
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -174,3 +175,93 @@ def test_sde_times_outside_0_1_are_refused():
             sde.marginal([0.5, 1.5])
         with pytest.raises(ValueError, match=r"got values from -0.1 to 0.3"):
             sde.marginal(np.array([-0.1, 0.3]))
+
+
+# ---------------------------------------------------------------- annealed Langevin, step by step
+LEVELS = [1.0, 0.6, 0.3]
+
+
+def _pull(x, sigma):
+    """A score with a known form, ``-(x - 1) / (1 + sigma^2)``."""
+    return -(x - 1.0) / (1.0 + sigma ** 2)
+
+
+def _algorithm_1(x, rng, eps, T, bounds=None):
+    """Algorithm 1 of Song and Ermon 2019 written out, then the denoising step; every iterate."""
+    out = [x]
+    for sigma in LEVELS:
+        alpha = eps * sigma ** 2 / LEVELS[-1] ** 2
+        for _ in range(T):
+            x = x + alpha * _pull(x, sigma) + (2 * alpha) ** 0.5 * rng.normal(x.shape, x.dtype)
+            if bounds:
+                x = backend.xp().clip(x, *bounds)
+            out.append(x)
+    return out + [x + LEVELS[-1] ** 2 * _pull(x, LEVELS[-1])]
+
+
+@pytest.mark.parametrize("bounds", [None, (-0.2, 1.5)])
+def test_annealed_langevin_is_algorithm_1_then_one_denoising_step(bounds):
+    x0 = backend.rng(1).normal((5, 2), "float32")
+    want = _algorithm_1(x0, backend.rng(3), 0.05, 2, bounds)
+    x, traj = annealed_langevin(_pull, x0, LEVELS, backend.rng(3), step_scale=0.05, n_steps_each=2,
+                                record_every=2, bounds=bounds)
+    assert x.dtype == np.float32 and traj.dtype == np.float32
+    assert np.allclose(host(x), host(want[-1]), rtol=1e-6, atol=1e-6)
+    assert np.allclose(host(traj), host(backend.xp().stack(want[0:-1:2] + want[-1:])), rtol=1e-6, atol=1e-6)
+    if bounds:
+        assert float(traj[1:-1].min()) == np.float32(bounds[0]) and float(traj[1:-1].max()) == np.float32(bounds[1])
+    plain = annealed_langevin(_pull, x0, LEVELS, backend.rng(3), step_scale=0.05, n_steps_each=2, denoise=False,
+                              bounds=bounds)
+    assert np.allclose(host(plain), host(want[-2]), rtol=1e-6, atol=1e-6)
+
+
+def test_annealed_langevin_defaults(capsys):
+    x0 = backend.rng(1).normal((3, 2))
+    a = annealed_langevin(_pull, x0, [1.0, 0.5], backend.rng(2))
+    b = annealed_langevin(_pull, x0, [1.0, 0.5], backend.rng(2), step_scale=2e-5, n_steps_each=100, denoise=True)
+    assert np.array_equal(host(a), host(b))
+    assert capsys.readouterr().err == ""                                     # no progress bar unless asked
+    annealed_langevin(_pull, x0, [1.0, 0.5], backend.rng(2), n_steps_each=1, progress=True)
+    assert "annealed-langevin" in capsys.readouterr().err
+
+
+def _nan_after(calls):
+    """``_pull`` for ``calls`` calls, NaN from then on."""
+    count = [0]
+
+    def score(x, sigma):
+        count[0] += 1
+        return _pull(x, sigma) * (np.nan if count[0] > calls else 1.0)
+    return score
+
+
+@pytest.mark.parametrize("calls, kwargs, says", [
+    (0, {"n_steps_each": 100}, "by step 100 (sigma = 1)"),                  # check_every = 100 by default
+    (0, {"n_steps_each": 2, "check_every": 1000, "denoise": False}, "by step 6 (sigma = 0.3)"),   # the last step
+    (6, {"n_steps_each": 2, "check_every": 1000}, "by step 7 (the denoising step at sigma = 0.3)"),
+])
+def test_annealed_langevin_names_where_it_turned_non_finite(calls, kwargs, says):
+    x0 = backend.rng(1).normal((3, 2))
+    with pytest.raises(FloatingPointError, match="^annealed-langevin: the samples became non-finite " + re.escape(says) + "; "):
+        annealed_langevin(_nan_after(calls), x0, LEVELS, backend.rng(2), **kwargs)
+
+
+def test_annealed_langevin_bad_input():
+    x0 = backend.rng(1).normal((3, 2))
+    for bounds in ((1.0, 0.0), (0.5, 0.5), (0.0, 1.0, 2.0)):
+        with pytest.raises(ValueError, match=r"^bounds must be \(lo, hi\) with lo < hi; got"):
+            annealed_langevin(_pull, x0, LEVELS, backend.rng(2), bounds=bounds)
+    with pytest.raises(ValueError, match="^step_scale must be"):
+        annealed_langevin(_pull, x0, LEVELS, backend.rng(2), step_scale=0.0)
+    with pytest.raises(ValueError, match="^n_steps_each must be"):
+        annealed_langevin(_pull, x0, LEVELS, backend.rng(2), n_steps_each=0)
+
+
+def test_sde_score_feeds_the_model_the_marginal_std():
+    from npscore import NoiseConditionalMLP
+    from npscore.sampling import sde_score
+    model, sde = NoiseConditionalMLP([2, 8, 2]), VESDE(0.01, 3.0)
+    p = model.init(0)
+    x, t = backend.rng(1).normal((4, 2)), 0.4
+    std = sde.marginal(backend.xp().full((4,), t))[1]
+    assert np.allclose(host(sde_score(model, p, sde)(x, t)), host(model.apply(p, x, std)), rtol=1e-12)
