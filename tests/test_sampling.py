@@ -265,3 +265,87 @@ def test_sde_score_feeds_the_model_the_marginal_std():
     x, t = backend.rng(1).normal((4, 2)), 0.4
     std = sde.marginal(backend.xp().full((4,), t))[1]
     assert np.allclose(host(sde_score(model, p, sde)(x, t)), host(model.apply(p, x, std)), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- the other samplers, step by step
+def _pull_t(x, t):
+    """A time-dependent score with a known form, ``-(x - 1) / (1 + t)``."""
+    return -(x - 1.0) / (1.0 + t[:, None])
+
+
+def test_langevin_is_its_update_written_out():
+    x0 = backend.rng(1).normal((5, 2), "float32")
+    rng, x, want = backend.rng(3), x0, [x0]
+    for _ in range(4):
+        x = x + 0.1 * _pull(x, 0.0) + 0.2 ** 0.5 * rng.normal(x.shape, x.dtype)
+        want.append(x)
+    got, traj = langevin(lambda y: _pull(y, 0.0), x0, backend.rng(3), step=0.1, n_steps=4, record_every=2)
+    assert got.dtype == np.float32 and np.allclose(host(got), host(want[-1]), rtol=1e-6, atol=1e-6)
+    assert np.allclose(host(traj), host(backend.xp().stack(want[::2])), rtol=1e-6, atol=1e-6)
+
+
+def _pc_written_out(sde, x, rng, n, n_corrector, snr=0.16, t_min=1e-3):
+    xp = backend.xp()
+    ts, dt, out = np.linspace(1.0, t_min, n + 1), (1.0 - t_min) / n, [x]
+    for i in range(n):
+        t = xp.full((x.shape[0],), ts[i], dtype=x.dtype)
+        for _ in range(n_corrector):
+            s, z = _pull_t(x, t), rng.normal(x.shape, x.dtype)
+            step = 2.0 * (snr * float(xp.linalg.norm(z, axis=1).mean() / xp.linalg.norm(s, axis=1).mean())) ** 2
+            x = x + step * s + (2.0 * step) ** 0.5 * z
+        g = sde.diffusion(t)[:, None]
+        mean = x - (sde.drift(x, t) - g ** 2 * _pull_t(x, t)) * dt
+        x = mean if i == n - 1 else mean + g * dt ** 0.5 * rng.normal(x.shape, x.dtype)
+        out.append(x)
+    return out
+
+
+def _heun_written_out(sde, x, n, t_min=1e-3):
+    xp = backend.xp()
+    ts, dt, out = np.linspace(1.0, t_min, n + 1), (1.0 - t_min) / n, [x]
+    v = lambda y, t: sde.drift(y, t) - 0.5 * sde.diffusion(t)[:, None] ** 2 * _pull_t(y, t)   # noqa: E731
+    for i in range(n):
+        t0, t1 = (xp.full((x.shape[0],), s, dtype=x.dtype) for s in ts[i:i + 2])
+        k0 = v(x, t0)
+        x = x - 0.5 * dt * (k0 + v(x - dt * k0, t1))
+        out.append(x)
+    return out
+
+
+@pytest.mark.parametrize("name", ["reverse-sde", "predictor-corrector", "probability-flow"])
+@pytest.mark.parametrize("sde", [VPSDE(), VESDE(0.01, 3.0)], ids=["VP", "VE"])
+def test_sde_samplers_are_their_updates_written_out(name, sde):
+    x1 = backend.rng(1).normal((5, 2), "float32")
+    if name == "probability-flow":
+        want = _heun_written_out(sde, x1, 4)
+    else:
+        want = _pc_written_out(sde, x1, backend.rng(3), 4, 1 if name == "predictor-corrector" else 0)
+    got, traj = run(name, _pull_t, x1, backend.rng(3), sde=sde, n_steps=4, record_every=2)
+    assert got.dtype == np.float32 and traj.dtype == np.float32
+    assert np.allclose(host(got), host(want[-1]), rtol=1e-5, atol=1e-5)
+    assert np.allclose(host(traj), host(backend.xp().stack(want[::2])), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["langevin", "reverse-sde", "predictor-corrector", "probability-flow"])
+def test_a_non_finite_sample_is_caught_at_the_default_interval_and_at_the_end(name):
+    x0 = dev(np.ones((3, 2)))
+    nan = lambda y, *_: y * np.nan                                           # noqa: E731
+    where = r"step size 0.002" if name == "langevin" else r"t = "
+    with pytest.raises(FloatingPointError, match=rf"^{name}: the samples became non-finite by step 100 \({where}"):
+        run(name, nan, x0, backend.rng(0), sde=VPSDE(), n_steps=250)
+    with pytest.raises(FloatingPointError, match=rf"^{name}: the samples became non-finite by step 3 \({where}"):
+        run(name, nan, x0, backend.rng(0), sde=VPSDE(), n_steps=3, check_every=1000)
+
+
+def test_run_dispatches_on_the_score_kind_and_needs_an_sde():
+    x0 = backend.rng(1).normal((3, 2))
+    assert np.array_equal(host(run("langevin", lambda y: -y, x0, backend.rng(2), n_steps=3)),
+                          host(langevin(lambda y: -y, x0, backend.rng(2), n_steps=3)))
+    with pytest.raises(ValueError, match="^sde must be given for sampler 'reverse-sde'; got None$"):
+        run("reverse-sde", _pull_t, x0, backend.rng(2))
+    with pytest.raises(ValueError, match=r"^snr must be a positive"):
+        predictor_corrector(_pull_t, VPSDE(), x0, backend.rng(2), snr=0.0)
+    with pytest.raises(ValueError, match=r"^n_corrector must be an int >= 0"):
+        predictor_corrector(_pull_t, VPSDE(), x0, backend.rng(2), n_corrector=-1)
+    with pytest.raises(ValueError, match=r"^n_steps must be an int >= 1"):
+        probability_flow(_pull_t, VPSDE(), x0, n_steps=0)
