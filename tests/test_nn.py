@@ -232,3 +232,14 @@ def test_noise_conditional_trace_jacobian_is_the_finite_difference_trace(scale_i
              for i, e in enumerate(dev(np.eye(2))))
     assert np.allclose(host(model.trace_jacobian(p, x, sigma)), fd, rtol=1e-6, atol=1e-8)
     assert repr(model) == "NoiseConditionalMLP([2, 8, 8, 2], activation='softplus')"
+
+
+def test_noise_conditional_vjp_names_g_and_score_fn_keeps_float32():
+    from npscore import NoiseConditionalMLP
+    model = NoiseConditionalMLP([2, 8, 2])
+    p = model.init(0, "float32")
+    x = dev(np.ones((3, 2), dtype="float32"))
+    with pytest.raises(ValueError, match=r"^g must have shape \(3, 2\)"):
+        model.vjp(p, x, 0.5, dev(np.ones((3, 1), dtype="float32")))
+    s = model.score_fn(p)(x, 0.5)
+    assert s.dtype == np.float32 and np.allclose(host(s), host(model.apply(p, x, 0.5)), rtol=1e-6)

@@ -222,7 +222,7 @@ def test_annealed_langevin_defaults(capsys):
     assert np.array_equal(host(a), host(b))
     assert capsys.readouterr().err == ""                                     # no progress bar unless asked
     annealed_langevin(_pull, x0, [1.0, 0.5], backend.rng(2), n_steps_each=1, progress=True)
-    assert "annealed-langevin" in capsys.readouterr().err
+    assert re.match(r"\r?annealed-langevin: ", capsys.readouterr().err)
 
 
 def _nan_after(calls):
@@ -349,3 +349,19 @@ def test_run_dispatches_on_the_score_kind_and_needs_an_sde():
         predictor_corrector(_pull_t, VPSDE(), x0, backend.rng(2), n_corrector=-1)
     with pytest.raises(ValueError, match=r"^n_steps must be an int >= 1"):
         probability_flow(_pull_t, VPSDE(), x0, n_steps=0)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_each_sampler_defaults_to_its_registered_settings_without_a_bar(name, capsys):
+    """Called bare, a sampler is ``run`` with the registry's defaults, and shows no progress bar."""
+    spec = SAMPLERS[name]
+    x0, sde = backend.rng(1).normal((2, 2)), VPSDE()
+    score = {"score(x)": lambda y: -y, "score(x, sigma)": _pull, "score(x, t)": _pull_t}[spec.score]
+    lead = {"score(x)": (), "score(x, sigma)": ([1.0, 0.5],), "score(x, t)": (sde,)}[spec.score]
+    order = (x0, *lead) if spec.score == "score(x, sigma)" else (*lead, x0)
+    bare = spec.fn(score, *order, backend.rng(2))
+    assert np.array_equal(host(bare), host(run(name, score, x0, backend.rng(2), sigmas=[1.0, 0.5], sde=sde)))
+    assert capsys.readouterr().err == ""
+    run(name, score, x0, backend.rng(2), sigmas=[1.0, 0.5], sde=sde, progress=True,
+        **({"n_steps_each": 1} if name == "annealed-langevin" else {"n_steps": 2}))
+    assert re.match(rf"\r?{name}: ", capsys.readouterr().err)
