@@ -243,3 +243,12 @@ def test_noise_conditional_vjp_names_g_and_score_fn_keeps_float32():
         model.vjp(p, x, 0.5, dev(np.ones((3, 1), dtype="float32")))
     s = model.score_fn(p)(x, 0.5)
     assert s.dtype == np.float32 and np.allclose(host(s), host(model.apply(p, x, 0.5)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("sizes", [[2, 6, 6, 2], [5, 3, 3, 5]], ids=["x space", "z1 space"])
+def test_float32_traces_stay_float32(sizes):
+    model = MLP(sizes)
+    p = model.init(0, "float32")
+    x = dev(np.random.default_rng(0).standard_normal((4, sizes[0])).astype("float32"))
+    s, tr, grads = model.trace_and_vjp(p, x, dev(np.ones(4, dtype="float32")), method="tangents")
+    assert tr.dtype == np.float32 and all(g.dtype == np.float32 for g in tree_leaves(grads))
