@@ -67,18 +67,32 @@ def test_mixture_samples_have_the_weights():
 
 
 def test_bad_densities():
-    with pytest.raises(ValueError, match="positive definite"):
-        Gaussian(dev(np.zeros(2)), dev(np.array([[1.0, 0.0], [0.0, -1.0]])))
-    with pytest.raises(ValueError, match="symmetric"):
-        Gaussian(dev(np.zeros(2)), dev(np.array([[1.0, 0.5], [0.0, 1.0]])))
-    with pytest.raises(ValueError, match="cov must have shape"):
-        Gaussian(dev(np.zeros(2)), dev(np.eye(3)))
-    with pytest.raises(ValueError, match="weights"):
-        GaussianMixture(dev(np.array([0.5, 0.6])), dev(np.zeros((2, 2))), 1.0)
-    with pytest.raises(ValueError, match="sigma"):
-        two_modes().noised(-1.0)
-    with pytest.raises(ValueError, match=r"x must have shape \(B, 2\)"):
-        two_modes().score(dev(np.zeros((3, 3))))
+    """Every check names its argument first."""
+    z2, e2 = dev(np.zeros(2)), dev(np.eye(2))
+    cases = [
+        (lambda: Gaussian(z2, dev(np.array([[1.0, 0.0], [0.0, -1.0]]))), "^cov must be positive definite$"),
+        (lambda: Gaussian(z2, dev(np.array([[1.0, 0.5], [0.0, 1.0]]))), "^cov must be symmetric$"),
+        (lambda: Gaussian(z2, dev(np.eye(3))), r"^cov must have shape \(2, 2\); got \(3, 3\)$"),
+        (lambda: Gaussian(dev(np.zeros((1, 2))), e2), r"^mean must have shape \(D,\); got \(1, 2\)$"),
+        (lambda: Gaussian(dev(np.array([np.nan, 0.0])), e2), "^mean must be finite"),
+        (lambda: GaussianMixture(dev(np.array([0.5, 0.6])), dev(np.zeros((2, 2))), 1.0),
+         "^weights must be positive and sum to 1$"),
+        (lambda: GaussianMixture(dev(np.array([1.0])), dev(np.zeros((2, 2))), 1.0),
+         r"^weights must have shape \(2,\); got \(1,\)$"),
+        (lambda: GaussianMixture(dev(np.array([np.nan, 0.5])), dev(np.zeros((2, 2))), 1.0), "^weights must be finite"),
+        (lambda: GaussianMixture(dev(np.array([1.0])), dev(np.zeros(2)), 1.0),
+         r"^means must have shape \(K, D\); got \(2,\)$"),
+        (lambda: GaussianMixture(dev(np.array([1.0])), dev(np.array([[np.inf, 0.0]])), 1.0), "^means must be finite"),
+        (lambda: GaussianMixture(dev(np.array([1.0])), dev(np.zeros((1, 2))), dev(np.ones((1, 3, 3)))),
+         r"^covs must have shape \(1, 2, 2\), \(1,\) or be a scalar; got \(1, 3, 3\)$"),
+        (lambda: two_modes().score(dev(np.zeros((3, 3)))), r"^x must have shape \(B, 2\)"),
+    ]
+    g = Gaussian(z2, e2)
+    for method in (g.score, g.log_prob, two_modes().log_prob):
+        cases.append((lambda m=method: m(dev(np.zeros((3, 3)))), r"^x must have shape \(B, 2\)"))
+    for call, says in cases:
+        with pytest.raises(ValueError, match=says):
+            call()
 
 
 def test_noised_adds_sigma_squared_to_every_covariance():

@@ -109,8 +109,9 @@ def test_sampler_bad_input():
         annealed_langevin(lambda y, s: g.score(y), x, [0.1, 0.5], r)
     with pytest.raises(ValueError, match="x0"):
         langevin(g.score, dev(np.zeros(3)), r)
-    with pytest.raises(ValueError, match="t_min"):
-        reverse_sde(lambda y, t: y, VPSDE(), x, r, n_steps=10, t_min=0.0)
+    for t_min in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match=rf"^t_min must be a number in \(0.0, 1.0\); got {t_min}$"):
+            reverse_sde(lambda y, t: y, VPSDE(), x, r, n_steps=10, t_min=t_min)
     with pytest.raises(ValueError, match="sampler must be one of"):
         run("ddpm", g.score, x, r)
 
