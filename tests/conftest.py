@@ -10,6 +10,7 @@ import os
 import pathlib
 import sys
 
+import numpy as np
 import pytest
 from hypothesis import settings
 
@@ -78,6 +79,12 @@ def dev_params(params):
 
 def host_params(params):
     return [(host(W), host(b)) for W, b in params]
+
+
+def with_biases(params, seed):
+    """``params`` with biases drawn from N(0, 0.5^2): ``init`` sets them to 0, which would hide their sign."""
+    rng = np.random.default_rng(seed + 1000)
+    return [(W, dev(0.5 * rng.standard_normal(b.shape)).astype(b.dtype)) for W, b in params]
 
 
 rel_err = relative_error     # max |a - b| / max |b| over arrays or lists of arrays

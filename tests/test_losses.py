@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import dev, host, host_params, rel_err
+from conftest import dev, host, host_params, rel_err, with_biases
 from npscore import MLP, NoiseConditionalMLP, backend, losses, reference
 from npscore.tree import tree_leaves
 from strategies import BASES, activations, architectures, batch_sizes, noise_conditional, seeds
@@ -16,7 +16,7 @@ TOL = 1e-10
 
 def _setup(sizes, act, B, seed):
     model = MLP(sizes, act)
-    p = model.init(seed, "float64")
+    p = with_biases(model.init(seed, "float64"), seed)
     rng = np.random.default_rng(seed)
     return model, p, host_params(p), rng.standard_normal((B, sizes[0])), rng
 
@@ -63,7 +63,7 @@ def test_dsm(sizes, act, B, seed, sigma):
 def test_ncsn(act, B, seed, L, kind, scale_input):
     rng = np.random.default_rng(seed)
     model, base = noise_conditional([3, 7, 5, 3], act, rng, kind, dev, scale_input)
-    p = model.init(seed, "float64")
+    p = with_biases(model.init(seed, "float64"), seed)
     x = rng.standard_normal((B, 3))
     sigmas = np.geomspace(1.0, 0.01, L) if L > 1 else np.array([0.3])
     labels = rng.integers(0, L, size=B)
@@ -241,7 +241,7 @@ def test_sde_dsm(act, B, seed, kind):
     from npscore.sde import VESDE, VPSDE
     sde = VPSDE() if kind == "vp" else VESDE(0.01, 3.0)
     model = NoiseConditionalMLP([2, 6, 6, 2], act)
-    p = model.init(seed, "float64")
+    p = with_biases(model.init(seed, "float64"), seed)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((B, 2))
     t = rng.uniform(1e-3, 1.0, B)

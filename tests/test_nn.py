@@ -5,7 +5,7 @@ from autograd import grad
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import dev, host, host_params, rel_err
+from conftest import dev, host, host_params, rel_err, with_biases
 from npscore import MLP, reference
 from npscore.nn import ACTIVATIONS
 from npscore.tree import tree_leaves
@@ -16,7 +16,7 @@ TOL = 1e-10
 
 def _setup(sizes, act, B, seed, cond_dim=0):
     model = MLP(sizes, act, cond_dim=cond_dim)
-    params = model.init(seed, "float64")
+    params = with_biases(model.init(seed, "float64"), seed)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((B, sizes[0]))
     c = rng.standard_normal((B, cond_dim)) if cond_dim else None
@@ -94,7 +94,7 @@ def test_trace_in_z1_space_when_input_is_wider_than_first_layer(D, H, act, B, se
 def test_noise_conditional_model_matches_reference(act, B, seed, kind, scale_input):
     rng = np.random.default_rng(seed)
     model, base = noise_conditional([3, 6, 6, 3], act, rng, kind, dev, scale_input)
-    p = model.init(seed, "float64")
+    p = with_biases(model.init(seed, "float64"), seed)
     x = rng.standard_normal((B, 3))
     sigma = rng.uniform(0.05, 2.0, size=B)
     g = rng.standard_normal((B, 3))
@@ -252,3 +252,10 @@ def test_float32_traces_stay_float32(sizes):
     x = dev(np.random.default_rng(0).standard_normal((4, sizes[0])).astype("float32"))
     s, tr, grads = model.trace_and_vjp(p, x, dev(np.ones(4, dtype="float32")), method="tangents")
     assert tr.dtype == np.float32 and all(g.dtype == np.float32 for g in tree_leaves(grads))
+
+
+def test_bilinear_needs_exactly_two_hidden_layers():
+    model = MLP([2, 4, 2])
+    with pytest.raises(ValueError, match=r"^method must be 'tangents' for MLP\(\[2, 4, 2\].*\): 'bilinear' needs "
+                                         "exactly two hidden layers$"):
+        model.trace_jacobian(model.init(0), dev(np.zeros((1, 2))), method="bilinear")
