@@ -319,13 +319,13 @@ def _heun_written_out(sde, x, n, t_min=1e-3):
 def test_sde_samplers_are_their_updates_written_out(name, sde):
     x1 = backend.rng(1).normal((5, 2), "float32")
     if name == "probability-flow":
-        want = _heun_written_out(sde, x1, 4)
+        want = _heun_written_out(sde, x1, 6)
     else:
-        want = _pc_written_out(sde, x1, backend.rng(3), 4, 1 if name == "predictor-corrector" else 0)
-    got, traj = run(name, _pull_t, x1, backend.rng(3), sde=sde, n_steps=4, record_every=2)
+        want = _pc_written_out(sde, x1, backend.rng(3), 6, 1 if name == "predictor-corrector" else 0)
+    got, traj = run(name, _pull_t, x1, backend.rng(3), sde=sde, n_steps=6, record_every=3)
     assert got.dtype == np.float32 and traj.dtype == np.float32
     assert np.allclose(host(got), host(want[-1]), rtol=1e-5, atol=1e-5)
-    assert np.allclose(host(traj), host(backend.xp().stack(want[::2])), rtol=1e-5, atol=1e-5)
+    assert np.allclose(host(traj), host(backend.xp().stack(want[::3])), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["langevin", "reverse-sde", "predictor-corrector", "probability-flow"])
