@@ -130,6 +130,8 @@ def test_init_is_seeded_and_has_documented_shapes():
 def test_bad_input_names_the_argument():
     m = MLP([3, 4, 3])
     p = m.init(0)
+    with pytest.raises(ValueError, match=r"^sizes\[i\] must be an int >= 1; got 0$"):
+        MLP([2, 0, 2])
     with pytest.raises(ValueError, match=r"x must have shape \(B, 3\); got \(2, 4\)"):
         m.apply(p, dev(np.zeros((2, 4))))
     with pytest.raises(ValueError, match=r"x must have shape \(B, 3\); got \(3,\)"):

@@ -337,6 +337,8 @@ def test_a_non_finite_sample_is_caught_at_the_default_interval_and_at_the_end(na
         run(name, nan, x0, backend.rng(0), sde=VPSDE(), n_steps=250)
     with pytest.raises(FloatingPointError, match=rf"^{name}: the samples became non-finite by step 3 \({where}"):
         run(name, nan, x0, backend.rng(0), sde=VPSDE(), n_steps=3, check_every=1000)
+    with pytest.raises(FloatingPointError, match=rf"^{name}: the samples became non-finite by step 250 \({where}"):
+        run(name, nan, x0, backend.rng(0), sde=VPSDE(), n_steps=250, check_every=1000)
 
 
 def test_run_dispatches_on_the_score_kind_and_needs_an_sde():
@@ -351,6 +353,8 @@ def test_run_dispatches_on_the_score_kind_and_needs_an_sde():
         predictor_corrector(_pull_t, VPSDE(), x0, backend.rng(2), n_corrector=-1)
     with pytest.raises(ValueError, match=r"^n_steps must be an int >= 1"):
         probability_flow(_pull_t, VPSDE(), x0, n_steps=0)
+    with pytest.raises(ValueError, match=r"^n_steps must be an int >= 1"):
+        predictor_corrector(_pull_t, VPSDE(), x0, backend.rng(2), n_steps=0)
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
