@@ -261,3 +261,37 @@ def test_bilinear_needs_exactly_two_hidden_layers():
     with pytest.raises(ValueError, match=r"^method must be 'tangents' for MLP\(\[2, 4, 2\].*\): 'bilinear' needs "
                                          "exactly two hidden layers$"):
         model.trace_jacobian(model.init(0), dev(np.zeros((1, 2))), method="bilinear")
+
+
+def test_params_condition_and_sigma_checks_say_what_was_wrong():
+    from types import SimpleNamespace
+    from npscore import NoiseConditionalMLP
+    m = MLP([2, 3, 2])
+    p = m.init(0)
+    x = dev(np.zeros((1, 2)))
+    name = r"MLP\(\[2, 3, 2\], activation='softplus', cond_dim=0\)"
+    cases = [
+        (lambda: m.apply([([[1.0] * 3] * 2, [0.0] * 3), p[1]], x), ValueError,
+         rf"^params\[0\] must be \(W, b\) of shapes \(\(2, 3\), \(3,\)\) for {name}; got \(\(\), \(\)\)$"),
+        (lambda: m.apply([(p[0][0].astype("float32"), p[0][1]), p[1]], x), TypeError,
+         r"^params\[0\] must be float32 or float64 arrays of one dtype; got \[dtype\('float32'\), dtype\('float64'\)\]$"),
+        (lambda: m.apply([(SimpleNamespace(shape=(2, 3)), p[0][1]), p[1]], x), TypeError,
+         r"^params\[0\] must be float32 or float64 arrays of one dtype; got \['SimpleNamespace', dtype\('float64'\)\]$"),
+        (lambda: m.apply(p, x, dev(np.zeros((1, 1)))), ValueError,
+         rf"^c must be None for {name}, which has cond_dim=0; got an array$"),
+        (lambda: MLP([2, 3, 2], cond_dim=1).apply(MLP([2, 3, 2], cond_dim=1).init(0), x, dev(np.zeros((1, 2)))),
+         ValueError, r"^c must have shape \(1, 1\); got \(1, 2\)$"),
+    ]
+    n = NoiseConditionalMLP([2, 4, 2])
+    q, x3 = n.init(0), dev(np.zeros((3, 2)))
+    cases += [
+        (lambda: n.apply(q, x3, 0.0), ValueError, "^sigma must be a positive finite number; got 0.0$"),
+        (lambda: n.apply(q, x3, dev(np.array([0.5, 0.0, 0.2]))), ValueError,
+         "^sigma must be positive; got values down to 0.0$"),
+        (lambda: n.apply(q, x3, dev(np.array([0.5, 0.5]))), ValueError, r"^sigma must have shape \(3,\); got \(2,\)$"),
+    ]
+    for call, kind, says in cases:
+        with pytest.raises(kind, match=says):
+            call()
+    x32 = dev(np.zeros((3, 2), dtype="float32"))
+    assert n.sigma_array(x32, dev(np.array([0.5, 0.4, 0.2]))).dtype == np.float32     # float64 sigmas cast
