@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import dev, host, host_params, rel_err, with_biases
-from npscore import MLP, reference
+from npscore import MLP, backend, reference
 from npscore.nn import ACTIVATIONS
 from npscore.tree import tree_leaves
 from strategies import BASES, activations, architectures, batch_sizes, noise_conditional, random_base, seeds
@@ -124,6 +124,12 @@ def test_init_is_seeded_and_has_documented_shapes():
     assert all(np.array_equal(host(u), host(v)) for u, v in zip(tree_leaves(a), tree_leaves(b)))
     assert a[0][0].dtype == np.float64 and m.init(0, "float32")[0][0].dtype == np.float32
     assert MLP([2, 4, 2], cond_dim=3).init(0)[0][0].shape == (5, 4)
+    r = backend.rng(3)                                        # LeCun normal: W ~ N(0, 1 / fan_in), b = 0
+    for (W, bias), (n_in, n_out) in zip(a, [(2, 128), (128, 128), (128, 2)]):
+        assert np.allclose(host(W), host(r.normal((n_in, n_out))) / np.sqrt(n_in), rtol=1e-15, atol=0)
+        assert not host(bias).any()
+    with pytest.raises(ValueError, match="^cond_dim must be an int >= 0; got -1$"):
+        MLP([2, 4, 2], cond_dim=-1)
 
 
 # ---------------------------------------------------------------- bad input
