@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Mutation score of npscore's mathematical modules (mutmut 3; the dev extra).
-# A benchmark, not part of CI: the whole set takes about 45 minutes on 2 cores.
+# A benchmark, not part of CI: the whole set takes over 2.5 hours on 2 cores (nn, densities and
+# sampling alone about 2 hours); pass modules to run a part.
 #   pip install -e ".[dev]" && bash benchmarks/mutation.sh [MODULE_GLOB ...]
 # With arguments, only those modules (e.g. npscore/sde.py) are mutated.
 set -euo pipefail

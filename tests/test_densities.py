@@ -149,6 +149,8 @@ def test_float32_densities_stay_float32():
     for a in (x, g.noised(0.5).cov, g.score_divergence(x), mix.noised(0.5).covs, mix.means, mix.weights,
               mix.covs, mix.sample(4, backend.rng(0))):
         assert a.dtype == np.float32
+    g64 = Gaussian(dev(np.zeros(2)), dev(np.eye(2)))
+    assert g64.score_divergence(x).dtype == np.float32                 # in the dtype of x
 
 
 def test_two_modes_is_the_notes_mixture():
