@@ -94,8 +94,10 @@ def _mnist_inputs(args, evaluate):
 
 
 #: settings of ``npscore mnist --preset``; flags given on the command line win
-PRESETS = {"cpu": {"hidden": 512, "steps": 25000, "batch_size": 128, "samples": 1000},
-           "gpu": {"hidden": 1024, "steps": 50000, "batch_size": 256, "samples": 5000}}
+PRESETS = {"cpu": {"hidden": 512, "steps": 25000, "batch_size": 128, "samples": 1000, "sigma_features": 16,
+                   "depth": 2},
+           "gpu": {"hidden": 1024, "steps": 50000, "batch_size": 256, "samples": 5000, "sigma_features": 16,
+                   "depth": 2}}
 
 
 def _cmd_mnist(args):
@@ -107,7 +109,8 @@ def _cmd_mnist(args):
     run, data, clf = _mnist_inputs(args, args.samples > 0)
     model, params, losses, seconds, config = run.train(
         args.out, data["x_train"], args.steps, args.batch_size, args.hidden, args.lr, args.seed,
-        args.checkpoint_every, args.resume, args.force, args.sigma_max, progress=not args.no_progress)
+        args.checkpoint_every, args.resume, args.force, args.sigma_max, args.sigma_features, args.depth,
+        progress=not args.no_progress)
     print(f"trained to step {len(losses)}; last 100 steps mean loss {sum(losses[-100:]) / len(losses[-100:]):.4f}; "
           f"this run {seconds:.1f}s")
     if args.samples:
@@ -162,8 +165,12 @@ def _mnist_args(p, train=True):
         p.add_argument("--steps", type=positive_int, default=None, help="training steps (default: from --preset)")
         p.add_argument("--batch-size", type=positive_int, default=None, help="images per step (default: from --preset)")
         p.add_argument("--hidden", type=positive_int, default=None,
-                       help="width H of the MLP 784-H-H-5x784 (default: from --preset)")
+                       help="width H of the MLP 784-H-...-H-5x784 (default: from --preset)")
+        p.add_argument("--depth", type=positive_int, default=None,
+                       help="hidden layers of the MLP (default: from --preset)")
         p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate")
+        p.add_argument("--sigma-features", type=non_negative_int, default=None,
+                       help="Fourier features of log sigma fed to the MLP (default: from --preset)")
         p.add_argument("--sigma-max", type=positive_float, default=None,
                        help="the largest noise level (default: the largest distance between training images)")
         p.add_argument("--checkpoint-every", type=positive_int, default=1000, help="steps between checkpoints")

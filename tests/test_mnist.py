@@ -115,12 +115,24 @@ def test_resume_gives_the_uninterrupted_numbers(tmp_path):
 def test_checkpoint_of_another_model_or_run_is_named(tmp_path):
     data = fake_mnist(tmp_path / "data")
     model = _train(tmp_path / "a", data)[0]
-    with pytest.raises(ValueError, match=r"array param_0 is of shape \(785, 8\); .* needs \(785, 16\)"):
-        io.load_checkpoint(str(tmp_path / "a" / "checkpoint.npz"), make_model(16, model.base))
+    with pytest.raises(ValueError, match=r"array param_0 is of shape \(817, 8\); .* needs \(817, 16\)"):
+        io.load_checkpoint(str(tmp_path / "a" / "checkpoint.npz"), make_model(16, model.base, sigma_features=16))
     with pytest.raises(ValueError, match="param_0 is of shape"):
         _train(tmp_path / "a", data, 20, hidden=16, resume=True)
     with pytest.raises(ValueError, match="trained with lr=0.001"):
         _train(tmp_path / "a", data, 20, lr=0.01, resume=True)
+
+
+def test_checkpoint_rebuilds_depth_and_sigma_features(tmp_path):
+    data = fake_mnist(tmp_path / "data")
+    model, params, _, _, _ = _train(tmp_path / "a", data, depth=3, sigma_features=2)
+    loaded_model, loaded, config = run.load_model(str(tmp_path / "a" / "checkpoint.npz"))
+    assert (config["depth"], config["sigma_features"]) == (3, 2)
+    assert loaded_model.sizes == [784, 8, 8, 8, 784] and loaded_model.mlp.cond_dim == 5
+    x = load_mnist(str(data), "train")[0][:4]
+    assert np.array_equal(host(loaded_model.apply(loaded, x, 0.3)), host(model.apply(params, x, 0.3)))
+    with pytest.raises(ValueError, match="holds 8 parameter arrays; .* needs 6"):
+        _train(tmp_path / "a", data, 20, sigma_features=2, resume=True)
 
 
 def test_checkpoint_from_before_the_gate_loads_as_the_ungated_model(tmp_path):

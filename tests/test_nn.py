@@ -90,16 +90,16 @@ def test_trace_in_z1_space_when_input_is_wider_than_first_layer(D, H, act, B, se
     assert rel_err(tree_leaves(g), tree_leaves(rg)) < TOL
 
 
-@given(activations, batch_sizes, seeds, st.sampled_from(BASES), st.booleans())
-def test_noise_conditional_model_matches_reference(act, B, seed, kind, scale_input):
+@given(activations, batch_sizes, seeds, st.sampled_from(BASES), st.booleans(), st.integers(0, 3))
+def test_noise_conditional_model_matches_reference(act, B, seed, kind, scale_input, F):
     rng = np.random.default_rng(seed)
-    model, base = noise_conditional([3, 6, 6, 3], act, rng, kind, dev, scale_input)
+    model, base = noise_conditional([3, 6, 6, 3], act, rng, kind, dev, scale_input, F)
     p = with_biases(model.init(seed, "float64"), seed)
     x = rng.standard_normal((B, 3))
     sigma = rng.uniform(0.05, 2.0, size=B)
     g = rng.standard_normal((B, 3))
     hp = host_params(p)
-    ref = lambda q, y: reference.noise_conditional(q, y, sigma, act, base, kind == "gated", scale_input)  # noqa
+    ref = lambda q, y: reference.noise_conditional(q, y, sigma, act, base, kind == "gated", scale_input, F)  # noqa
     assert rel_err(model.apply(p, dev(x), dev(sigma)), ref(hp, x)) < TOL
     gp, gx = model.vjp(p, dev(x), dev(sigma), dev(g))
     rg, rgx = grad(lambda q, y: (g * ref(q, y)).sum(), argnum=(0, 1))(hp, x)
@@ -229,10 +229,10 @@ def test_elu_derivatives_at_the_kink_are_the_left_ones():
     assert (f[0], d1[0], d2[0]) == (0.0, 1.0, 1.0)
 
 
-@pytest.mark.parametrize("scale_input", [False, True])
-def test_noise_conditional_trace_jacobian_is_the_finite_difference_trace(scale_input):
+@pytest.mark.parametrize("scale_input,F", [(False, 0), (True, 0), (True, 2)])
+def test_noise_conditional_trace_jacobian_is_the_finite_difference_trace(scale_input, F):
     from npscore import NoiseConditionalMLP
-    model = NoiseConditionalMLP([2, 8, 8, 2], scale_input=scale_input)
+    model = NoiseConditionalMLP([2, 8, 8, 2], scale_input=scale_input, sigma_features=F)
     p = model.init(0, "float64")
     x = dev(np.random.default_rng(4).standard_normal((3, 2)))
     sigma, h = 0.7, 1e-5
@@ -301,3 +301,16 @@ def test_params_condition_and_sigma_checks_say_what_was_wrong():
             call()
     x32 = dev(np.zeros((3, 2), dtype="float32"))
     assert n.sigma_array(x32, dev(np.array([0.5, 0.4, 0.2]))).dtype == np.float32     # float64 sigmas cast
+
+
+def test_sigma_embedding_is_log_sigma_and_its_fourier_features():
+    from npscore import NoiseConditionalMLP
+    from npscore.nn.conditional import sigma_embedding
+    sigma = np.array([0.1, 1.0, 7.0])
+    ell = np.log(sigma)[:, None]
+    k = np.arange(1, 4) * np.pi / 4
+    want = np.concatenate([ell, np.sin(k * ell), np.cos(k * ell)], axis=1)
+    assert np.allclose(host(sigma_embedding(dev(sigma), 3)), want, rtol=1e-12)
+    assert np.allclose(host(sigma_embedding(dev(sigma))), ell, rtol=1e-12)
+    with pytest.raises(ValueError, match="^sigma_features must be an int >= 0; got -1$"):
+        NoiseConditionalMLP([2, 4, 2], sigma_features=-1)

@@ -34,21 +34,22 @@ class GatedScore(NoiseConditionalMLP):
     base : FactorizedMixture
         Of dimension D, with K components.
     gated : bool
-    scale_input : bool
+    scale_input, sigma_features
         As :class:`npscore.nn.NoiseConditionalMLP`.
     """
 
-    def __init__(self, sizes, activation, base, gated=True, scale_input=False):
+    def __init__(self, sizes, activation, base, gated=True, scale_input=False, sigma_features=0):
         if getattr(base, "dim", None) != sizes[0] or sizes[-1] != sizes[0]:
             raise ValueError(f"base must be a FactorizedMixture of dimension sizes[0] = sizes[-1] = {sizes[0]}; "
                              f"got {base!r} for sizes {sizes}")
         self.base, self.gated = base, bool(gated)
         self.K = base.weights.shape[1] if gated else 1
-        super().__init__(sizes, activation, out_width=sizes[-1] * self.K, scale_input=scale_input)
+        super().__init__(sizes, activation, out_width=sizes[-1] * self.K, scale_input=scale_input,
+                         sigma_features=sigma_features)
 
     def __repr__(self):
         return (f"GatedScore({self.sizes}, activation={self.activation!r}, gated={self.gated}, "
-                f"scale_input={self.scale_input})")
+                f"scale_input={self.scale_input}, sigma_features={self.sigma_features})")
 
     def _offsets(self, out):
         """``[u_0 .. u_{K-2}]`` from the MLP's ``(B, K D)`` output (none when not gated)."""
@@ -80,7 +81,8 @@ class GatedScore(NoiseConditionalMLP):
         return g * self.base.noised_score_dx(x, sigma, aux[3])
 
 
-def make_model(hidden, base, gated=True, scale_input=False):
-    """``GatedScore([784, H, H, 784], "swish", base, gated, scale_input)``."""
+def make_model(hidden, base, gated=True, scale_input=False, sigma_features=0, depth=2):
+    """``GatedScore([784] + [H] * depth + [784], "swish", base, gated, scale_input, sigma_features)``."""
     hidden = checks.integer(hidden, "hidden (--hidden)")
-    return GatedScore([784, hidden, hidden, 784], ACTIVATION, base, gated, scale_input)
+    depth = checks.integer(depth, "depth (--depth)")
+    return GatedScore([784] + [hidden] * depth + [784], ACTIVATION, base, gated, scale_input, sigma_features)

@@ -1,8 +1,18 @@
 """The noise-conditional score model S(x, sigma) of NCSN.
 
-.. math:: s_\\theta(x, \\sigma) = \\mathrm{MLP}_\\theta([x, \\log\\sigma]) / \\sigma
+.. math:: s_\\theta(x, \\sigma) = \\mathrm{MLP}_\\theta([x, \\gamma(\\sigma)]) / \\sigma
 
-The network sees ``log sigma`` as one extra input and its output is divided
+The network sees the noise level through ``gamma(sigma) = log sigma``, or,
+with ``sigma_features = F``, through ``log sigma`` and its Fourier features
+
+.. math:: \\gamma(\\sigma) = [\\ell, \\sin(\\omega_1 \\ell), \\dots, \\sin(\\omega_F \\ell),
+          \\cos(\\omega_1 \\ell), \\dots, \\cos(\\omega_F \\ell)], \\quad \\ell = \\log\\sigma,
+          \\ \\omega_k = k \\pi / 4
+
+(the time embedding of score_sde and DDPM, here fixed frequencies on the
+log scale), so that every first-layer unit gets its own smooth function of
+sigma as a bias. ``gamma`` does not depend on ``x`` or the params, so every
+pass below is unchanged. The output is divided
 by sigma (NCSN / score_sde practice), so it learns the unit-scale target
 ``-eps`` at every level while the true score of ``p_sigma`` grows like
 ``1 / sigma`` (first report, section 8 (b)). With ``scale_input=True`` it
@@ -19,26 +29,40 @@ from .layers import affine_vjp_input
 from .mlp import MLP
 
 
+def sigma_embedding(sigma, n_features=0):
+    """``gamma(sigma) : (B, 1 + 2 F)`` above, for ``sigma : (B,)``."""
+    xp = backend.xp()
+    ell = xp.log(sigma)[:, None]
+    if not n_features:
+        return ell
+    omega = (xp.pi / 4) * xp.arange(1, n_features + 1, dtype=sigma.dtype)
+    return xp.concatenate([ell, xp.sin(omega * ell), xp.cos(omega * ell)], axis=1)
+
+
 class NoiseConditionalMLP:
-    """``s(x, sigma) = MLP([x, log sigma]) / sigma``.
+    """``s(x, sigma) = MLP([x, gamma(sigma)]) / sigma``.
 
     Parameters
     ----------
     sizes : list of int
-        ``[D, H, ..., D]``; the MLP gets one extra input, ``log sigma``.
+        ``[D, H, ..., D]``; the MLP gets ``1 + 2 sigma_features`` extra inputs, ``gamma(sigma)``.
     activation : str
         As :class:`npscore.nn.MLP`.
     out_width : int, optional
         Outputs of the inner MLP (default ``sizes[-1]``), for a subclass's head.
     scale_input : bool
         Feed ``x / sqrt(1 + sigma^2)`` to the MLP.
+    sigma_features : int
+        ``F``, the Fourier features of ``log sigma`` in ``gamma``.
     """
 
-    def __init__(self, sizes, activation="softplus", out_width=None, scale_input=False):
+    def __init__(self, sizes, activation="softplus", out_width=None, scale_input=False, sigma_features=0):
         self.scale_input = bool(scale_input)
+        self.sigma_features = checks.integer(sigma_features, "sigma_features", 0)
         self.sizes, self.activation = list(sizes), activation
         self.in_dim, self.out_dim = sizes[0], sizes[-1]
-        self.mlp = MLP(list(sizes[:-1]) + [out_width or sizes[-1]], activation, cond_dim=1)
+        self.mlp = MLP(list(sizes[:-1]) + [out_width or sizes[-1]], activation,
+                       cond_dim=1 + 2 * self.sigma_features)
 
     def __repr__(self):
         return f"{type(self).__name__}({self.sizes}, activation={self.activation!r})"
@@ -78,13 +102,17 @@ class NoiseConditionalMLP:
                 raise ValueError(f"sigma must be positive; got values down to {float(s.min())!r}")
         return s
 
+    def condition(self, sigma):
+        """``gamma(sigma) : (B, 1 + 2 F)``, the MLP's conditioning input."""
+        return sigma_embedding(sigma, self.sigma_features)
+
     def input_scale(self, sigma):
         """``c(sigma) : (B, 1)``, ``1 / sqrt(1 + sigma^2)`` with ``scale_input``, else 1."""
         return (1.0 / backend.xp().sqrt(1.0 + sigma * sigma))[:, None] if self.scale_input else 1.0
 
     def _forward(self, params, x, sigma, order=1):
         c = self.input_scale(sigma)
-        out, values = self.mlp._forward(params, c * x, backend.xp().log(sigma)[:, None], order)
+        out, values = self.mlp._forward(params, c * x, self.condition(sigma), order)
         s, aux = self.head(x, sigma, out)
         return s, (values, sigma, out, aux)
 
@@ -97,7 +125,7 @@ class NoiseConditionalMLP:
         sigma : float or (B,)
         """
         sigma = self.sigma_array(x, sigma)
-        self.mlp.check(params, x, backend.xp().log(sigma)[:, None])
+        self.mlp.check(params, x, self.condition(sigma))
         return self._forward(params, x, sigma)
 
     def backward(self, params, cache, g):
@@ -123,7 +151,7 @@ class NoiseConditionalMLP:
         (:mod:`npscore.nn.trace`; the probability-flow likelihood needs it)."""
         sigma = self.sigma_array(x, sigma)
         c = self.input_scale(sigma)
-        tr = self.mlp.trace_jacobian(params, c * x, backend.xp().log(sigma)[:, None])
+        tr = self.mlp.trace_jacobian(params, c * x, self.condition(sigma))
         return (c[:, 0] if self.scale_input else 1.0) * tr / sigma
 
     def score_fn(self, params):
