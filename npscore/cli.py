@@ -13,13 +13,13 @@ DEMO_STEPS = 10000
 
 
 # ---------------------------------------------------------------- argument types
-def _number(kind, low, what):
+def _number(kind, low, what, strict=True):
     def parse(text):
         try:
             v = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}") from None
-        if not (low < v < math.inf if kind is float else v >= low):
+        if not ((low < v if strict else low <= v) and v < math.inf if kind is float else v >= low):
             raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}")
         return v
     return parse
@@ -28,6 +28,7 @@ def _number(kind, low, what):
 positive_int = _number(int, 1, "an int >= 1")
 non_negative_int = _number(int, 0, "an int >= 0")
 positive_float = _number(float, 0.0, "a positive finite number")
+non_negative_float = _number(float, 0.0, "a finite number >= 0", strict=False)
 
 
 def _sizes(text):
@@ -95,9 +96,9 @@ def _mnist_inputs(args, evaluate):
 
 #: settings of ``npscore mnist --preset``; flags given on the command line win
 PRESETS = {"cpu": {"hidden": 512, "steps": 25000, "batch_size": 128, "samples": 1000, "sigma_features": 16,
-                   "depth": 2},
+                   "depth": 5, "bound": 4.0},
            "gpu": {"hidden": 1024, "steps": 50000, "batch_size": 256, "samples": 5000, "sigma_features": 16,
-                   "depth": 2}}
+                   "depth": 5, "bound": 4.0}}
 
 
 def _cmd_mnist(args):
@@ -110,7 +111,7 @@ def _cmd_mnist(args):
     model, params, losses, seconds, config = run.train(
         args.out, data["x_train"], args.steps, args.batch_size, args.hidden, args.lr, args.seed,
         args.checkpoint_every, args.resume, args.force, args.sigma_max, args.sigma_features, args.depth,
-        progress=not args.no_progress)
+        args.bound, progress=not args.no_progress)
     print(f"trained to step {len(losses)}; last 100 steps mean loss {sum(losses[-100:]) / len(losses[-100:]):.4f}; "
           f"this run {seconds:.1f}s")
     if args.samples:
@@ -168,6 +169,8 @@ def _mnist_args(p, train=True):
                        help="width H of the MLP 784-H-...-H-5x784 (default: from --preset)")
         p.add_argument("--depth", type=positive_int, default=None,
                        help="hidden layers of the MLP (default: from --preset)")
+        p.add_argument("--bound", type=non_negative_float, default=None,
+                       help="bound B of the residual, B tanh(o / B); 0: unbounded (default: from --preset)")
         p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate")
         p.add_argument("--sigma-features", type=non_negative_int, default=None,
                        help="Fourier features of log sigma fed to the MLP (default: from --preset)")

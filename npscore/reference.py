@@ -41,7 +41,7 @@ def mlp(params, x, activation="softplus", c=None):
 
 
 def noise_conditional(params, x, sigma, activation="softplus", base=None, gated=False, scale_input=False,
-                      sigma_features=0):
+                      sigma_features=0, bound=0.0):
     """``s(x, sigma) = mlp([x, gamma(sigma)]) / sigma`` with ``sigma : (B,)``, plus the
     noised score of a factorized mixture ``base = (weights, means, variances)``
     (each ``(D, K)``), taken by autograd from its log-density.
@@ -50,13 +50,15 @@ def noise_conditional(params, x, sigma, activation="softplus", base=None, gated=
     log-weights are shifted by ``u`` (last component by 0) and its score is
     taken holding ``u`` fixed. ``scale_input``: the mlp sees ``x / sqrt(1 + sigma^2)``.
     ``gamma(sigma) = [l, sin(k pi l / 4), cos(k pi l / 4) for k = 1..sigma_features]``, ``l = log sigma``.
+    ``bound = B > 0``: the residual is ``B tanh(out / B)``.
     """
     D = x.shape[1]
     h = x / anp.sqrt(1.0 + sigma ** 2)[:, None] if scale_input else x
     ell = anp.log(sigma)[:, None]
     waves = [f(k * anp.pi / 4 * ell) for f in (anp.sin, anp.cos) for k in range(1, sigma_features + 1)]
     out = mlp(params, h, activation, anp.concatenate([ell] + waves, axis=1))
-    s = out[:, :D] / sigma[:, None]
+    e = bound * anp.tanh(out[:, :D] / bound) if bound else out[:, :D]
+    s = e / sigma[:, None]
     if base is None:
         return s
     w, mu, v = base
@@ -158,14 +160,14 @@ def dsm(params, x, sigma, noise, activation="softplus"):
 
 
 def ncsn(params, x, sigma, noise, activation="softplus", base=None, gated=False, scale_input=False,
-         sigma_features=0):
+         sigma_features=0, bound=0.0):
     """``(L, dL/dparams)`` of ``mean_b sigma_b^2 1/2 ||s(x~_b, sigma_b) + eps_b / sigma_b||^2``.
 
     ``sigma : (B,)`` is each example's drawn level, ``x~ = x + sigma eps``.
     """
     def loss(p):
         s = noise_conditional(p, x + sigma[:, None] * noise, sigma, activation, base, gated, scale_input,
-                              sigma_features)
+                              sigma_features, bound)
         return 0.5 * anp.mean(sigma ** 2 * anp.sum((s + noise / sigma[:, None]) ** 2, axis=1))
     return value_and_grad(loss)(params)
 

@@ -39,7 +39,7 @@ def random_base(rng, D, K=3):
 BASES = ("none", "base", "gated")
 
 
-def noise_conditional(sizes, act, rng, kind, to_device, scale_input=False, sigma_features=0):
+def noise_conditional(sizes, act, rng, kind, to_device, scale_input=False, sigma_features=0, bound=0.0):
     """``(model, host base or None)``: a NoiseConditionalMLP without a base, with a
     random base, or gated by one (``kind`` one of :data:`BASES`)."""
     from npscore import NoiseConditionalMLP
@@ -49,4 +49,4 @@ def noise_conditional(sizes, act, rng, kind, to_device, scale_input=False, sigma
         return NoiseConditionalMLP(sizes, act, scale_input=scale_input, sigma_features=sigma_features), None
     base = random_base(rng, sizes[0])
     return GatedScore(sizes, act, FactorizedMixture(*map(to_device, base)), kind == "gated", scale_input,
-                      sigma_features), base
+                      sigma_features, bound), base

@@ -59,17 +59,20 @@ def test_dsm(sizes, act, B, seed, sigma):
     _same(losses.dsm(model, p, dev(x), sigma, noise=dev(eps)), reference.dsm(hp, x, sigma, eps, act))
 
 
-@given(activations, batch_sizes, seeds, st.integers(1, 5), st.sampled_from(BASES), st.booleans(), st.integers(0, 2))
-def test_ncsn(act, B, seed, L, kind, scale_input, F):
+@given(activations, batch_sizes, seeds, st.integers(1, 5), st.sampled_from(BASES), st.booleans(), st.integers(0, 2),
+       st.sampled_from([0.0, 1.0]))
+def test_ncsn(act, B, seed, L, kind, scale_input, F, bound):
     rng = np.random.default_rng(seed)
-    model, base = noise_conditional([3, 7, 5, 3], act, rng, kind, dev, scale_input, F)
+    bound = bound if kind != "none" else 0.0
+    model, base = noise_conditional([3, 7, 5, 3], act, rng, kind, dev, scale_input, F, bound)
     p = with_biases(model.init(seed, "float64"), seed)
     x = rng.standard_normal((B, 3))
     sigmas = np.geomspace(1.0, 0.01, L) if L > 1 else np.array([0.3])
     labels = rng.integers(0, L, size=B)
     eps = rng.standard_normal(x.shape)
     _same(losses.ncsn(model, p, dev(x), sigmas, noise=dev(eps), labels=dev(labels)),
-          reference.ncsn(host_params(p), x, sigmas[labels], eps, act, base, kind == "gated", scale_input, F))
+          reference.ncsn(host_params(p), x, sigmas[labels], eps, act, base, kind == "gated", scale_input, F,
+                         bound))
 
 
 def test_rademacher_average_over_all_sign_vectors_is_the_exact_trace():

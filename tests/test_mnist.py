@@ -125,14 +125,16 @@ def test_checkpoint_of_another_model_or_run_is_named(tmp_path):
 
 def test_checkpoint_rebuilds_depth_and_sigma_features(tmp_path):
     data = fake_mnist(tmp_path / "data")
-    model, params, _, _, _ = _train(tmp_path / "a", data, depth=3, sigma_features=2)
+    model, params, _, _, _ = _train(tmp_path / "a", data, depth=3, sigma_features=2, bound=0.5)
     loaded_model, loaded, config = run.load_model(str(tmp_path / "a" / "checkpoint.npz"))
-    assert (config["depth"], config["sigma_features"]) == (3, 2)
-    assert loaded_model.sizes == [784, 8, 8, 8, 784] and loaded_model.mlp.cond_dim == 5
+    assert (config["depth"], config["sigma_features"], config["residual_bound"]) == (3, 2, 0.5)
+    assert loaded_model.sizes == [784, 8, 8, 8, 784] and loaded_model.mlp.cond_dim == 5 and loaded_model.bound == 0.5
     x = load_mnist(str(data), "train")[0][:4]
     assert np.array_equal(host(loaded_model.apply(loaded, x, 0.3)), host(model.apply(params, x, 0.3)))
     with pytest.raises(ValueError, match="holds 8 parameter arrays; .* needs 6"):
-        _train(tmp_path / "a", data, 20, sigma_features=2, resume=True)
+        _train(tmp_path / "a", data, 20, depth=2, sigma_features=2, bound=0.5, resume=True)
+    with pytest.raises(ValueError, match="trained with residual_bound=0.5; this run asks for 1.0"):
+        _train(tmp_path / "a", data, 20, depth=3, sigma_features=2, bound=1.0, resume=True)
 
 
 def test_checkpoint_from_before_the_gate_loads_as_the_ungated_model(tmp_path):

@@ -90,16 +90,19 @@ def test_trace_in_z1_space_when_input_is_wider_than_first_layer(D, H, act, B, se
     assert rel_err(tree_leaves(g), tree_leaves(rg)) < TOL
 
 
-@given(activations, batch_sizes, seeds, st.sampled_from(BASES), st.booleans(), st.integers(0, 3))
-def test_noise_conditional_model_matches_reference(act, B, seed, kind, scale_input, F):
+@given(activations, batch_sizes, seeds, st.sampled_from(BASES), st.booleans(), st.integers(0, 3),
+       st.sampled_from([0.0, 0.5, 2.0]))
+def test_noise_conditional_model_matches_reference(act, B, seed, kind, scale_input, F, bound):
     rng = np.random.default_rng(seed)
-    model, base = noise_conditional([3, 6, 6, 3], act, rng, kind, dev, scale_input, F)
+    bound = bound if kind != "none" else 0.0            # the bound is the gated model's
+    model, base = noise_conditional([3, 6, 6, 3], act, rng, kind, dev, scale_input, F, bound)
     p = with_biases(model.init(seed, "float64"), seed)
     x = rng.standard_normal((B, 3))
     sigma = rng.uniform(0.05, 2.0, size=B)
     g = rng.standard_normal((B, 3))
     hp = host_params(p)
-    ref = lambda q, y: reference.noise_conditional(q, y, sigma, act, base, kind == "gated", scale_input, F)  # noqa
+    ref = lambda q, y: reference.noise_conditional(q, y, sigma, act, base, kind == "gated", scale_input, F,  # noqa
+                                                   bound)
     assert rel_err(model.apply(p, dev(x), dev(sigma)), ref(hp, x)) < TOL
     gp, gx = model.vjp(p, dev(x), dev(sigma), dev(g))
     rg, rgx = grad(lambda q, y: (g * ref(q, y)).sum(), argnum=(0, 1))(hp, x)
@@ -239,6 +242,7 @@ def test_noise_conditional_trace_jacobian_is_the_finite_difference_trace(scale_i
     fd = sum((host(model.apply(p, x + h * e, sigma)) - host(model.apply(p, x - h * e, sigma)))[:, i] / (2 * h)
              for i, e in enumerate(dev(np.eye(2))))
     assert np.allclose(host(model.trace_jacobian(p, x, sigma)), fd, rtol=1e-6, atol=1e-8)
+    assert np.array_equal(host(model.score_fn(p)(x, sigma)), host(model.apply(p, x, sigma)))
     assert repr(model) == "NoiseConditionalMLP([2, 8, 8, 2], activation='softplus')"
 
 
@@ -314,3 +318,17 @@ def test_sigma_embedding_is_log_sigma_and_its_fourier_features():
     assert np.allclose(host(sigma_embedding(dev(sigma))), ell, rtol=1e-12)
     with pytest.raises(ValueError, match="^sigma_features must be an int >= 0; got -1$"):
         NoiseConditionalMLP([2, 4, 2], sigma_features=-1)
+
+
+@pytest.mark.parametrize("bound", [0.0, 1.0])
+def test_a_bounded_residual_leaves_far_pixels_restored(bound):
+    """With e = B tanh(o / B), |e / sigma| <= B / sigma, and the base's pull -(x - mu) / (v + sigma^2)
+    wins far from the data: every pixel at -50 is pushed back up, however large the MLP's output."""
+    from npscore.mnist.base import FactorizedMixture
+    from npscore.mnist.model import GatedScore
+    rng = np.random.default_rng(0)
+    base = FactorizedMixture(*map(dev, random_base(rng, 4)))
+    model = GatedScore([4, 6, 4], "softplus", base, gated=True, bound=bound)
+    p = [(100 * W, 100 * b) for W, b in with_biases(model.init(0, "float64"), 0)]
+    s = host(model.apply(p, dev(np.full((8, 4), -50.0) + rng.standard_normal((8, 4))), 2.0))
+    assert (s > 0).all() if bound else (s < 0).any()

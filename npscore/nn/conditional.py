@@ -156,6 +156,6 @@ class NoiseConditionalMLP:
 
     def score_fn(self, params):
         """The callable ``score(x, sigma)`` the samplers take (params checked once, here)."""
-        self.mlp.check(params, backend.xp().zeros((1, self.in_dim), dtype=params[0][0].dtype),
-                       backend.xp().zeros((1, 1), dtype=params[0][0].dtype))
+        xp, dtype = backend.xp(), params[0][0].dtype
+        self.mlp.check(params, xp.zeros((1, self.in_dim), dtype=dtype), self.condition(xp.ones(1, dtype=dtype)))
         return lambda x, sigma: self._forward(params, x, self.sigma_array(x, sigma, check=False), 0)[0]
