@@ -69,8 +69,8 @@ def main():
         s, g2dt = float(sde.sigma(tj)[0]), float(sde.diffusion(tj)[0]) ** 2 * dt
         lam, v = top_eigenvalue(score, hist[j][k], s)
         lam_n, _ = top_eigenvalue(score, hist[j][(k + 1) % args.n], s)
-        print(f"{back:>2} steps before, sigma {s:.3f}: lambda at chain {k} {lam:.4g} (lambda sigma^2 {lam * s * s:.3g}); "
-              f"at chain {(k + 1) % args.n} {lam_n:.4g}; bound 2 / (g^2 dt) {2 / g2dt:.4g}")
+        print(f"{back:>2} steps before, sigma {s:.3f}: lambda at chain {k} {lam:.4g} "
+              f"(lambda sigma^2 {lam * s * s:.3g}); at chain {(k + 1) % args.n} {lam_n:.4g}; bound 2 / (g^2 dt) {2 / g2dt:.4g}")
     where = np.abs(v[0]) > 0.1
     print(f"the direction lives on {int(where.sum())} pixels (|v_d| > 0.1), whose values are "
           f"{np.round(hist[-5][k][where], 1)}")

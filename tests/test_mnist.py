@@ -116,7 +116,8 @@ def test_checkpoint_of_another_model_or_run_is_named(tmp_path):
     data = fake_mnist(tmp_path / "data")
     model = _train(tmp_path / "a", data)[0]
     with pytest.raises(ValueError, match=r"array param_0 is of shape \(817, 8\); .* needs \(817, 16\)"):
-        io.load_checkpoint(str(tmp_path / "a" / "checkpoint.npz"), make_model(16, model.base, sigma_features=16))
+        io.load_checkpoint(str(tmp_path / "a" / "checkpoint.npz"),
+                           make_model(16, model.base, sigma_features=16, depth=5))
     with pytest.raises(ValueError, match="param_0 is of shape"):
         _train(tmp_path / "a", data, 20, hidden=16, resume=True)
     with pytest.raises(ValueError, match="trained with lr=0.001"):

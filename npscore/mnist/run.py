@@ -38,8 +38,8 @@ SDE_STEPS = 1000
 #: the smallest noise level (pixels live in [0, 1])
 SIGMA_MIN = 0.01
 #: settings a resumed run must share with its checkpoint
-RESUME_KEYS = ("hidden", "depth", "gated", "sigma_features", "residual_bound", "seed", "batch_size", "lr", "checkpoint_every",
-               "sigmas")
+RESUME_KEYS = ("hidden", "depth", "gated", "sigma_features", "residual_bound", "seed", "batch_size", "lr",
+               "checkpoint_every", "sigmas")
 
 
 def checkpoint_path(out):
@@ -94,7 +94,8 @@ def train(out, x, steps=25000, batch_size=128, hidden=512, lr=1e-3, seed=0, chec
     model = make_model(hidden, base, scale_input=True, sigma_features=sigma_features, depth=depth, bound=bound)
     opt = Adam(lr=lr)
     config = {"hidden": hidden, "depth": depth, "gated": True, "scale_input": True,
-              "sigma_features": model.sigma_features, "residual_bound": model.bound, "continuous": True, "activation": ACTIVATION,
+              "sigma_features": model.sigma_features, "residual_bound": model.bound, "continuous": True,
+              "activation": ACTIVATION,
               "sigmas": list(sigmas), "seed": seed, "batch_size": batch_size, "lr": lr,
               "checkpoint_every": checkpoint_every, "base": base.to_lists()}
     log(f"noise levels: {len(sigmas)}, geometric from {sigmas[0]:.4g} to {sigmas[-1]:.4g} "
