@@ -85,6 +85,14 @@ def float_array(a, name):
     return a
 
 
+def finite_float(a, name):
+    """``a`` as a finite float array of the active backend (an integer array becomes float64)."""
+    a = backend.asarray(a)
+    if a.dtype.kind != "f":
+        a = a.astype("float64")
+    return finite(a, name)
+
+
 def finite(a, name, why=""):
     """``a`` must hold no NaN or inf (one host sync)."""
     if not bool(backend.xp().isfinite(a).all()):

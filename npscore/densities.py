@@ -13,14 +13,6 @@ from . import backend
 from . import checks
 
 
-def _as_float(a, argname):
-    """``a`` as a finite float array of the active backend."""
-    a = backend.asarray(a)
-    if a.dtype.kind != "f":
-        a = a.astype("float64")
-    return checks.finite(a, argname)
-
-
 def _factor(cov, argname):
     """Cholesky factor, precision and log-determinant of an SPD ``cov : (D, D)``."""
     xp = backend.xp()
@@ -46,10 +38,10 @@ class Gaussian:
     """
 
     def __init__(self, mean, cov):
-        self.mean = _as_float(mean, "mean")
+        self.mean = checks.finite_float(mean, "mean")
         if self.mean.ndim != 1:
             raise ValueError(f"mean must have shape (D,); got {tuple(self.mean.shape)}")
-        self.cov = _as_float(cov, "cov").astype(self.mean.dtype)
+        self.cov = checks.finite_float(cov, "cov").astype(self.mean.dtype)
         self.dim = self.mean.shape[0]
         if self.cov.shape != (self.dim, self.dim):
             raise ValueError(f"cov must have shape ({self.dim}, {self.dim}); got {tuple(self.cov.shape)}")
@@ -114,16 +106,16 @@ class GaussianMixture:
 
     def __init__(self, weights, means, covs):
         xp = backend.xp()
-        self.means = _as_float(means, "means")
+        self.means = checks.finite_float(means, "means")
         if self.means.ndim != 2:
             raise ValueError(f"means must have shape (K, D); got {tuple(self.means.shape)}")
         K, D = self.means.shape
-        self.weights = _as_float(weights, "weights").astype(self.means.dtype)
+        self.weights = checks.finite_float(weights, "weights").astype(self.means.dtype)
         if self.weights.shape != (K,):
             raise ValueError(f"weights must have shape ({K},); got {tuple(self.weights.shape)}")
         if not bool((self.weights > 0).all()) or abs(float(self.weights.sum()) - 1.0) > 1e-8:
             raise ValueError("weights must be positive and sum to 1")
-        covs = _as_float(covs, "covs").astype(self.means.dtype)
+        covs = checks.finite_float(covs, "covs").astype(self.means.dtype)
         if covs.ndim <= 1:
             covs = xp.broadcast_to(covs.reshape(-1, 1, 1), (K, 1, 1)) * xp.eye(D, dtype=covs.dtype)
         if covs.shape != (K, D, D):

@@ -9,7 +9,7 @@ Gaussian fit, the baseline every MNIST number is read against.
 import math
 
 from .. import backend, checks
-from ..densities import Gaussian, _as_float
+from ..densities import Gaussian
 
 #: Gaussians of the base between the atoms at 0 and 1
 BINS = 3
@@ -47,9 +47,9 @@ class FactorizedMixture:
 
     def __init__(self, weights, means, variances):
         xp = backend.xp()
-        self.weights = _as_float(weights, "weights")
-        self.means = _as_float(means, "means").astype(self.weights.dtype)
-        self.variances = _as_float(variances, "variances").astype(self.weights.dtype)
+        self.weights = checks.finite_float(weights, "weights")
+        self.means = checks.finite_float(means, "means").astype(self.weights.dtype)
+        self.variances = checks.finite_float(variances, "variances").astype(self.weights.dtype)
         if self.weights.ndim != 2 or self.means.shape != self.weights.shape or \
                 self.variances.shape != self.weights.shape:
             raise ValueError("weights, means and variances must share one (D, K) shape; got "
