@@ -13,22 +13,22 @@ DEMO_STEPS = 10000
 
 
 # ---------------------------------------------------------------- argument types
-def _number(kind, low, what, strict=True):
+def _number(kind, low, what, closed=False):
     def parse(text):
         try:
             v = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}") from None
-        if not ((low < v if strict else low <= v) and v < math.inf if kind is float else v >= low):
+        if not ((low <= v if closed else low < v) and v < math.inf):
             raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}")
         return v
     return parse
 
 
-positive_int = _number(int, 1, "an int >= 1")
-non_negative_int = _number(int, 0, "an int >= 0")
+positive_int = _number(int, 1, "an int >= 1", closed=True)
+non_negative_int = _number(int, 0, "an int >= 0", closed=True)
 positive_float = _number(float, 0.0, "a positive finite number")
-non_negative_float = _number(float, 0.0, "a finite number >= 0", strict=False)
+non_negative_float = _number(float, 0.0, "a finite number >= 0", closed=True)
 
 
 def _sizes(text):

@@ -53,7 +53,7 @@ class GatedScore(NoiseConditionalMLP):
             raise ValueError(f"base must be a FactorizedMixture of dimension sizes[0] = sizes[-1] = {sizes[0]}; "
                              f"got {base!r} for sizes {sizes}")
         self.base, self.gated = base, bool(gated)
-        self.bound = float(checks.non_negative(bound, "bound"))
+        self.bound = checks.non_negative(bound, "bound")
         self.K = base.weights.shape[1] if gated else 1
         super().__init__(sizes, activation, out_width=sizes[-1] * self.K, scale_input=scale_input,
                          sigma_features=sigma_features)
