@@ -40,8 +40,24 @@ def mlp(params, x, activation="softplus", c=None):
     return anp.dot(h, W) + b
 
 
+def neighbourhoods(h, window):
+    """``(B D, window^2)``: each pixel's window of the square images ``h : (B, D)``,
+    as one shift matrix per offset, ``h S_(i, j)`` (zero outside the image)."""
+    side, r = int(round(h.shape[1] ** 0.5)), window // 2
+    shifted = []
+    for i in range(-r, r + 1):
+        for j in range(-r, r + 1):
+            S = anp.zeros((side * side, side * side))
+            for y in range(side):
+                for x in range(side):
+                    if 0 <= y + i < side and 0 <= x + j < side:
+                        S[(y + i) * side + x + j, y * side + x] = 1.0
+            shifted.append(anp.dot(h, S))
+    return anp.reshape(anp.stack(shifted, axis=2), (-1, window * window))
+
+
 def noise_conditional(params, x, sigma, activation="softplus", base=None, gated=False, scale_input=False,
-                      sigma_features=0, bound=0.0):
+                      sigma_features=0, bound=0.0, window=0):
     """``s(x, sigma) = mlp([x, gamma(sigma)]) / sigma`` with ``sigma : (B,)``, plus the
     noised score of a factorized mixture ``base = (weights, means, variances)``
     (each ``(D, K)``), taken by autograd from its log-density.
@@ -51,12 +67,16 @@ def noise_conditional(params, x, sigma, activation="softplus", base=None, gated=
     taken holding ``u`` fixed. ``scale_input``: the mlp sees ``x / sqrt(1 + sigma^2)``.
     ``gamma(sigma) = [l, sin(k pi l / 4), cos(k pi l / 4) for k = 1..sigma_features]``, ``l = log sigma``.
     ``bound = B > 0``: the residual is ``B tanh(out / B)``.
+    ``window = W > 0``: the last pair of ``params``, ``(A, a)`` of shapes
+    ``(J, W^2, K - 1)`` and ``(J, K - 1)``, is the local gate: ``u`` gets
+    ``sum_j gamma_j (P_d(h) A_j + a_j)`` for each pixel's ``W x W`` window ``P_d(h)``.
     """
     D = x.shape[1]
     h = x / anp.sqrt(1.0 + sigma ** 2)[:, None] if scale_input else x
     ell = anp.log(sigma)[:, None]
     waves = [f(k * anp.pi / 4 * ell) for f in (anp.sin, anp.cos) for k in range(1, sigma_features + 1)]
-    out = mlp(params, h, activation, anp.concatenate([ell] + waves, axis=1))
+    gamma = anp.concatenate([ell] + waves, axis=1)
+    out = mlp(params[:len(params) - 1] if window else params, h, activation, gamma)
     e = bound * anp.tanh(out[:, :D] / bound) if bound else out[:, :D]
     s = e / sigma[:, None]
     if base is None:
@@ -66,6 +86,11 @@ def noise_conditional(params, x, sigma, activation="softplus", base=None, gated=
     if gated:
         K = w.shape[1]
         u = anp.stack([out[:, D * (k + 1):D * (k + 2)] for k in range(K - 1)] + [anp.zeros(x.shape)], axis=2)
+        if window:
+            A, a = params[-1]
+            P = anp.reshape(neighbourhoods(h, window), (x.shape[0], D, window * window))
+            local = anp.einsum("bj,bdw,jwk->bdk", gamma, P, A) + anp.dot(gamma, a)[:, None, :]
+            u = u + anp.concatenate([local, anp.zeros(x.shape + (1,))], axis=2)
     score = elementwise_grad(lambda y: factorized_mixture_log_prob(y, sigma, w, mu, v, u).sum())
     return s + score(x)
 
@@ -160,14 +185,14 @@ def dsm(params, x, sigma, noise, activation="softplus"):
 
 
 def ncsn(params, x, sigma, noise, activation="softplus", base=None, gated=False, scale_input=False,
-         sigma_features=0, bound=0.0):
+         sigma_features=0, bound=0.0, window=0):
     """``(L, dL/dparams)`` of ``mean_b sigma_b^2 1/2 ||s(x~_b, sigma_b) + eps_b / sigma_b||^2``.
 
     ``sigma : (B,)`` is each example's drawn level, ``x~ = x + sigma eps``.
     """
     def loss(p):
         s = noise_conditional(p, x + sigma[:, None] * noise, sigma, activation, base, gated, scale_input,
-                              sigma_features, bound)
+                              sigma_features, bound, window)
         return 0.5 * anp.mean(sigma ** 2 * anp.sum((s + noise / sigma[:, None]) ** 2, axis=1))
     return value_and_grad(loss)(params)
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from conftest import dev, host, host_params, rel_err, with_biases
 from npscore import MLP, NoiseConditionalMLP, backend, losses, reference
 from npscore.tree import tree_leaves
-from strategies import BASES, activations, architectures, batch_sizes, noise_conditional, seeds
+from strategies import BASES, activations, architectures, batch_sizes, noise_conditional, random_base, seeds
 
 TOL = 1e-10
 
@@ -316,3 +316,19 @@ def test_defaults_are_one_gaussian_projection_without_variance_reduction():
     assert float(losses.ssm(model, p, x, rng=backend.rng(5))[0]) == float(losses.ssm(model, p, x, v=v)[0])
     plain = float(losses.ssm(model, p, x, v=v, variance_reduction=False)[0])
     assert float(losses.ssm(model, p, x, v=v)[0]) == plain != float(losses.ssm(model, p, x, v=v, variance_reduction=True)[0])
+
+
+@given(activations, batch_sizes, seeds, st.integers(1, 4), st.sampled_from([1, 3]))
+def test_ncsn_with_the_local_gate(act, B, seed, L, window):
+    from npscore.mnist.base import FactorizedMixture
+    from npscore.mnist.model import GatedScore
+    rng = np.random.default_rng(seed)
+    base = random_base(rng, 9)
+    model = GatedScore([9, 5, 9], act, FactorizedMixture(*map(dev, base)), True, True, 1, 1.0, window)
+    p = [(W + dev(0.3 * rng.standard_normal(W.shape)), dev(0.5 * rng.standard_normal(b.shape)))
+         for W, b in model.init(seed, "float64")]
+    x, eps = rng.standard_normal((B, 9)), rng.standard_normal((B, 9))
+    sigmas = np.geomspace(1.0, 0.01, L) if L > 1 else np.array([0.3])
+    labels = rng.integers(0, L, size=B)
+    _same(losses.ncsn(model, p, dev(x), sigmas, noise=dev(eps), labels=dev(labels)),
+          reference.ncsn(host_params(p), x, sigmas[labels], eps, act, base, True, True, 1, 1.0, window))

@@ -117,25 +117,30 @@ def test_checkpoint_of_another_model_or_run_is_named(tmp_path):
     model = _train(tmp_path / "a", data)[0]
     with pytest.raises(ValueError, match=r"array param_0 is of shape \(817, 8\); .* needs \(817, 16\)"):
         io.load_checkpoint(str(tmp_path / "a" / "checkpoint.npz"),
-                           make_model(16, model.base, sigma_features=16, depth=5))
+                           make_model(16, model.base, sigma_features=16, depth=5, window=3))
     with pytest.raises(ValueError, match="param_0 is of shape"):
         _train(tmp_path / "a", data, 20, hidden=16, resume=True)
     with pytest.raises(ValueError, match="trained with lr=0.001"):
         _train(tmp_path / "a", data, 20, lr=0.01, resume=True)
 
 
-def test_checkpoint_rebuilds_depth_and_sigma_features(tmp_path):
+def test_checkpoint_rebuilds_depth_sigma_features_bound_and_gate(tmp_path):
     data = fake_mnist(tmp_path / "data")
-    model, params, _, _, _ = _train(tmp_path / "a", data, depth=3, sigma_features=2, bound=0.5)
+    kw = {"depth": 3, "sigma_features": 2, "bound": 0.5, "window": 5}
+    model, params, _, _, _ = _train(tmp_path / "a", data, **kw)
     loaded_model, loaded, config = run.load_model(str(tmp_path / "a" / "checkpoint.npz"))
-    assert (config["depth"], config["sigma_features"], config["residual_bound"]) == (3, 2, 0.5)
+    assert [config[k] for k in ("depth", "sigma_features", "residual_bound", "gate_window")] == [3, 2, 0.5, 5]
     assert loaded_model.sizes == [784, 8, 8, 8, 784] and loaded_model.mlp.cond_dim == 5 and loaded_model.bound == 0.5
+    assert loaded_model.window == 5
     x = load_mnist(str(data), "train")[0][:4]
     assert np.array_equal(host(loaded_model.apply(loaded, x, 0.3)), host(model.apply(params, x, 0.3)))
-    with pytest.raises(ValueError, match="holds 8 parameter arrays; .* needs 6"):
-        _train(tmp_path / "a", data, 20, depth=2, sigma_features=2, bound=0.5, resume=True)
+    assert np.abs(host(params[-1][0])).max() > 0                                     # the gate was trained
+    with pytest.raises(ValueError, match="holds 10 parameter arrays; .* needs 8"):
+        _train(tmp_path / "a", data, 20, **{**kw, "depth": 2}, resume=True)
     with pytest.raises(ValueError, match="trained with residual_bound=0.5; this run asks for 1.0"):
-        _train(tmp_path / "a", data, 20, depth=3, sigma_features=2, bound=1.0, resume=True)
+        _train(tmp_path / "a", data, 20, **{**kw, "bound": 1.0}, resume=True)
+    with pytest.raises(ValueError, match=r"param_8 is of shape \(5, 25, \d+\); .*window=3.* needs \(5, 9, \d+\)"):
+        _train(tmp_path / "a", data, 20, **{**kw, "window": 3}, resume=True)
 
 
 def test_checkpoint_from_before_the_gate_loads_as_the_ungated_model(tmp_path):

@@ -23,9 +23,25 @@ like ``|x_d| / sigma^2``: far from the data (``|x_d - mu_dk| > B sigma``) the
 score restores every pixel, whatever the MLP extrapolates there. Unbounded,
 an MLP can learn a residual that grows with ``|x_d|`` faster than the pull
 and make the reverse-time dynamics run away.
+
+With ``window = W`` the offsets get a local term, a ``W x W`` convolution
+of ``c(sigma) x`` with ``K - 1`` output channels whose kernel is a function
+of sigma (the *local gate*):
+
+.. math:: u_{dk} = o_{dk} + \\sum_w A_{wk}(\\sigma)\\, [P_d(c(\\sigma) x)]_w + a_k(\\sigma),
+          \\qquad A(\\sigma) = \\sum_j \\gamma_j(\\sigma) A_j, \\quad a(\\sigma) = \\sum_j \\gamma_j(\\sigma) a_j
+
+(``P_d`` gathers the window around pixel d, zero outside the image;
+``gamma`` is the MLP's sigma embedding). Whether a pixel that noise has lit
+belongs to a stroke is mostly a local question (are its neighbours lit?),
+asked of each of the 784 pixels: an MLP must spend hidden units on every
+pixel to answer it, a convolution answers it once, and how much a
+neighbour's value says depends on sigma. ``A_j, a_j`` start at zero, so
+training starts from the gated model without the gate.
 """
 from .. import backend, checks
 from ..nn import NoiseConditionalMLP
+from ..nn.layers import patches, patches_vjp
 
 ACTIVATION = "swish"
 
@@ -46,59 +62,110 @@ class GatedScore(NoiseConditionalMLP):
     bound : float
         ``B > 0`` bounds the residual, ``e = B tanh(o / B)`` for the MLP's
         output ``o``; 0 leaves it unbounded (``e = o``).
+    window : int
+        Odd ``W > 0`` adds the local gate over ``W x W`` neighbourhoods (needs
+        ``gated``, ``K >= 2`` and a square image, ``D = side^2``); 0: none.
     """
 
-    def __init__(self, sizes, activation, base, gated=True, scale_input=False, sigma_features=0, bound=0.0):
+    def __init__(self, sizes, activation, base, gated=True, scale_input=False, sigma_features=0, bound=0.0,
+                 window=0):
         if getattr(base, "dim", None) != sizes[0] or sizes[-1] != sizes[0]:
             raise ValueError(f"base must be a FactorizedMixture of dimension sizes[0] = sizes[-1] = {sizes[0]}; "
                              f"got {base!r} for sizes {sizes}")
         self.base, self.gated = base, bool(gated)
         self.bound = checks.non_negative(bound, "bound")
         self.K = base.weights.shape[1] if gated else 1
+        self.window = checks.integer(window, "window (--window)", 0)
+        self.side = int(round(sizes[0] ** 0.5))
+        if self.window and (self.window % 2 == 0 or self.K < 2 or self.side ** 2 != sizes[0]):
+            raise ValueError(f"window (--window) must be 0 or odd, with a gated base of K >= 2 components on a "
+                             f"square image; got window={self.window}, gated={self.gated}, K={self.K}, "
+                             f"D={sizes[0]}")
         super().__init__(sizes, activation, out_width=sizes[-1] * self.K, scale_input=scale_input,
                          sigma_features=sigma_features)
 
     def __repr__(self):
         return (f"GatedScore({self.sizes}, activation={self.activation!r}, gated={self.gated}, "
-                f"scale_input={self.scale_input}, sigma_features={self.sigma_features}, bound={self.bound})")
+                f"scale_input={self.scale_input}, sigma_features={self.sigma_features}, bound={self.bound}, "
+                f"window={self.window})")
+
+    def head_shapes(self):
+        """The local gate's ``[(A_j, a_j)]``: ``((J, W^2, K - 1), (J, K - 1))``, ``J = 1 + 2F`` (none without it)."""
+        J, k = self.cond_dim, self.K - 1
+        return [((J, self.window ** 2, k), (J, k))] if self.window else []
+
+    def head_init(self, seed, dtype):
+        """The local gate's params, zero."""
+        xp = backend.xp()
+        return [tuple(xp.zeros(shape, dtype=backend.check_dtype(dtype)) for shape in layer)
+                for layer in self.head_shapes()]
 
     def _offsets(self, out):
         """``[u_0 .. u_{K-2}]`` from the MLP's ``(B, K D)`` output (none when not gated)."""
         D = self.out_dim
         return [out[:, D * (k + 1):D * (k + 2)] for k in range(self.K - 1)] if self.gated else None
 
-    def head(self, x, sigma, out):
-        """``e / sigma + sum_k r_k a_k``; aux ``(r, a, s_base, u, tanh(o / B))``."""
+    def _gate(self, phi, x, sigma):
+        """``(v : (B, K - 1, D), (P, gamma, A(sigma)))``: the local gate's term of ``u``."""
+        (A, a), = phi
+        gamma = self.condition(sigma)
+        P = patches(self.input_scale(sigma) * x, self.side, self.window)
+        kernel = (gamma @ A.reshape(A.shape[0], -1)).reshape((x.shape[0],) + A.shape[1:])
+        return kernel.transpose(0, 2, 1) @ P + (gamma @ a)[:, :, None], (P, gamma, kernel)
+
+    def head(self, phi, x, sigma, out):
+        """``e / sigma + sum_k r_k a_k``; aux ``(r, a, s_base, u, tanh(o / B), gate's (P, gamma, A(sigma)))``."""
         o = out[:, :self.out_dim]
         t = backend.xp().tanh(o / self.bound) if self.bound else None
         e = self.bound * t if self.bound else o
-        u = self._offsets(out)
+        u, gate = self._offsets(out), None
+        if self.window:
+            v, gate = self._gate(phi, x, sigma)
+            u = [uk + v[:, k] for k, uk in enumerate(u)]
         r, a, _ = self.base.terms(x, sigma, u)
         sb = sum(rk * ak for rk, ak in zip(r, a))
-        return e / sigma[:, None] + sb, (r, a, sb, u, t)
+        return e / sigma[:, None] + sb, (r, a, sb, u, t, gate)
 
-    def head_vjp(self, sigma, aux, g):
-        """``[g (de/do) / sigma, g r_k (a_k - s_base), ...]``, since ``d s_base / d u_k = r_k (a_k - s_base)``
-        and ``de/do = 1 - tanh^2(o / B)`` (1 when unbounded)."""
-        r, a, sb, _, t = aux
+    def _offset_cotangents(self, aux, g):
+        """``[g r_k (a_k - s_base)]_k``, since ``d s_base / d u_k = r_k (a_k - s_base)``."""
+        r, a, sb = aux[:3]
+        return [g * r[k] * (a[k] - sb) for k in range(self.K - 1)]
+
+    def head_vjp(self, phi, sigma, aux, g):
+        """``[g (de/do) / sigma, g r_k (a_k - s_base), ...]`` with ``de/do = 1 - tanh^2(o / B)``
+        (1 when unbounded), and the local gate's ``dL/dA_j = gamma_j P^T g_u``, ``dL/da_j = gamma_j sum_d g_u``."""
+        xp, t = backend.xp(), aux[4]
         gs = g / sigma[:, None] if t is None else g * (1.0 - t * t) / sigma[:, None]
         if not self.gated:
-            return gs
-        return backend.xp().concatenate([gs] + [g * r[k] * (a[k] - sb) for k in range(self.K - 1)], axis=1)
+            return gs, []
+        gu = self._offset_cotangents(aux, g)
+        g_out = xp.concatenate([gs] + gu, axis=1)
+        if not self.window:
+            return g_out, []
+        P, gamma, _ = aux[5]
+        gv = xp.stack(gu, axis=1)
+        gA = gamma.T @ (P @ gv.transpose(0, 2, 1)).reshape(g.shape[0], -1)
+        return g_out, [(gA.reshape(phi[0][0].shape), gamma.T @ gv.sum(axis=2))]
+
+    def head_dx(self, phi, x, sigma, out, aux, g):
+        """``g * d s_base / dx`` (diagonal) at fixed ``u``, plus the path through the local gate,
+        ``c(sigma) P^T (g_u A(sigma)^T)``."""
+        gx = g * self.base.noised_score_dx(x, sigma, aux[3])
+        if not self.window:
+            return gx
+        gv = backend.xp().stack(self._offset_cotangents(aux, g), axis=1)
+        return gx + self.input_scale(sigma) * patches_vjp(aux[5][2] @ gv, self.side, self.window)
 
     def trace_jacobian(self, params, x, sigma):
         """Not written out for the gated head: use Hutchinson's estimate
         (:func:`npscore.likelihood.hutchinson_trace`), which needs only :meth:`vjp`."""
         raise ValueError("the exact trace is not available for GatedScore; use the Hutchinson estimate")
 
-    def head_dx(self, x, sigma, out, aux, g):
-        """``g * d s_base / dx`` (diagonal) at fixed ``u``."""
-        return g * self.base.noised_score_dx(x, sigma, aux[3])
 
-
-def make_model(hidden, base, gated=True, scale_input=False, sigma_features=0, depth=2, bound=0.0):
-    """``GatedScore([784] + [H] * depth + [784], "swish", base, gated, scale_input, sigma_features, bound)``."""
+def make_model(hidden, base, gated=True, scale_input=False, sigma_features=0, depth=2, bound=0.0, window=0):
+    """``GatedScore([784] + [H] * depth + [784], "swish", base, gated, scale_input, sigma_features, bound,
+    window)``."""
     hidden = checks.integer(hidden, "hidden (--hidden)")
     depth = checks.integer(depth, "depth (--depth)")
     return GatedScore([784] + [hidden] * depth + [784], ACTIVATION, base, gated, scale_input, sigma_features,
-                      bound)
+                      bound, window)

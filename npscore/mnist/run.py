@@ -38,8 +38,8 @@ SDE_STEPS = 1000
 #: the smallest noise level (pixels live in [0, 1])
 SIGMA_MIN = 0.01
 #: settings a resumed run must share with its checkpoint
-RESUME_KEYS = ("hidden", "depth", "gated", "sigma_features", "residual_bound", "seed", "batch_size", "lr",
-               "checkpoint_every", "sigmas")
+RESUME_KEYS = ("hidden", "depth", "gated", "sigma_features", "residual_bound", "gate_window", "seed",
+               "batch_size", "lr", "checkpoint_every", "sigmas")
 
 
 def checkpoint_path(out):
@@ -66,8 +66,8 @@ def noise_levels(x, sigma_max=None, sigma_min=SIGMA_MIN):
 
 
 def train(out, x, steps=25000, batch_size=128, hidden=512, lr=1e-3, seed=0, checkpoint_every=1000,
-          resume=False, force=False, sigma_max=None, sigma_features=16, depth=5, bound=4.0, progress=True,
-          log=print):
+          resume=False, force=False, sigma_max=None, sigma_features=16, depth=5, bound=4.0, window=5,
+          progress=True, log=print):
     """Train on ``x : (N, 784)``, checkpointing to ``out/checkpoint.npz``.
 
     An existing checkpoint is continued with ``resume``, replaced with
@@ -77,7 +77,8 @@ def train(out, x, steps=25000, batch_size=128, hidden=512, lr=1e-3, seed=0, chec
     number of Fourier features of ``log sigma`` the network sees
     (:func:`npscore.nn.conditional.sigma_embedding`); ``depth`` the number of
     hidden layers of width ``hidden``; ``bound`` the bound ``B`` of the
-    residual (:class:`npscore.mnist.model.GatedScore`; 0: unbounded).
+    residual, ``window`` the size of the local gate's neighbourhoods
+    (:class:`npscore.mnist.model.GatedScore`; 0: unbounded, no gate).
 
     Returns
     -------
@@ -91,10 +92,12 @@ def train(out, x, steps=25000, batch_size=128, hidden=512, lr=1e-3, seed=0, chec
     path = checkpoint_path(out)
     base = data_base(x)
     sigmas = noise_levels(x, sigma_max)
-    model = make_model(hidden, base, scale_input=True, sigma_features=sigma_features, depth=depth, bound=bound)
+    model = make_model(hidden, base, scale_input=True, sigma_features=sigma_features, depth=depth, bound=bound,
+                       window=window)
     opt = Adam(lr=lr)
     config = {"hidden": hidden, "depth": depth, "gated": True, "scale_input": True,
-              "sigma_features": model.sigma_features, "residual_bound": model.bound, "continuous": True,
+              "sigma_features": model.sigma_features, "residual_bound": model.bound,
+              "gate_window": model.window, "continuous": True,
               "activation": ACTIVATION,
               "sigmas": list(sigmas), "seed": seed, "batch_size": batch_size, "lr": lr,
               "checkpoint_every": checkpoint_every, "base": base.to_lists()}
@@ -133,7 +136,7 @@ def load_model(path):
     model = make_model(int(config["hidden"]), FactorizedMixture.from_lists(config["base"]),
                        bool(config.get("gated", False)), bool(config.get("scale_input", False)),
                        int(config.get("sigma_features", 0)), int(config.get("depth", 2)),
-                       float(config.get("residual_bound", 0.0)))
+                       float(config.get("residual_bound", 0.0)), int(config.get("gate_window", 0)))
     params, state, _, _ = io.load_checkpoint(path, model)
     return model, state.get("ema", params), config
 

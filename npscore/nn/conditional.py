@@ -20,13 +20,15 @@ sees ``c(sigma) x`` with ``c(sigma) = 1 / sqrt(1 + sigma^2)`` instead of
 ``x`` (as EDM's ``c_in``), so inputs stay of unit scale when sigma is large.
 
 The step from the MLP's output ``o`` to the score is the *head*,
-``s = head(x, sigma, o)``; a subclass with another head (the MNIST model,
-:mod:`npscore.mnist.model`) overrides :meth:`head`, :meth:`head_vjp` and
-:meth:`head_dx` and keeps every pass.
+``s = head(phi, x, sigma, o)``; a subclass with another head (the MNIST model,
+:mod:`npscore.mnist.model`) overrides :meth:`head`, :meth:`head_vjp`,
+:meth:`head_dx` and :meth:`head_shapes` and keeps every pass. The head's own
+params ``phi`` (none here) follow the MLP's layers in the params list,
+``params = [(W_1, b_1), ..., (W_L, b_L)] + phi``.
 """
 from .. import backend, checks
 from .layers import affine_vjp_input
-from .mlp import MLP
+from .mlp import MLP, check_inputs
 
 
 def sigma_embedding(sigma, n_features=0):
@@ -63,29 +65,38 @@ class NoiseConditionalMLP:
         self.in_dim, self.out_dim = sizes[0], sizes[-1]
         self.mlp = MLP(list(sizes[:-1]) + [out_width or sizes[-1]], activation,
                        cond_dim=1 + 2 * self.sigma_features)
+        self.cond_dim, self.n_layers = self.mlp.cond_dim, len(self.mlp.shapes())
 
     def __repr__(self):
         return f"{type(self).__name__}({self.sizes}, activation={self.activation!r})"
 
     def init(self, seed, dtype="float64"):
-        """Params of the inner MLP (see :meth:`npscore.nn.MLP.init`)."""
-        return self.mlp.init(seed, dtype)
+        """Params of the inner MLP (see :meth:`npscore.nn.MLP.init`), then the head's."""
+        return self.mlp.init(seed, dtype) + self.head_init(seed, dtype)
 
     def shapes(self):
-        """The inner MLP's ``[(W.shape, b.shape), ...]``."""
-        return self.mlp.shapes()
+        """``[(W.shape, b.shape), ...]``: the inner MLP's, then the head's."""
+        return self.mlp.shapes() + self.head_shapes()
 
     # ------------------------------------------------------------ the head
-    def head(self, x, sigma, out):
+    def head_shapes(self):
+        """The head's own ``[(W.shape, b.shape), ...]`` (none here)."""
+        return []
+
+    def head_init(self, seed, dtype):
+        """The head's own params (none here)."""
+        return []
+
+    def head(self, phi, x, sigma, out):
         """``(s, aux)``: the score from the MLP output ``out``; ``aux`` is what the VJPs reuse."""
         return out / sigma[:, None], None
 
-    def head_vjp(self, sigma, aux, g):
-        """The cotangent of ``out`` for ``g = dL/ds``: d(out / sigma)/d(out) = 1 / sigma."""
-        return g / sigma[:, None]
+    def head_vjp(self, phi, sigma, aux, g):
+        """``(dL/d out, dL/d phi)`` for ``g = dL/ds``: d(out / sigma)/d(out) = 1 / sigma."""
+        return g / sigma[:, None], []
 
-    def head_dx(self, x, sigma, out, aux, g):
-        """``g * ds/dx`` at fixed ``out`` (the head's own x-dependence; none here)."""
+    def head_dx(self, phi, x, sigma, out, aux, g):
+        """``g^T ds/dx`` at fixed ``out`` (the head's own x-dependence; none here)."""
         return 0.0
 
     # ------------------------------------------------------------ passes
@@ -110,10 +121,14 @@ class NoiseConditionalMLP:
         """``c(sigma) : (B, 1)``, ``1 / sqrt(1 + sigma^2)`` with ``scale_input``, else 1."""
         return (1.0 / backend.xp().sqrt(1.0 + sigma * sigma))[:, None] if self.scale_input else 1.0
 
+    def check(self, params, x, sigma):
+        """``params`` must fit :meth:`shapes`, ``x`` be ``(B, D)``."""
+        check_inputs(self, params, x, self.condition(sigma))
+
     def _forward(self, params, x, sigma, order=1):
-        c = self.input_scale(sigma)
-        out, values = self.mlp._forward(params, c * x, self.condition(sigma), order)
-        s, aux = self.head(x, sigma, out)
+        c, n = self.input_scale(sigma), self.n_layers
+        out, values = self.mlp._forward(params[:n], c * x, self.condition(sigma), order)
+        s, aux = self.head(params[n:], x, sigma, out)
         return s, (values, sigma, out, aux)
 
     def forward(self, params, x, sigma):
@@ -125,13 +140,20 @@ class NoiseConditionalMLP:
         sigma : float or (B,)
         """
         sigma = self.sigma_array(x, sigma)
-        self.mlp.check(params, x, self.condition(sigma))
+        self.check(params, x, sigma)
         return self._forward(params, x, sigma)
 
     def backward(self, params, cache, g):
         """``dL/dtheta`` of ``L = sum(g * s)`` from a :meth:`forward` cache."""
+        return self._backward(params, cache, g)[0]
+
+    def _backward(self, params, cache, g):
+        """``(dL/dtheta, dL/dz_0)``: the MLP's grads and the head's, and the MLP's first pre-activation's."""
         values, sigma, _, aux = cache
-        return self.mlp._backward(params, values, self.head_vjp(sigma, aux, g))[0]
+        n = self.n_layers
+        g_out, g_phi = self.head_vjp(params[n:], sigma, aux, g)
+        grads, gz0 = self.mlp._backward(params[:n], values, g_out)
+        return grads + g_phi, gz0
 
     def apply(self, params, x, sigma):
         """``s(x, sigma) : (B, D)``."""
@@ -139,23 +161,25 @@ class NoiseConditionalMLP:
 
     def vjp(self, params, x, sigma, g):
         """``(g^T ds/dtheta, g^T ds/dx)``: through the MLP, plus the head's own x-term."""
-        s, (values, sigma, out, aux) = self.forward(params, x, sigma)
+        s, cache = self.forward(params, x, sigma)
         checks.shape(g, x.shape, "g")
-        grads, gz0 = self.mlp._backward(params, values, self.head_vjp(sigma, aux, g))
+        _, sigma, out, aux = cache
+        grads, gz0 = self._backward(params, cache, g)
         gx = self.input_scale(sigma) * affine_vjp_input(params[0][0][: self.in_dim], gz0) \
-            + self.head_dx(x, sigma, out, aux, g)
+            + self.head_dx(params[self.n_layers:], x, sigma, out, aux, g)
         return grads, gx
 
     def trace_jacobian(self, params, x, sigma):
         """Exact ``tr(ds/dx) : (B,)`` = ``c(sigma) / sigma * tr(d MLP / dh)`` at ``h = c(sigma) x``
         (:mod:`npscore.nn.trace`; the probability-flow likelihood needs it)."""
         sigma = self.sigma_array(x, sigma)
+        self.check(params, x, sigma)
         c = self.input_scale(sigma)
-        tr = self.mlp.trace_jacobian(params, c * x, self.condition(sigma))
+        tr = self.mlp.trace_jacobian(params[:self.n_layers], c * x, self.condition(sigma))
         return (c[:, 0] if self.scale_input else 1.0) * tr / sigma
 
     def score_fn(self, params):
         """The callable ``score(x, sigma)`` the samplers take (params checked once, here)."""
         xp, dtype = backend.xp(), params[0][0].dtype
-        self.mlp.check(params, xp.zeros((1, self.in_dim), dtype=dtype), self.condition(xp.ones(1, dtype=dtype)))
+        self.check(params, xp.zeros((1, self.in_dim), dtype=dtype), xp.ones(1, dtype=dtype))
         return lambda x, sigma: self._forward(params, x, self.sigma_array(x, sigma, check=False), 0)[0]

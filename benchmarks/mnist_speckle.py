@@ -1,0 +1,94 @@
+"""Where the speckle of an MNIST checkpoint's samples comes from.
+
+Speckle is the fraction of lit pixels (> 0.5) with no lit neighbour
+(:func:`npscore.mnist.run.speckle`). This script runs the default sampler of
+``npscore sample`` (reverse-time VE SDE, 1000 steps, seed 0) on ``--n``
+chains, keeping every 10th state, and reports
+
+1. the level at which each final lit pixel was decided: the smallest sigma
+   on the path below which the denoiser ``D(x, sigma) = x + sigma^2 s(x, sigma)``
+   (Tweedie's posterior mean) stays on the pixel's final side of 0.5, for the
+   isolated pixels and for the others;
+2. the denoiser on noised images: each row adds ``sigma z`` to the clipped
+   samples and to as many MNIST test images, and counts the background
+   pixels (<= 0.5 before the noise) that the denoiser lights (> 0.5), and the
+   lit pixels it keeps lit. On test images a background pixel lit is a wrong
+   decision of the model (MNIST test itself has almost no speckle), the
+   mechanism that puts isolated pixels into the samples when it happens
+   on the sampler's path.
+
+Run: python benchmarks/mnist_speckle.py CHECKPOINT [--data DIR] [--n 300]
+"""
+import argparse
+
+import numpy as np
+
+from npscore import backend
+from npscore.mnist import run
+from npscore.mnist.idx import load_mnist
+from npscore.sampling import run as run_sampler, sde_score
+from npscore.sde import VESDE
+
+LEVELS = (0.05, 0.1, 0.2, 0.3, 0.5)
+
+
+def isolated(x):
+    """``(isolated, lit)`` boolean ``(n, 784)`` masks, as :func:`npscore.mnist.run.speckle` counts."""
+    lit = x.reshape(-1, 28, 28) > 0.5
+    padded = np.pad(lit, ((0, 0), (1, 1), (1, 1)))
+    neighbours = sum(padded[:, 1 + i:29 + i, 1 + j:29 + j] for i in (-1, 0, 1) for j in (-1, 0, 1) if (i, j) != (0, 0))
+    return (lit & (neighbours == 0)).reshape(len(x), -1), lit.reshape(len(x), -1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("checkpoint")
+    ap.add_argument("--data", default=None, help="MNIST folder (else $NPSCORE_MNIST_DIR)")
+    ap.add_argument("--n", type=int, default=300, help="chains (the first n of npscore sample's draws)")
+    args = ap.parse_args()
+    model, params, config = run.load_model(args.checkpoint)
+    sig, score = config["sigmas"], model.score_fn(params)
+
+    def denoise(x, sigma):
+        return x + sigma * sigma * backend.to_numpy(score(backend.asarray(x), sigma))
+
+    rng = backend.rng(0, 7)                                    # as run.sample
+    x1 = sig[0] * rng.normal((args.n, 784), "float32")
+    sde = VESDE(sig[-1], sig[0])
+    x, path = run_sampler("reverse-sde", sde_score(model, params, sde), x1, rng, sde=sde, n_steps=1000,
+                          record_every=10)
+    x, path = np.clip(backend.to_numpy(x), 0, 1), backend.to_numpy(path)
+    sigmas = sig[-1] * (sig[0] / sig[-1]) ** np.linspace(1.0, 1e-3, 1001)[::10]
+    iso, lit = isolated(x)
+    print(f"{args.n} reverse-SDE samples: speckle {iso.sum() / max(lit.sum(), 1):.4f}, "
+          f"{iso.sum()} isolated pixels, in {(iso.sum(1) > 0).mean():.0%} of the images")
+
+    steps = [k for k in range(len(sigmas)) if sigmas[k] < 2.0][::2]
+    final = x > 0.5
+    decided = np.full(x.shape, np.nan)                         # smallest sigma before which the side changed
+    for k in steps:                                            # sigma falling
+        side = denoise(path[k], float(sigmas[k])) > 0.5
+        decided = np.where(np.isnan(decided) | (side != final), sigmas[k], decided)
+    q = (0.1, 0.5, 0.9)
+    others = lit & ~iso
+    print("level deciding a lit pixel, quantiles 10/50/90%: isolated "
+          + " ".join(f"{v:.3f}" for v in np.quantile(decided[iso], q)) + "; others "
+          + " ".join(f"{v:.3f}" for v in np.quantile(decided[others], q)))
+
+    test = backend.to_numpy(load_mnist(args.data, "test")[0])[: args.n]
+    z = np.random.default_rng(1).standard_normal((2,) + x.shape).astype("float32")
+    print(f"{'sigma':>6}{'samples: bg lit':>17}{'lit kept':>10}{'isolated kept':>15}"
+          f"{'test: bg lit':>14}{'lit kept':>10}")
+    for sigma in LEVELS:
+        row = f"{sigma:6.2f}"
+        for images, zi, cols in ((x, z[0], (17, 10, 15)), (test, z[1], (14, 10))):
+            on = images > 0.5
+            d = denoise(images + sigma * zi, sigma) > 0.5
+            row += f"{d[~on].mean():{cols[0]}.5f}{d[on].mean():{cols[1]}.3f}"
+            if len(cols) == 3:
+                row += f"{d[iso].mean():{cols[2]}.3f}"
+        print(row)
+
+
+if __name__ == "__main__":
+    main()
