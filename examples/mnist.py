@@ -22,9 +22,11 @@ out = "mnist_example_out"
 data = run.load_data(folder)
 print(f"MNIST train: {data['x_train'].shape[0]} images of {data['x_train'].shape[1]} pixels")
 
-# 2. train s(x, sigma) with DSM over sigma log-uniform from the largest image distance to 0.01, Adam, EMA
+# 2. train s(x, sigma) with DSM over sigma log-uniform from the largest image distance to 0.01, Adam, EMA;
+#    then the local gate alone on the EMA of the rest
 model, params, losses, seconds, config = run.train(out, data["x_train"], steps=200 if quick else 25000,
-                                                   hidden=64 if quick else 512, force=True)
+                                                   hidden=64 if quick else 512, gate_steps=50 if quick else 3000,
+                                                   force=True)
 print(f"trained {len(losses)} steps in {seconds:.0f}s, final loss {sum(losses[-100:]) / 100:.2f}")
 
 # 3. sample with the reverse-time VE SDE from N(0, sigma_1^2 I) (sampler="annealed-langevin": NCSN's)

@@ -96,9 +96,9 @@ def _mnist_inputs(args, evaluate):
 
 #: settings of ``npscore mnist --preset``; flags given on the command line win
 PRESETS = {"cpu": {"hidden": 512, "steps": 25000, "batch_size": 128, "samples": 1000, "sigma_features": 16,
-                   "depth": 5, "bound": 4.0, "window": 5},
+                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 3000},
            "gpu": {"hidden": 1024, "steps": 50000, "batch_size": 256, "samples": 5000, "sigma_features": 16,
-                   "depth": 5, "bound": 4.0, "window": 5}}
+                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 5000}}
 
 
 def _cmd_mnist(args):
@@ -111,7 +111,7 @@ def _cmd_mnist(args):
     model, params, losses, seconds, config = run.train(
         args.out, data["x_train"], args.steps, args.batch_size, args.hidden, args.lr, args.seed,
         args.checkpoint_every, args.resume, args.force, args.sigma_max, args.sigma_features, args.depth,
-        args.bound, args.window, progress=not args.no_progress)
+        args.bound, args.window, args.gate_steps, progress=not args.no_progress)
     print(f"trained to step {len(losses)}; last 100 steps mean loss {sum(losses[-100:]) / len(losses[-100:]):.4f}; "
           f"this run {seconds:.1f}s")
     if args.samples:
@@ -175,6 +175,8 @@ def _mnist_args(p, train=True):
         p.add_argument("--window", type=non_negative_int, default=None,
                        help="odd size W of the local gate's W x W neighbourhoods; 0: no local gate "
                             "(default: from --preset)")
+        p.add_argument("--gate-steps", type=positive_int, default=None,
+                       help="steps that train the local gate alone, after --steps (default: from --preset)")
         p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate")
         p.add_argument("--sigma-features", type=non_negative_int, default=None,
                        help="Fourier features of log sigma fed to the MLP (default: from --preset)")

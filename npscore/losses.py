@@ -282,19 +282,21 @@ def sde_dsm(model, params, x, sde, rng=None, t=None, noise=None, t_min=1e-5, wei
     return weighted_dsm(model, params, m[:, None] * x, std, eps, lam, check=check)
 
 
-def weighted_dsm(model, params, x, sigma, eps, weight, check=True):
+def weighted_dsm(model, params, x, sigma, eps, weight, check=True, head_only=False):
     """``mean_b weight_b 1/2 ||s(x_b + sigma_b eps_b, sigma_b) + eps_b / sigma_b||^2``.
 
     The common core of :func:`ncsn` and :func:`sde_dsm`: ``sigma, weight : (B,)``.
+    ``head_only``: the gradient of the head's own params only, the MLP held
+    fixed (:meth:`npscore.nn.NoiseConditionalMLP.backward`).
     """
     B = x.shape[0]
     if check:
         checks.shape(eps, x.shape, "noise")
         s, cache = model.forward(params, x + sigma[:, None] * eps, sigma)
     else:
-        s, cache = model._forward(params, x + sigma[:, None] * eps, sigma)
+        s, cache = model._forward(params, x + sigma[:, None] * eps, sigma, order=0 if head_only else 1)
     r = s + eps / sigma[:, None]
     value = 0.5 * (weight * (r * r).sum(axis=1)).mean()
     if check:
         _explain(value, params, f"sigma down to {float(sigma.min())} in {x.dtype}")
-    return value, model.backward(params, cache, weight[:, None] * r / B)
+    return value, model.backward(params, cache, weight[:, None] * r / B, head_only=head_only)

@@ -36,7 +36,7 @@ def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("run")
     data = fake_mnist(tmp / "data")
     x = run.load_data(str(data), test=False)["x_train"]
-    run.train(str(tmp / "out"), x, steps=10, batch_size=4, hidden=8, checkpoint_every=10, progress=False,
+    run.train(str(tmp / "out"), x, steps=10, batch_size=4, hidden=8, checkpoint_every=10, window=0, progress=False,
               log=lambda *a: None)
     return data, tmp / "out", tmp / "out" / "checkpoint.npz"
 

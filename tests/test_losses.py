@@ -332,3 +332,8 @@ def test_ncsn_with_the_local_gate(act, B, seed, L, window):
     labels = rng.integers(0, L, size=B)
     _same(losses.ncsn(model, p, dev(x), sigmas, noise=dev(eps), labels=dev(labels)),
           reference.ncsn(host_params(p), x, sigmas[labels], eps, act, base, True, True, 1, 1.0, window))
+    # the head's params alone, the MLP held fixed: the tail of the full gradient, without the MLP's pass
+    sigma = dev(sigmas[labels])
+    v, g = losses.weighted_dsm(model, p, dev(x), sigma, dev(eps), sigma ** 2)
+    hv, hg = losses.weighted_dsm(model, p, dev(x), sigma, dev(eps), sigma ** 2, check=False, head_only=True)
+    assert rel_err(hv, v) < TOL and len(hg) == 1 and rel_err(tree_leaves(hg), tree_leaves(g[2:])) < TOL

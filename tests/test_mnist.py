@@ -95,36 +95,66 @@ def test_real_mnist_counts():
 
 def _train(out, data, steps=10, **kw):
     x = load_mnist(str(data), "train")[0]
-    kw = {"batch_size": 4, "hidden": 8, "checkpoint_every": 10, "progress": False, "log": lambda *a: None, **kw}
+    kw = {"batch_size": 4, "hidden": 8, "checkpoint_every": 10, "gate_steps": 5, "progress": False,
+          "log": lambda *a: None, **kw}
     return run.train(str(out), x, steps=steps, **kw)
 
 
-def test_resume_gives_the_uninterrupted_numbers(tmp_path):
+def _interrupted_before_the_gate(monkeypatch, *args, **kw):
+    """A run stopped as the local gate's training starts: its checkpoint is the rest's, at ``steps``."""
+    fit = run.fit
+
+    def stop_at_the_gate(*a, **k):
+        if k.get("desc") == "local gate":
+            raise KeyboardInterrupt
+        return fit(*a, **k)
+    monkeypatch.setattr(run, "fit", stop_at_the_gate)
+    with pytest.raises(KeyboardInterrupt):
+        _train(*args, **kw)
+    monkeypatch.setattr(run, "fit", fit)
+
+
+def test_resume_gives_the_uninterrupted_numbers(tmp_path, monkeypatch):
     data = fake_mnist(tmp_path / "data")
-    _, full, losses_full, _, _ = _train(tmp_path / "a", data, 30, batch_size=8)
-    _train(tmp_path / "b", data, 20, batch_size=8)
-    _, resumed, losses_res, _, _ = _train(tmp_path / "b", data, 30, batch_size=8, resume=True)
-    assert losses_res == losses_full and len(losses_full) == 30
-    for (W1, b1), (W2, b2) in zip(full, resumed):
-        assert np.array_equal(host(W1), host(W2)) and np.array_equal(host(b1), host(b2))
+    _, full, losses_full, _, config = _train(tmp_path / "a", data, 30, batch_size=8)
+    assert config["gate_trained"] and len(losses_full) == 35 and len(full) == 7       # 30 steps, then 5 of the gate
+    for steps in (20, 30):                       # stopped in the MLP's steps, or before the gate's
+        out = tmp_path / f"b{steps}"
+        _interrupted_before_the_gate(monkeypatch, out, data, steps, batch_size=8)
+        _, resumed, losses_res, _, _ = _train(out, data, 30, batch_size=8, resume=True)
+        assert losses_res == losses_full
+        for (W1, b1), (W2, b2) in zip(full, resumed):
+            assert np.array_equal(host(W1), host(W2)) and np.array_equal(host(b1), host(b2))
+    with pytest.raises(ValueError, match="its local gate is trained on the finished model, which cannot be resumed"):
+        _train(tmp_path / "a", data, 40, batch_size=8, resume=True)
     # and the checkpoint round-trips through allow_pickle=False
     model, params, config = run.load_model(str(tmp_path / "a" / "checkpoint.npz"))
-    assert config["hidden"] == 8 and np.array_equal(host(params[0][0]), host(full[0][0]))
+    assert config["hidden"] == 8 and np.array_equal(host(params[-1][0]), host(full[-1][0]))
+
+
+def test_the_gate_trains_alone_on_the_frozen_ema(tmp_path):
+    data = fake_mnist(tmp_path / "data")
+    model, params, _, _, _ = _train(tmp_path / "a", data, 10, window=3, gate_steps=5)
+    mlp_only, mlp_params, _, _, _ = _train(tmp_path / "b", data, 10, window=0)
+    assert model.window == 3 and mlp_only.window == 0 and len(params) == len(mlp_params) + 1
+    for (W1, b1), (W2, b2) in zip(params, mlp_params):
+        assert np.array_equal(host(W1), host(W2)) and np.array_equal(host(b1), host(b2))
+    assert np.abs(host(params[-1][0])).max() > 0
 
 
 def test_checkpoint_of_another_model_or_run_is_named(tmp_path):
     data = fake_mnist(tmp_path / "data")
-    model = _train(tmp_path / "a", data)[0]
+    model = _train(tmp_path / "a", data, window=0)[0]
     with pytest.raises(ValueError, match=r"array param_0 is of shape \(817, 8\); .* needs \(817, 16\)"):
         io.load_checkpoint(str(tmp_path / "a" / "checkpoint.npz"),
-                           make_model(16, model.base, sigma_features=16, depth=5, window=3))
+                           make_model(16, model.base, sigma_features=16, depth=5))
     with pytest.raises(ValueError, match="param_0 is of shape"):
-        _train(tmp_path / "a", data, 20, hidden=16, resume=True)
+        _train(tmp_path / "a", data, 20, hidden=16, window=0, resume=True)
     with pytest.raises(ValueError, match="trained with lr=0.001"):
-        _train(tmp_path / "a", data, 20, lr=0.01, resume=True)
+        _train(tmp_path / "a", data, 20, lr=0.01, window=0, resume=True)
 
 
-def test_checkpoint_rebuilds_depth_sigma_features_bound_and_gate(tmp_path):
+def test_checkpoint_rebuilds_depth_sigma_features_bound_and_gate(tmp_path, monkeypatch):
     data = fake_mnist(tmp_path / "data")
     kw = {"depth": 3, "sigma_features": 2, "bound": 0.5, "window": 5}
     model, params, _, _, _ = _train(tmp_path / "a", data, **kw)
@@ -135,12 +165,14 @@ def test_checkpoint_rebuilds_depth_sigma_features_bound_and_gate(tmp_path):
     x = load_mnist(str(data), "train")[0][:4]
     assert np.array_equal(host(loaded_model.apply(loaded, x, 0.3)), host(model.apply(params, x, 0.3)))
     assert np.abs(host(params[-1][0])).max() > 0                                     # the gate was trained
-    with pytest.raises(ValueError, match="holds 10 parameter arrays; .* needs 8"):
-        _train(tmp_path / "a", data, 20, **{**kw, "depth": 2}, resume=True)
+    _interrupted_before_the_gate(monkeypatch, tmp_path / "b", data, **kw)           # resumable: the gate untrained
+    assert run.load_model(str(tmp_path / "b" / "checkpoint.npz"))[0].window == 0
+    with pytest.raises(ValueError, match="holds 8 parameter arrays; .* needs 6"):
+        _train(tmp_path / "b", data, 20, **{**kw, "depth": 2}, resume=True)
     with pytest.raises(ValueError, match="trained with residual_bound=0.5; this run asks for 1.0"):
-        _train(tmp_path / "a", data, 20, **{**kw, "bound": 1.0}, resume=True)
-    with pytest.raises(ValueError, match=r"param_8 is of shape \(5, 25, \d+\); .*window=3.* needs \(5, 9, \d+\)"):
-        _train(tmp_path / "a", data, 20, **{**kw, "window": 3}, resume=True)
+        _train(tmp_path / "b", data, 20, **{**kw, "bound": 1.0}, resume=True)
+    with pytest.raises(ValueError, match="trained with gate_window=5; this run asks for 3"):
+        _train(tmp_path / "b", data, 20, **{**kw, "window": 3}, resume=True)
 
 
 def test_checkpoint_from_before_the_gate_loads_as_the_ungated_model(tmp_path):

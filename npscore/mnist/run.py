@@ -5,7 +5,9 @@
    from ``[sigma_L, sigma_1]`` (weight ``sigma^2``, :func:`npscore.losses.weighted_dsm`),
    ``sigma_1`` the largest distance between training images and ``sigma_L =
    0.01`` (:mod:`npscore.schedules`), Adam, an EMA of the params;
-   checkpoints every ``checkpoint_every`` steps, exact resume.
+   checkpoints every ``checkpoint_every`` steps, exact resume. Then, with a
+   local gate, the same loss trains the gate alone for ``gate_steps`` more
+   steps on the EMA of the rest, held fixed.
 2. :func:`sample`: the reverse-time VE SDE over the same range (the
    default), another SDE sampler, or annealed Langevin over the geometric
    levels of :func:`npscore.schedules.from_data` (ratio from the dimension,
@@ -17,6 +19,7 @@
 
 Everything runs on the active backend: ``--backend cupy`` changes nothing else.
 """
+import math
 import os
 import time
 
@@ -38,8 +41,8 @@ SDE_STEPS = 1000
 #: the smallest noise level (pixels live in [0, 1])
 SIGMA_MIN = 0.01
 #: settings a resumed run must share with its checkpoint
-RESUME_KEYS = ("hidden", "depth", "gated", "sigma_features", "residual_bound", "gate_window", "seed",
-               "batch_size", "lr", "checkpoint_every", "sigmas")
+RESUME_KEYS = ("hidden", "depth", "gated", "sigma_features", "residual_bound", "gate_window", "gate_steps",
+               "seed", "batch_size", "lr", "checkpoint_every", "sigmas")
 
 
 def checkpoint_path(out):
@@ -55,8 +58,12 @@ def check_start(out, steps, resume=False, force=False):
     if resume:
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path}: no checkpoint to --resume; leave out --resume to start a run")
-        done = int(io.read_npz(path, ("opt_step",), "an npscore MNIST checkpoint")["opt_step"])
-        if steps <= done:
+        data = io.read_npz(path, ("opt_step", "config"), "an npscore MNIST checkpoint")
+        done, config = int(data["opt_step"]), io.read_json_array(path, data)
+        if config.get("gate_trained"):
+            raise ValueError(f"{path}: its local gate is trained on the finished model, which cannot be "
+                             "resumed; pass --force to start over")
+        if steps < done or (steps == done and not config.get("gate_window")):
             raise ValueError(f"--steps must exceed the {done} steps {path} has done to resume it; got {steps}")
 
 
@@ -67,7 +74,7 @@ def noise_levels(x, sigma_max=None, sigma_min=SIGMA_MIN):
 
 def train(out, x, steps=25000, batch_size=128, hidden=512, lr=1e-3, seed=0, checkpoint_every=1000,
           resume=False, force=False, sigma_max=None, sigma_features=16, depth=5, bound=4.0, window=5,
-          progress=True, log=print):
+          gate_steps=3000, progress=True, log=print):
     """Train on ``x : (N, 784)``, checkpointing to ``out/checkpoint.npz``.
 
     An existing checkpoint is continued with ``resume``, replaced with
@@ -78,26 +85,30 @@ def train(out, x, steps=25000, batch_size=128, hidden=512, lr=1e-3, seed=0, chec
     (:func:`npscore.nn.conditional.sigma_embedding`); ``depth`` the number of
     hidden layers of width ``hidden``; ``bound`` the bound ``B`` of the
     residual, ``window`` the size of the local gate's neighbourhoods
-    (:class:`npscore.mnist.model.GatedScore`; 0: unbounded, no gate).
+    (:class:`npscore.mnist.model.GatedScore`; 0: unbounded, no gate), which
+    is trained alone for ``gate_steps`` steps after the ``steps`` of the rest
+    (the checkpoint then holds the whole model and is not resumed).
 
     Returns
     -------
     model, ema_params, losses, seconds, config
     """
     for name, v in (("steps (--steps)", steps), ("batch_size (--batch-size)", batch_size),
-                    ("checkpoint_every (--checkpoint-every)", checkpoint_every)):
+                    ("checkpoint_every (--checkpoint-every)", checkpoint_every), ("gate_steps (--gate-steps)", gate_steps)):
         checks.integer(v, name)
     lr = checks.positive(lr, "lr (--lr)")
     check_start(out, steps, resume, force)
     path = checkpoint_path(out)
     base = data_base(x)
     sigmas = noise_levels(x, sigma_max)
-    model = make_model(hidden, base, scale_input=True, sigma_features=sigma_features, depth=depth, bound=bound,
+    model = make_model(hidden, base, scale_input=True, sigma_features=sigma_features, depth=depth, bound=bound)
+    gated = make_model(hidden, base, scale_input=True, sigma_features=sigma_features, depth=depth, bound=bound,
                        window=window)
     opt = Adam(lr=lr)
     config = {"hidden": hidden, "depth": depth, "gated": True, "scale_input": True,
               "sigma_features": model.sigma_features, "residual_bound": model.bound,
-              "gate_window": model.window, "continuous": True,
+              "gate_window": gated.window, "gate_steps": gate_steps if window else 0, "gate_trained": False,
+              "continuous": True,
               "activation": ACTIVATION,
               "sigmas": list(sigmas), "seed": seed, "batch_size": batch_size, "lr": lr,
               "checkpoint_every": checkpoint_every, "base": base.to_lists()}
@@ -114,17 +125,31 @@ def train(out, x, steps=25000, batch_size=128, hidden=512, lr=1e-3, seed=0, chec
         log(f"resuming from step {start} of {path}")
     N, lo, hi = x.shape[0], sigmas[-1], sigmas[0]
 
-    def loss(p, rng):
-        idx = rng.integers(N, (batch_size,))
-        sigma = lo * (hi / lo) ** rng.uniform((batch_size,), dtype=x.dtype)      # log-uniform
-        eps = rng.normal((batch_size, 784), x.dtype)
-        return weighted_dsm(model, p, x[idx], sigma, eps, sigma ** 2, check=False)
+    def loss(net, frozen=None):
+        """DSM of ``net``; with ``frozen`` (the MLP's params), of its head's params alone."""
+        def value_and_grads(p, rng):
+            idx = rng.integers(N, (batch_size,))
+            sigma = lo * (hi / lo) ** rng.uniform((batch_size,), dtype=x.dtype)      # log-uniform
+            eps = rng.normal((batch_size, 784), x.dtype)
+            return weighted_dsm(net, p if frozen is None else frozen + p, x[idx], sigma, eps, sigma ** 2,
+                                check=False, head_only=frozen is not None)
+        return value_and_grads
 
     t = time.time()
-    _, state, losses = fit(loss, params, opt, steps, seed, state=state, start_step=start, losses=losses,
-                           segment=checkpoint_every, checkpoint=path, config=config, ema=0.999,
-                           progress=progress, desc="mnist dsm")
-    return model, state["ema"], losses, time.time() - t, config
+    if start < steps:
+        _, state, losses = fit(loss(model), params, opt, steps, seed, state=state, start_step=start, losses=losses,
+                               segment=checkpoint_every, checkpoint=path, config=config, ema=0.999,
+                               progress=progress, desc="mnist dsm")
+    if not window:
+        return model, state["ema"], losses, time.time() - t, config
+    frozen = state["ema"]
+    phi, _, losses = fit(loss(gated, frozen), gated.head_init(seed, "float32"), Adam(lr=lr), steps + gate_steps,
+                         seed, start_step=steps, losses=losses, segment=math.gcd(steps, gate_steps),
+                         progress=progress, desc="local gate")
+    params = frozen + phi
+    config = {**config, "gate_trained": True}
+    io.save_checkpoint(path, params, {"step": steps + gate_steps, "ema": params}, losses, config)
+    return gated, params, losses, time.time() - t, config
 
 
 def load_model(path):
@@ -136,7 +161,8 @@ def load_model(path):
     model = make_model(int(config["hidden"]), FactorizedMixture.from_lists(config["base"]),
                        bool(config.get("gated", False)), bool(config.get("scale_input", False)),
                        int(config.get("sigma_features", 0)), int(config.get("depth", 2)),
-                       float(config.get("residual_bound", 0.0)), int(config.get("gate_window", 0)))
+                       float(config.get("residual_bound", 0.0)),
+                       int(config.get("gate_window", 0)) if config.get("gate_trained", True) else 0)
     params, state, _, _ = io.load_checkpoint(path, model)
     return model, state.get("ema", params), config
 

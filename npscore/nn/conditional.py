@@ -143,8 +143,12 @@ class NoiseConditionalMLP:
         self.check(params, x, sigma)
         return self._forward(params, x, sigma)
 
-    def backward(self, params, cache, g):
-        """``dL/dtheta`` of ``L = sum(g * s)`` from a :meth:`forward` cache."""
+    def backward(self, params, cache, g, head_only=False):
+        """``dL/dtheta`` of ``L = sum(g * s)`` from a :meth:`forward` cache; with ``head_only``,
+        of the head's own params only (no pass through the MLP)."""
+        if head_only:
+            _, sigma, _, aux = cache
+            return self.head_vjp(params[self.n_layers:], sigma, aux, g)[1]
         return self._backward(params, cache, g)[0]
 
     def _backward(self, params, cache, g):
