@@ -17,7 +17,11 @@ chains, keeping every 10th state, and reports
    mechanism that puts isolated pixels into the samples when it happens
    on the sampler's path.
 
-Run: python benchmarks/mnist_speckle.py CHECKPOINT [--data DIR] [--n 300]
+``--without-gate`` runs the same checkpoint with its local gate removed
+(the MLP and base as trained), which is the model before the gate's own
+training steps.
+
+Run: python benchmarks/mnist_speckle.py CHECKPOINT [--data DIR] [--n 300] [--without-gate]
 """
 import argparse
 
@@ -26,6 +30,7 @@ import numpy as np
 from npscore import backend
 from npscore.mnist import run
 from npscore.mnist.idx import load_mnist
+from npscore.mnist.model import GatedScore
 from npscore.sampling import run as run_sampler, sde_score
 from npscore.sde import VESDE
 
@@ -45,8 +50,13 @@ def main():
     ap.add_argument("checkpoint")
     ap.add_argument("--data", default=None, help="MNIST folder (else $NPSCORE_MNIST_DIR)")
     ap.add_argument("--n", type=int, default=300, help="chains (the first n of npscore sample's draws)")
+    ap.add_argument("--without-gate", action="store_true", help="drop the checkpoint's local gate")
     args = ap.parse_args()
     model, params, config = run.load_model(args.checkpoint)
+    if args.without_gate:
+        model = GatedScore(model.sizes, model.activation, model.base, model.gated, model.scale_input,
+                           model.sigma_features, model.bound)
+        params = params[:model.n_layers]
     sig, score = config["sigmas"], model.score_fn(params)
 
     def denoise(x, sigma):
