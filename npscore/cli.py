@@ -8,6 +8,7 @@ import math
 import sys
 
 from . import backend
+from .mnist.run import PRESETS
 
 DEMO_STEPS = 10000
 
@@ -94,11 +95,6 @@ def _mnist_inputs(args, evaluate):
     return run, data, clf
 
 
-#: settings of ``npscore mnist --preset``; flags given on the command line win
-PRESETS = {"cpu": {"hidden": 512, "steps": 25000, "batch_size": 128, "samples": 1000, "sigma_features": 16,
-                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 3000},
-           "gpu": {"hidden": 1024, "steps": 50000, "batch_size": 256, "samples": 5000, "sigma_features": 16,
-                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 5000}}
 
 
 def _cmd_mnist(args):

@@ -40,6 +40,13 @@ SAMPLERS = ("reverse-sde", "annealed-langevin", "predictor-corrector", "probabil
 SDE_STEPS = 1000
 #: the smallest noise level (pixels live in [0, 1])
 SIGMA_MIN = 0.01
+#: settings of ``npscore mnist --preset`` (flags given on the command line win); :func:`train`'s
+#: defaults are the ``cpu`` preset
+PRESETS = {"cpu": {"hidden": 512, "steps": 25000, "batch_size": 128, "samples": 1000, "sigma_features": 16,
+                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 3000},
+           "gpu": {"hidden": 1024, "steps": 50000, "batch_size": 256, "samples": 5000, "sigma_features": 16,
+                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 5000}}
+CPU = PRESETS["cpu"]
 #: settings a resumed run must share with its checkpoint
 RESUME_KEYS = ("hidden", "depth", "gated", "sigma_features", "residual_bound", "gate_window", "gate_steps",
                "seed", "batch_size", "lr", "checkpoint_every", "sigmas")
@@ -72,9 +79,10 @@ def noise_levels(x, sigma_max=None, sigma_min=SIGMA_MIN):
     return schedules.from_data(x, sigma_1=sigma_max, sigma_l=sigma_min).sigmas
 
 
-def train(out, x, steps=25000, batch_size=128, hidden=512, lr=1e-3, seed=0, checkpoint_every=1000,
-          resume=False, force=False, sigma_max=None, sigma_features=16, depth=5, bound=4.0, window=5,
-          gate_steps=3000, progress=True, log=print):
+def train(out, x, steps=CPU["steps"], batch_size=CPU["batch_size"], hidden=CPU["hidden"], lr=1e-3, seed=0,
+          checkpoint_every=1000, resume=False, force=False, sigma_max=None, sigma_features=CPU["sigma_features"],
+          depth=CPU["depth"], bound=CPU["bound"], window=CPU["window"], gate_steps=CPU["gate_steps"], progress=True,
+          log=print):
     """Train on ``x : (N, 784)``, checkpointing to ``out/checkpoint.npz``.
 
     An existing checkpoint is continued with ``resume``, replaced with
