@@ -32,6 +32,14 @@ positive_float = _number(float, 0.0, "a positive finite number")
 non_negative_float = _number(float, 0.0, "a finite number >= 0", closed=True)
 
 
+def window_size(text):
+    """0 or an odd int (the local gate's neighbourhood)."""
+    value = non_negative_int(text)
+    if value % 2 == 0 and value:
+        raise argparse.ArgumentTypeError(f"must be 0 or an odd int; got {text!r}")
+    return value
+
+
 def _sizes(text):
     try:
         sizes = [int(s) for s in text.split(",")]
@@ -168,7 +176,7 @@ def _mnist_args(p, train=True):
                        help="hidden layers of the MLP (default: from --preset)")
         p.add_argument("--bound", type=non_negative_float, default=None,
                        help="bound B of the residual, B tanh(o / B); 0: unbounded (default: from --preset)")
-        p.add_argument("--window", type=non_negative_int, default=None,
+        p.add_argument("--window", type=window_size, default=None,
                        help="odd size W of the local gate's W x W neighbourhoods; 0: no local gate "
                             "(default: from --preset)")
         p.add_argument("--gate-steps", type=positive_int, default=None,

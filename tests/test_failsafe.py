@@ -107,6 +107,8 @@ def test_damaged_classifier_and_gzip_files(trained, tmp_path, capsys):
     (["demo", "--samples", "0"], "argument --samples: must be an int >= 1; got '0'"),
     (["mnist", "--samples", "-5"], "argument --samples: must be an int >= 0; got '-5'"),
     (["mnist", "--steps-each", "0"], "argument --steps-each: must be an int >= 1; got '0'"),
+    (["mnist", "--window", "4"], "argument --window: must be 0 or an odd int; got '4'"),
+    (["mnist", "--window", "-1"], "argument --window: must be an int >= 0; got '-1'"),
     (["check", "--batch", "-1"], "argument --batch: must be an int >= 1; got '-1'"),
     (["mnist", "--step-scale", "inf"], "argument --step-scale: must be a positive finite number; got 'inf'"),
     (["check", "--sizes", "2,x,2"], "argument --sizes: must be comma-separated ints"),
