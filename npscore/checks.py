@@ -9,6 +9,7 @@ knows it (``--samples`` on the command line, ``x0`` in the library).
 import math
 
 from . import backend
+from .tree import tree_leaves
 
 
 def _number(value, name, what):
@@ -129,3 +130,22 @@ def sigmas(values, name="sigmas"):
     if any(b >= a for a, b in zip(out, out[1:])):
         raise ValueError(f"{name} must be strictly decreasing (largest first); got {out}")
     return out
+
+
+def drawn(draw, given, rng, name):
+    """``given``, or ``draw()`` when it is None and an ``rng`` was passed to draw it with."""
+    if given is not None:
+        return given
+    if rng is None:
+        raise ValueError(f"{name} must be given, or rng= to draw it; got neither")
+    return draw()
+
+
+def finite_loss(value, params, what):
+    """``value``; raise, saying why, when the loss is not finite (damaged params, or an overflow at ``what``)."""
+    if bool(backend.xp().isfinite(value)):
+        return value
+    for i, a in enumerate(tree_leaves(params)):
+        finite(a, f"params (array {i})", "; the model diverged or was loaded damaged")
+    raise ValueError(f"the loss is {float(value)} with finite params and data: it overflowed at {what}; "
+                     "use a larger sigma, float64, or smaller inputs")

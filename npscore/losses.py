@@ -32,25 +32,9 @@ says why, unless called with ``check=False`` (the training loop's inner
 steps, whose one check of the loss value covers it).
 """
 from . import backend, checks
-from .tree import tree_leaves
+from .ncsn_losses import ncsn, sde_dsm, weighted_dsm
 
-
-def _draw(draw, given, rng, name):
-    if given is not None:
-        return given
-    if rng is None:
-        raise ValueError(f"{name} must be given, or rng= to draw it; got neither")
-    return draw()
-
-
-def _explain(value, params, what):
-    """Raise, saying why, when the loss ``value`` is not finite."""
-    if bool(backend.xp().isfinite(value)):
-        return value
-    for i, a in enumerate(tree_leaves(params)):
-        checks.finite(a, f"params (array {i})", "; the model diverged or was loaded damaged")
-    raise ValueError(f"the loss is {float(value)} with finite params and data: it overflowed at {what}; "
-                     "use a larger sigma, float64, or smaller inputs")
+__all__ = ["esm", "ism", "ssm", "dsm", "ncsn", "sde_dsm", "weighted_dsm"]
 
 
 # ---------------------------------------------------------------- explicit SM
@@ -77,7 +61,7 @@ def esm(model, params, x, true_score, check=True):
     r = s - target
     value = 0.5 * (r * r).sum(axis=1).mean()
     if check:
-        _explain(value, params, "the explicit score")
+        checks.finite_loss(value, params, "the explicit score")
     return value, model.backward(params, cache, r / x.shape[0])   # d/ds = (s - target) / B
 
 
@@ -108,7 +92,7 @@ def ism(model, params, x, check=True):
     s, tr, grads = model.trace_and_vjp(params, x, w, g=lambda out: out / B)
     value = (tr + 0.5 * (s * s).sum(axis=1)).mean()
     if check:
-        _explain(value, params, "the trace")
+        checks.finite_loss(value, params, "the trace")
     return value, grads
 
 
@@ -145,7 +129,7 @@ def ssm(model, params, x, n_projections=1, rng=None, v=None, kind="gaussian",
         checks.one_of(kind, "kind", ("gaussian", "rademacher"))
     B, D = x.shape
     draw = lambda: (rng.normal if kind == "gaussian" else rng.rademacher)((n_projections, B, D), x.dtype)  # noqa: E731
-    v = _draw(draw, v, rng, "v")
+    v = checks.drawn(draw, v, rng, "v")
     if check:
         checks.shape(v, (v.shape[0] if getattr(v, "ndim", 0) == 3 else n_projections, B, D), "v")
     V = xp.ascontiguousarray(v.transpose(1, 0, 2))          # (B, M, D)
@@ -160,7 +144,7 @@ def ssm(model, params, x, n_projections=1, rng=None, v=None, kind="gaussian",
         value = vJv.mean() + 0.5 * (vs * vs).mean()
         g = (vs[:, :, None] * V).sum(axis=1) / N            # d/ds 1/2 (v^T s)^2 = (v^T s) v
     if check:
-        _explain(value, params, "the projections")
+        checks.finite_loss(value, params, "the projections")
     return value, model.backward_tangents(params, cache, g, V / N)   # d/d(Jv) of v^T Jv = v
 
 
@@ -190,113 +174,12 @@ def dsm(model, params, x, sigma, rng=None, noise=None, check=True):
     if check:
         model.check(params, x)
         sigma = checks.positive(sigma, "sigma")
-    eps = _draw(lambda: rng.normal(x.shape, x.dtype), noise, rng, "noise")
+    eps = checks.drawn(lambda: rng.normal(x.shape, x.dtype), noise, rng, "noise")
     if check:
         checks.shape(eps, x.shape, "noise")
     s, cache = model._forward(params, x + sigma * eps)
     r = s + eps / sigma
     value = 0.5 * (r * r).sum(axis=1).mean()
     if check:
-        _explain(value, params, f"sigma = {sigma} in {x.dtype}")
+        checks.finite_loss(value, params, f"sigma = {sigma} in {x.dtype}")
     return value, model.backward(params, cache, r / x.shape[0])
-
-
-def ncsn(model, params, x, sigmas, rng=None, noise=None, labels=None, check=True):
-    """Multi-level denoising score matching of NCSN (Song and Ermon 2019).
-
-    .. math:: L = E_{i, x, \\epsilon}\\, \\sigma_i^2\\, \\tfrac12 \\| s_\\theta(x + \\sigma_i\\epsilon, \\sigma_i) + \\epsilon / \\sigma_i \\|^2
-
-    with ``lambda(sigma) = sigma^2`` and the level ``i`` drawn uniformly per example.
-
-    Parameters
-    ----------
-    sigmas : sequence of float
-        Strictly decreasing.
-    rng : Generator, optional
-        Draws ``labels`` and ``noise``.
-    labels : (B,) ints, optional
-        Each example's level.
-    noise : (B, D), optional
-
-    Returns
-    -------
-    (value, grads) : 0-d array, list of (W, b)
-
-    First report, section 8 (b).
-    """
-    xp = backend.xp()
-    levels = checks.sigmas(sigmas) if check else sigmas
-    B = x.shape[0]
-    labels = xp.asarray(_draw(lambda: rng.integers(len(levels), (B,)), labels, rng, "labels"))
-    if check:
-        checks.batch(x, model.in_dim, "x")
-        if labels.shape != (B,) or labels.dtype.kind not in "iu":
-            raise ValueError(f"labels must be ints of shape ({B},); got {labels.dtype} {tuple(labels.shape)}")
-        if int(labels.min()) < 0 or int(labels.max()) >= len(levels):
-            raise ValueError(f"labels must index sigmas, 0 .. {len(levels) - 1}; got {labels!r:.60}")
-    eps = _draw(lambda: rng.normal(x.shape, x.dtype), noise, rng, "noise")
-    sigma = xp.asarray(levels, dtype=x.dtype)[labels]       # (B,)
-    return weighted_dsm(model, params, x, sigma, eps, sigma ** 2, check=check)
-
-
-def sde_dsm(model, params, x, sde, rng=None, t=None, noise=None, t_min=1e-5, weight=None, check=True):
-    """Continuous-time weighted denoising score matching for an SDE.
-
-    .. math:: L = E_{t \\sim U(t_{min}, 1)} E_{x_0, x_t}\\, \\lambda(t)\\, \\tfrac12 \\| s_\\theta(x_t, \\sigma_t) - \\nabla \\log p_{0t}(x_t | x_0) \\|^2
-
-    with ``x_t = m_t x_0 + sigma_t eps`` from ``sde.marginal`` (so
-    ``grad log p_0t = -eps / sigma_t``) and ``lambda(t) = sigma_t^2``.
-
-    Parameters
-    ----------
-    sde : VPSDE or VESDE
-    rng : Generator, optional
-        Draws ``t`` and ``noise``.
-    t : (B,), optional
-        Times in (0, 1].
-    noise : (B, D), optional
-    t_min : float
-        The smallest time drawn, in (0, 1).
-    weight : callable, optional
-        ``lambda(t) : (B,)``, in place of ``sigma_t^2``.
-
-    Returns
-    -------
-    (value, grads) : 0-d array, list of (W, b)
-
-    Second report, sections 3.1-3.3; Song et al. 2021.
-    """
-    B = x.shape[0]
-    if check:
-        t_min = checks.in_interval(t_min, "t_min", 0.0, 1.0, "neither")
-    t = _draw(lambda: rng.uniform((B,), t_min, 1.0, x.dtype), t, rng, "t")
-    if check:
-        checks.shape(t, (B,), "t")
-        if not bool(((t > 0) & (t <= 1)).all()):
-            raise ValueError(f"t must lie in (0, 1]; got values from {float(t.min())} to {float(t.max())}")
-    eps = _draw(lambda: rng.normal(x.shape, x.dtype), noise, rng, "noise")
-    m, std = sde.marginal(t)
-    lam = std ** 2 if weight is None else weight(t)
-    if check:
-        checks.shape(lam, (B,), "weight(t)")
-    return weighted_dsm(model, params, m[:, None] * x, std, eps, lam, check=check)
-
-
-def weighted_dsm(model, params, x, sigma, eps, weight, check=True, head_only=False):
-    """``mean_b weight_b 1/2 ||s(x_b + sigma_b eps_b, sigma_b) + eps_b / sigma_b||^2``.
-
-    The common core of :func:`ncsn` and :func:`sde_dsm`: ``sigma, weight : (B,)``.
-    ``head_only``: the gradient of the head's own params only, the MLP held
-    fixed (:meth:`npscore.nn.NoiseConditionalMLP.backward`).
-    """
-    B = x.shape[0]
-    if check:
-        checks.shape(eps, x.shape, "noise")
-        s, cache = model.forward(params, x + sigma[:, None] * eps, sigma)
-    else:
-        s, cache = model._forward(params, x + sigma[:, None] * eps, sigma, order=0 if head_only else 1)
-    r = s + eps / sigma[:, None]
-    value = 0.5 * (weight * (r * r).sum(axis=1)).mean()
-    if check:
-        _explain(value, params, f"sigma down to {float(sigma.min())} in {x.dtype}")
-    return value, model.backward(params, cache, weight[:, None] * r / B, head_only=head_only)
