@@ -1,7 +1,8 @@
 """Where the speckle of an MNIST checkpoint's samples comes from.
 
 Speckle is the fraction of lit pixels (> 0.5) with no lit neighbour
-(:func:`npscore.mnist.run.speckle`). This script runs the default sampler of
+(:func:`npscore.mnist.run.speckle`, :func:`npscore.mnist.run.isolated`).
+This script runs the default sampler of
 ``npscore sample`` (reverse-time VE SDE, 1000 steps, seed 0) on ``--n``
 chains, keeping every 10th state, and reports
 
@@ -37,14 +38,6 @@ from npscore.sde import VESDE
 LEVELS = (0.05, 0.1, 0.2, 0.3, 0.5)
 
 
-def isolated(x):
-    """``(isolated, lit)`` boolean ``(n, 784)`` masks, as :func:`npscore.mnist.run.speckle` counts."""
-    lit = x.reshape(-1, 28, 28) > 0.5
-    padded = np.pad(lit, ((0, 0), (1, 1), (1, 1)))
-    neighbours = sum(padded[:, 1 + i:29 + i, 1 + j:29 + j] for i in (-1, 0, 1) for j in (-1, 0, 1) if (i, j) != (0, 0))
-    return (lit & (neighbours == 0)).reshape(len(x), -1), lit.reshape(len(x), -1)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoint")
@@ -69,7 +62,7 @@ def main():
                           record_every=10)
     x, path = np.clip(backend.to_numpy(x), 0, 1), backend.to_numpy(path)
     sigmas = sig[-1] * (sig[0] / sig[-1]) ** np.linspace(1.0, 1e-3, 1001)[::10]
-    iso, lit = isolated(x)
+    iso, lit = run.isolated(x)
     print(f"{args.n} reverse-SDE samples: speckle {iso.sum() / max(lit.sum(), 1):.4f}, "
           f"{iso.sum()} isolated pixels, in {(iso.sum(1) > 0).mean():.0%} of the images")
 

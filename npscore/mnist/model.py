@@ -96,9 +96,8 @@ class GatedScore(NoiseConditionalMLP):
 
     def head_init(self, seed, dtype):
         """The local gate's params, zero."""
-        xp = backend.xp()
-        return [tuple(xp.zeros(shape, dtype=backend.check_dtype(dtype)) for shape in layer)
-                for layer in self.head_shapes()]
+        xp, dtype = backend.xp(), backend.check_dtype(dtype)
+        return [tuple(xp.zeros(shape, dtype=dtype) for shape in layer) for layer in self.head_shapes()]
 
     def _offsets(self, out):
         """``[u_0 .. u_{K-2}]`` from the MLP's ``(B, K D)`` output (none when not gated)."""

@@ -29,6 +29,7 @@ params ``phi`` (none here) follow the MLP's layers in the params list,
 from .. import backend, checks
 from .layers import affine_vjp_input
 from .mlp import MLP, check_inputs
+from .trace import trace
 
 
 def sigma_embedding(sigma, n_features=0):
@@ -179,7 +180,7 @@ class NoiseConditionalMLP:
         sigma = self.sigma_array(x, sigma)
         self.check(params, x, sigma)
         c = self.input_scale(sigma)
-        tr = self.mlp.trace_jacobian(params[:self.n_layers], c * x, self.condition(sigma))
+        tr = trace(self.mlp, params[:self.n_layers], c * x, self.condition(sigma))[1]   # checked above
         return (c[:, 0] if self.scale_input else 1.0) * tr / sigma
 
     def score_fn(self, params):
