@@ -178,6 +178,13 @@ def synchronize():
         xp().cuda.Device().synchronize()
 
 
+def quiet():
+    """A context in which NumPy does not warn of overflow or invalid values, for work whose
+    non-finite result is checked and reported anyway (a sampler's guard); CuPy never warns."""
+    import contextlib
+    return numpy.errstate(over="ignore", invalid="ignore") if is_host() else contextlib.nullcontext()
+
+
 def tune_allocator(mmap_threshold=64 << 20, trim_threshold=256 << 20):
     """Keep freed buffers of up to ``mmap_threshold`` bytes inside the process.
 
