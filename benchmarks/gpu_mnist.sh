@@ -4,7 +4,11 @@
 # its wheel travels in .whl/; MNIST's IDX files and a classifier.npz travel in .mnist/.
 #   bash benchmarks/gpu_mnist.sh
 # TRAIN_SECONDS caps the training: the last checkpoint (every 2500 steps) is then the one sampled,
-# and the log says at which step; a finished training prints its seconds, which give the steps/s.
+# and the log says at which step and whether its local gate is trained (a checkpoint stopped before
+# the gate's phase is the model without it); a finished training prints its seconds (steps/s).
+# A run that does not fit one call: SAMPLE=0 for a call that only trains (TRAIN_SECONDS up to about
+# 560), then the same command again on the still-warm machine: a checkpoint left in $W/train is
+# continued (--resume) to the preset's end, then sampled.
 # Everything goes to $OUT: log.txt, tests_cupy.log, and per sampler its metrics and sample grid.
 set -uo pipefail
 OUT=${OUT:-gpu_out}
@@ -29,12 +33,22 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null
 python3 -c "import numpy; print('numpy', numpy.__version__)"
 [ "$BACKEND" = cupy ] && python3 -c "import cupy; print('cupy', cupy.__version__)"
 
-echo "== training (at most $TRAIN_SECONDS s) =="
-timeout "$TRAIN_SECONDS" python3 -m npscore mnist --preset gpu --backend "$BACKEND" --samples 0 \
-    --checkpoint-every "$EVERY" --out "$W/train" --no-progress ${EXTRA:-}
-echo "training exit $?"
-python3 -c "from npscore import io; import sys; print('sampling the checkpoint at step',
-    int(io.read_npz(sys.argv[1], ('opt_step',), 'checkpoint')['opt_step']))" "$ckpt"
+where() {   # the checkpoint's step and whether its local gate is trained
+    python3 -c "from npscore import io; import sys; d = io.read_npz(sys.argv[1], ('opt_step',), 'checkpoint');
+print('checkpoint at step', int(d['opt_step']), '; local gate trained:', io.read_json_array(sys.argv[1], d).get('gate_trained'))" "$ckpt"
+}
+resume=""
+if [ -f "$ckpt" ]; then where; resume="--resume"; fi
+if [ -n "$resume" ] && where | grep -q "trained: True"; then
+    echo "== training: finished before =="
+else
+    echo "== training (at most $TRAIN_SECONDS s) $resume =="
+    timeout "$TRAIN_SECONDS" python3 -m npscore mnist --preset gpu --backend "$BACKEND" --samples 0 \
+        --checkpoint-every "$EVERY" --out "$W/train" --no-progress $resume ${EXTRA:-}
+    echo "training exit $?"
+fi
+where
+[ "${SAMPLE:-1}" = 0 ] && exit 0
 
 echo "== the test suite on the cupy backend, beside the sampling =="
 (NPSCORE_BACKEND=$BACKEND timeout -s INT ${TEST_SECONDS:-200} python3 -m pytest -q -p no:cacheprovider tests \
