@@ -8,6 +8,7 @@ import math
 import sys
 
 from . import backend
+from .mnist.model import GATE_INPUTS
 from .mnist.run import PRESETS
 
 DEMO_STEPS = 10000
@@ -115,7 +116,7 @@ def _cmd_mnist(args):
     model, params, losses, seconds, config = run.train(
         args.out, data["x_train"], args.steps, args.batch_size, args.hidden, args.lr, args.seed,
         args.checkpoint_every, args.resume, args.force, args.sigma_max, args.sigma_features, args.depth,
-        args.bound, args.window, args.gate_steps, progress=not args.no_progress)
+        args.bound, args.window, args.gate_steps, args.gate_input, progress=not args.no_progress)
     print(f"trained to step {len(losses)}; last 100 steps mean loss {sum(losses[-100:]) / len(losses[-100:]):.4f}; "
           f"this run {seconds:.1f}s")
     if args.samples:
@@ -179,6 +180,8 @@ def _mnist_args(p, train=True):
         p.add_argument("--window", type=window_size, default=None,
                        help="odd size W of the local gate's W x W neighbourhoods; 0: no local gate "
                             "(default: from --preset)")
+        p.add_argument("--gate-input", choices=GATE_INPUTS, default=None,
+                       help="what the local gate reads: x, or the first pass's denoised image (default: from --preset)")
         p.add_argument("--gate-steps", type=positive_int, default=None,
                        help="steps that train the local gate alone, after --steps (default: from --preset)")
         p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate")

@@ -57,7 +57,7 @@ def neighbourhoods(h, window):
 
 
 def noise_conditional(params, x, sigma, activation="softplus", base=None, gated=False, scale_input=False,
-                      sigma_features=0, bound=0.0, window=0):
+                      sigma_features=0, bound=0.0, window=0, gate_input="x"):
     """``s(x, sigma) = mlp([x, gamma(sigma)]) / sigma`` with ``sigma : (B,)``, plus the
     noised score of a factorized mixture ``base = (weights, means, variances)``
     (each ``(D, K)``), taken by autograd from its log-density.
@@ -69,7 +69,9 @@ def noise_conditional(params, x, sigma, activation="softplus", base=None, gated=
     ``bound = B > 0``: the residual is ``B tanh(out / B)``.
     ``window = W > 0``: the last pair of ``params``, ``(A, a)`` of shapes
     ``(J, W^2, K - 1)`` and ``(J, K - 1)``, is the local gate: ``u`` gets
-    ``sum_j gamma_j (P_d(h) A_j + a_j)`` for each pixel's ``W x W`` window ``P_d(h)``.
+    ``sum_j gamma_j (P_d(h) A_j + a_j)`` for each pixel's ``W x W`` window ``P_d(h)``;
+    ``gate_input = "denoised"``: of ``x + sigma^2 s_0(x)`` instead of ``h``, ``s_0`` being the
+    score without the local term.
     """
     D = x.shape[1]
     h = x / anp.sqrt(1.0 + sigma ** 2)[:, None] if scale_input else x
@@ -83,16 +85,19 @@ def noise_conditional(params, x, sigma, activation="softplus", base=None, gated=
         return s
     w, mu, v = base
     u = None
+
+    def base_score(u):
+        return elementwise_grad(lambda y: factorized_mixture_log_prob(y, sigma, w, mu, v, u).sum())(x)
     if gated:
         K = w.shape[1]
         u = anp.stack([out[:, D * (k + 1):D * (k + 2)] for k in range(K - 1)] + [anp.zeros(x.shape)], axis=2)
         if window:
             A, a = params[-1]
-            P = anp.reshape(neighbourhoods(h, window), (x.shape[0], D, window * window))
+            seen = x + (sigma ** 2)[:, None] * (s + base_score(u)) if gate_input == "denoised" else h
+            P = anp.reshape(neighbourhoods(seen, window), (x.shape[0], D, window * window))
             local = anp.einsum("bj,bdw,jwk->bdk", gamma, P, A) + anp.dot(gamma, a)[:, None, :]
             u = u + anp.concatenate([local, anp.zeros(x.shape + (1,))], axis=2)
-    score = elementwise_grad(lambda y: factorized_mixture_log_prob(y, sigma, w, mu, v, u).sum())
-    return s + score(x)
+    return s + base_score(u)
 
 
 def factorized_mixture_log_prob(x, sigma, weights, means, variances, log_weight_shift=None):
@@ -185,14 +190,14 @@ def dsm(params, x, sigma, noise, activation="softplus"):
 
 
 def ncsn(params, x, sigma, noise, activation="softplus", base=None, gated=False, scale_input=False,
-         sigma_features=0, bound=0.0, window=0):
+         sigma_features=0, bound=0.0, window=0, gate_input="x"):
     """``(L, dL/dparams)`` of ``mean_b sigma_b^2 1/2 ||s(x~_b, sigma_b) + eps_b / sigma_b||^2``.
 
     ``sigma : (B,)`` is each example's drawn level, ``x~ = x + sigma eps``.
     """
     def loss(p):
         s = noise_conditional(p, x + sigma[:, None] * noise, sigma, activation, base, gated, scale_input,
-                              sigma_features, bound, window)
+                              sigma_features, bound, window, gate_input)
         return 0.5 * anp.mean(sigma ** 2 * anp.sum((s + noise / sigma[:, None]) ** 2, axis=1))
     return value_and_grad(loss)(params)
 

@@ -318,20 +318,21 @@ def test_defaults_are_one_gaussian_projection_without_variance_reduction():
     assert float(losses.ssm(model, p, x, v=v)[0]) == plain != float(losses.ssm(model, p, x, v=v, variance_reduction=True)[0])
 
 
-@given(activations, batch_sizes, seeds, st.integers(1, 4), st.sampled_from([1, 3]))
-def test_ncsn_with_the_local_gate(act, B, seed, L, window):
+@given(activations, batch_sizes, seeds, st.integers(1, 4), st.sampled_from([1, 3]), st.sampled_from(["x", "denoised"]))
+def test_ncsn_with_the_local_gate(act, B, seed, L, window, gate_input):
     from npscore.mnist.base import FactorizedMixture
     from npscore.mnist.model import GatedScore
     rng = np.random.default_rng(seed)
     base = random_base(rng, 9)
-    model = GatedScore([9, 5, 9], act, FactorizedMixture(*map(dev, base)), True, True, 1, 1.0, window)
+    model = GatedScore([9, 5, 9], act, FactorizedMixture(*map(dev, base)), True, True, 1, 1.0, window, gate_input)
     p = [(W + dev(0.3 * rng.standard_normal(W.shape)), dev(0.5 * rng.standard_normal(b.shape)))
          for W, b in model.init(seed, "float64")]
     x, eps = rng.standard_normal((B, 9)), rng.standard_normal((B, 9))
     sigmas = np.geomspace(1.0, 0.01, L) if L > 1 else np.array([0.3])
     labels = rng.integers(0, L, size=B)
     _same(losses.ncsn(model, p, dev(x), sigmas, noise=dev(eps), labels=dev(labels)),
-          reference.ncsn(host_params(p), x, sigmas[labels], eps, act, base, True, True, 1, 1.0, window))
+          reference.ncsn(host_params(p), x, sigmas[labels], eps, act, base, True, True, 1, 1.0, window,
+                         gate_input))
     # the head's params alone, the MLP held fixed: the tail of the full gradient, without the MLP's pass
     sigma = dev(sigmas[labels])
     v, g = losses.weighted_dsm(model, p, dev(x), sigma, dev(eps), sigma ** 2)

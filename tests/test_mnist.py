@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import MNIST, host, needs_mnist
+from conftest import MNIST, dev, host, needs_mnist
 from npscore import backend, cli, io
 from npscore.mnist import base as mbase, classifier, run
 from npscore.mnist.idx import load_mnist, mnist_dir, read_idx
@@ -132,14 +132,20 @@ def test_resume_gives_the_uninterrupted_numbers(tmp_path, monkeypatch):
     assert config["hidden"] == 8 and np.array_equal(host(params[-1][0]), host(full[-1][0]))
 
 
-def test_the_gate_trains_alone_on_the_frozen_ema(tmp_path):
+@pytest.mark.parametrize("gate_input", ["x", "denoised"])
+def test_the_gate_trains_alone_on_the_frozen_ema(tmp_path, gate_input):
     data = fake_mnist(tmp_path / "data")
-    model, params, _, _, _ = _train(tmp_path / "a", data, 10, window=3, gate_steps=5)
+    model, params, _, _, _ = _train(tmp_path / "a", data, 10, window=3, gate_steps=5, gate_input=gate_input)
     mlp_only, mlp_params, _, _, _ = _train(tmp_path / "b", data, 10, window=0)
     assert model.window == 3 and mlp_only.window == 0 and len(params) == len(mlp_params) + 1
     for (W1, b1), (W2, b2) in zip(params, mlp_params):
         assert np.array_equal(host(W1), host(W2)) and np.array_equal(host(b1), host(b2))
     assert np.abs(host(params[-1][0])).max() > 0
+    # the checkpoint's model reads what it was trained to read
+    loaded, loaded_params, _ = run.load_model(str(tmp_path / "a" / "checkpoint.npz"))
+    assert loaded.gate_input == gate_input
+    x = dev(load_mnist(str(data), "test")[0][:3])
+    assert np.array_equal(host(loaded.apply(loaded_params, x, 0.3)), host(model.apply(params, x, 0.3)))
 
 
 def test_checkpoint_of_another_model_or_run_is_named(tmp_path):

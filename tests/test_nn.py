@@ -342,23 +342,24 @@ def _perturbed(params, seed):
 
 
 @given(activations, batch_sizes, seeds, st.sampled_from([(4, 1), (9, 3), (16, 3), (16, 5)]), st.booleans(),
-       st.integers(0, 2), st.sampled_from([0.0, 2.0]))
-def test_local_gate_matches_reference(act, B, seed, D_window, scale_input, F, bound):
-    """The gated model with its local gate: s, g^T ds/dtheta and g^T ds/dx against autograd's, whose
-    neighbourhoods are shift matrices (the hand-written ones pad and slice)."""
+       st.integers(0, 2), st.sampled_from([0.0, 2.0]), st.sampled_from(["x", "denoised"]))
+def test_local_gate_matches_reference(act, B, seed, D_window, scale_input, F, bound, gate_input):
+    """The gated model with its local gate (reading c(sigma) x or the first pass's x_hat): s,
+    g^T ds/dtheta and g^T ds/dx against autograd's, whose neighbourhoods are shift matrices (the
+    hand-written ones pad and slice)."""
     from npscore.mnist.base import FactorizedMixture
     from npscore.mnist.model import GatedScore
     D, window = D_window
     rng = np.random.default_rng(seed)
     base = random_base(rng, D)
     model = GatedScore([D, 6, D], act, FactorizedMixture(*map(dev, base)), True, scale_input, F, bound,
-                       window=window)
+                       window=window, gate_input=gate_input)
     p = _perturbed(model.init(seed, "float64"), seed)
     x, g = rng.standard_normal((B, D)), rng.standard_normal((B, D))
     sigma = rng.uniform(0.05, 2.0, size=B)
     hp = host_params(p)
     ref = lambda q, y: reference.noise_conditional(q, y, sigma, act, base, True, scale_input, F, bound,  # noqa
-                                                   window)
+                                                   window, gate_input)
     assert rel_err(model.apply(p, dev(x), dev(sigma)), ref(hp, x)) < TOL
     gp, gx = model.vjp(p, dev(x), dev(sigma), dev(g))
     rg, rgx = grad(lambda q, y: (g * ref(q, y)).sum(), argnum=(0, 1))(hp, x)

@@ -38,12 +38,19 @@ asked of each of the 784 pixels: an MLP must spend hidden units on every
 pixel to answer it, a convolution answers it once, and how much a
 neighbour's value says depends on sigma. ``A_j, a_j`` start at zero, so
 training starts from the gated model without the gate.
+
+With ``gate_input = "denoised"`` the gate reads, instead of ``c(sigma) x``,
+the first pass's denoised image ``x_hat = x + sigma^2 s_0(x, sigma)``, where
+``s_0`` is the score above without the local term: a pixel's neighbours as
+the model already believes them to be, not as the noise left them.
 """
 from .. import backend, checks
 from ..nn import NoiseConditionalMLP
 from ..nn.layers import patches, patches_vjp
 
 ACTIVATION = "swish"
+#: what the local gate may read: ``c(sigma) x`` or the first pass's denoised image
+GATE_INPUTS = ("x", "denoised")
 
 
 class GatedScore(NoiseConditionalMLP):
@@ -65,10 +72,12 @@ class GatedScore(NoiseConditionalMLP):
     window : int
         Odd ``W > 0`` adds the local gate over ``W x W`` neighbourhoods (needs
         ``gated``, ``K >= 2`` and a square image, ``D = side^2``); 0: none.
+    gate_input : {"x", "denoised"}
+        What the local gate reads: ``c(sigma) x`` or the first pass's ``x_hat``.
     """
 
     def __init__(self, sizes, activation, base, gated=True, scale_input=False, sigma_features=0, bound=0.0,
-                 window=0):
+                 window=0, gate_input="x"):
         if getattr(base, "dim", None) != sizes[0] or sizes[-1] != sizes[0]:
             raise ValueError(f"base must be a FactorizedMixture of dimension sizes[0] = sizes[-1] = {sizes[0]}; "
                              f"got {base!r} for sizes {sizes}")
@@ -76,6 +85,7 @@ class GatedScore(NoiseConditionalMLP):
         self.bound = checks.non_negative(bound, "bound")
         self.K = base.weights.shape[1] if gated else 1
         self.window = checks.integer(window, "window (--window)", 0)
+        self.gate_input = checks.one_of(gate_input, "gate_input (--gate-input)", GATE_INPUTS)
         self.side = int(round(sizes[0] ** 0.5))
         if self.window and (self.window % 2 == 0 or self.K < 2 or self.side ** 2 != sizes[0]):
             raise ValueError(f"window (--window) must be 0 or odd, with a gated base of K >= 2 components on a "
@@ -87,7 +97,7 @@ class GatedScore(NoiseConditionalMLP):
     def __repr__(self):
         return (f"GatedScore({self.sizes}, activation={self.activation!r}, gated={self.gated}, "
                 f"scale_input={self.scale_input}, sigma_features={self.sigma_features}, bound={self.bound}, "
-                f"window={self.window})")
+                f"window={self.window}, gate_input={self.gate_input!r})")
 
     def head_shapes(self):
         """The local gate's ``[(A_j, a_j)]``: ``((J, W^2, K - 1), (J, K - 1))``, ``J = 1 + 2F`` (none without it)."""
@@ -104,56 +114,77 @@ class GatedScore(NoiseConditionalMLP):
         D = self.out_dim
         return [out[:, D * (k + 1):D * (k + 2)] for k in range(self.K - 1)] if self.gated else None
 
-    def _gate(self, phi, x, sigma):
-        """``(v : (B, K - 1, D), (P, gamma, A(sigma)))``: the local gate's term of ``u``."""
+    def _gate(self, phi, h, sigma):
+        """``(v : (B, K - 1, D), (P, gamma, A(sigma)))``: the local gate's term of ``u`` for the image ``h`` it reads."""
         (A, a), = phi
         gamma = self.condition(sigma)
-        P = patches(self.input_scale(sigma) * x, self.side, self.window)
-        kernel = (gamma @ A.reshape(A.shape[0], -1)).reshape((x.shape[0],) + A.shape[1:])
+        P = patches(h, self.side, self.window)
+        kernel = (gamma @ A.reshape(A.shape[0], -1)).reshape((h.shape[0],) + A.shape[1:])
         return kernel.transpose(0, 2, 1) @ P + (gamma @ a)[:, :, None], (P, gamma, kernel)
 
     def head(self, phi, x, sigma, out):
-        """``e / sigma + sum_k r_k a_k``; aux ``(r, a, s_base, u, tanh(o / B), gate's (P, gamma, A(sigma)))``."""
+        """``e / sigma + sum_k r_k a_k``; aux ``(r, a, s_base, u, tanh(o / B), gate's (P, gamma, A(sigma)),
+        first pass's (r, a, s_base, u) when the gate reads x_hat)``."""
         o = out[:, :self.out_dim]
         t = backend.xp().tanh(o / self.bound) if self.bound else None
         e = self.bound * t if self.bound else o
-        u, gate = self._offsets(out), None
+        u, gate, first = self._offsets(out), None, None
         if self.window:
-            v, gate = self._gate(phi, x, sigma)
+            h = self.input_scale(sigma) * x
+            if self.gate_input == "denoised":           # x_hat = x + sigma^2 (e / sigma + s_base(x; u))
+                r0, a0, _ = self.base.terms(x, sigma, u)
+                first = (r0, a0, sum(rk * ak for rk, ak in zip(r0, a0)), u)
+                h = x + sigma[:, None] * e + (sigma ** 2)[:, None] * first[2]
+            v, gate = self._gate(phi, h, sigma)
             u = [uk + v[:, k] for k, uk in enumerate(u)]
         r, a, _ = self.base.terms(x, sigma, u)
         sb = sum(rk * ak for rk, ak in zip(r, a))
-        return e / sigma[:, None] + sb, (r, a, sb, u, t, gate)
+        return e / sigma[:, None] + sb, (r, a, sb, u, t, gate, first)
 
     def _offset_cotangents(self, aux, g):
         """``[g r_k (a_k - s_base)]_k``, since ``d s_base / d u_k = r_k (a_k - s_base)``."""
         r, a, sb = aux[:3]
         return [g * r[k] * (a[k] - sb) for k in range(self.K - 1)]
 
+    def _read_cotangent(self, aux, g):
+        """``(g_u, g_h)``: the offsets' cotangents and that of the image the gate read,
+        ``g_h = P^T (g_u A(sigma)^T)``."""
+        gu = self._offset_cotangents(aux, g)
+        gv = backend.xp().stack(gu, axis=1)
+        return gu, gv, patches_vjp(aux[5][2] @ gv, self.side, self.window)
+
     def head_vjp(self, phi, sigma, aux, g):
         """``[g (de/do) / sigma, g r_k (a_k - s_base), ...]`` with ``de/do = 1 - tanh^2(o / B)``
-        (1 when unbounded), and the local gate's ``dL/dA_j = gamma_j P^T g_u``, ``dL/da_j = gamma_j sum_d g_u``."""
+        (1 when unbounded), and the local gate's ``dL/dA_j = gamma_j P^T g_u``, ``dL/da_j = gamma_j sum_d g_u``.
+        When the gate reads ``x_hat``, its cotangent ``g_h`` adds ``sigma g_h`` to ``e``'s and
+        ``sigma^2 g_h r0_k (a0_k - s0_base)`` to ``u_k``'s (the first pass's terms)."""
         xp, t = backend.xp(), aux[4]
-        gs = g / sigma[:, None] if t is None else g * (1.0 - t * t) / sigma[:, None]
+        ge = g / sigma[:, None]
         if not self.gated:
-            return gs, []
-        gu = self._offset_cotangents(aux, g)
-        g_out = xp.concatenate([gs] + gu, axis=1)
+            return (ge if t is None else ge * (1.0 - t * t)), []
         if not self.window:
-            return g_out, []
-        P, gamma, _ = aux[5]
-        gv = xp.stack(gu, axis=1)
-        gA = gamma.T @ (P @ gv.transpose(0, 2, 1)).reshape(g.shape[0], -1)
-        return g_out, [(gA.reshape(phi[0][0].shape), gamma.T @ gv.sum(axis=2))]
+            gu, phi_grads = self._offset_cotangents(aux, g), []
+        else:
+            gu, gv, gh = self._read_cotangent(aux, g)
+            P, gamma, _ = aux[5]
+            gA = gamma.T @ (P @ gv.transpose(0, 2, 1)).reshape(g.shape[0], -1)
+            phi_grads = [(gA.reshape(phi[0][0].shape), gamma.T @ gv.sum(axis=2))]
+            if aux[6] is not None:
+                ge = ge + sigma[:, None] * gh
+                gu = [gk + gd for gk, gd in zip(gu, self._offset_cotangents(aux[6], (sigma ** 2)[:, None] * gh))]
+        ge = ge if t is None else ge * (1.0 - t * t)
+        return xp.concatenate([ge] + gu, axis=1), phi_grads
 
     def head_dx(self, phi, x, sigma, out, aux, g):
         """``g * d s_base / dx`` (diagonal) at fixed ``u``, plus the path through the local gate,
-        ``c(sigma) P^T (g_u A(sigma)^T)``."""
+        ``c(sigma) g_h`` or, reading ``x_hat``, ``g_h (1 + sigma^2 d s0_base / dx)``."""
         gx = g * self.base.noised_score_dx(x, sigma, aux[3])
         if not self.window:
             return gx
-        gv = backend.xp().stack(self._offset_cotangents(aux, g), axis=1)
-        return gx + self.input_scale(sigma) * patches_vjp(aux[5][2] @ gv, self.side, self.window)
+        gh = self._read_cotangent(aux, g)[2]
+        if aux[6] is None:
+            return gx + self.input_scale(sigma) * gh
+        return gx + gh * (1.0 + (sigma ** 2)[:, None] * self.base.noised_score_dx(x, sigma, aux[6][3]))
 
     def trace_jacobian(self, params, x, sigma):
         """Not written out for the gated head: use Hutchinson's estimate
@@ -161,10 +192,11 @@ class GatedScore(NoiseConditionalMLP):
         raise ValueError("the exact trace is not available for GatedScore; use the Hutchinson estimate")
 
 
-def make_model(hidden, base, gated=True, scale_input=False, sigma_features=0, depth=2, bound=0.0, window=0):
+def make_model(hidden, base, gated=True, scale_input=False, sigma_features=0, depth=2, bound=0.0, window=0,
+               gate_input="x"):
     """``GatedScore([784] + [H] * depth + [784], "swish", base, gated, scale_input, sigma_features, bound,
-    window)``."""
+    window, gate_input)``."""
     hidden = checks.integer(hidden, "hidden (--hidden)")
     depth = checks.integer(depth, "depth (--depth)")
     return GatedScore([784] + [hidden] * depth + [784], ACTIVATION, base, gated, scale_input, sigma_features,
-                      bound, window)
+                      bound, window, gate_input)

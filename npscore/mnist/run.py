@@ -43,9 +43,9 @@ SIGMA_MIN = 0.01
 #: settings of ``npscore mnist --preset`` (flags given on the command line win); :func:`train`'s
 #: defaults are the ``cpu`` preset
 PRESETS = {"cpu": {"hidden": 512, "steps": 25000, "batch_size": 128, "samples": 1000, "sigma_features": 16,
-                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 3000},
+                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 3000, "gate_input": "x"},
            "gpu": {"hidden": 1024, "steps": 50000, "batch_size": 256, "samples": 5000, "sigma_features": 16,
-                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 5000}}
+                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 5000, "gate_input": "x"}}
 CPU = PRESETS["cpu"]
 #: settings a resumed run must share with its checkpoint
 RESUME_KEYS = ("hidden", "depth", "gated", "sigma_features", "residual_bound", "gate_window", "gate_steps",
@@ -81,7 +81,8 @@ def noise_levels(x, sigma_max=None, sigma_min=SIGMA_MIN):
 
 def train(out, x, steps=CPU["steps"], batch_size=CPU["batch_size"], hidden=CPU["hidden"], lr=1e-3, seed=0,
           checkpoint_every=1000, resume=False, force=False, sigma_max=None, sigma_features=CPU["sigma_features"],
-          depth=CPU["depth"], bound=CPU["bound"], window=CPU["window"], gate_steps=CPU["gate_steps"], progress=True,
+          depth=CPU["depth"], bound=CPU["bound"], window=CPU["window"], gate_steps=CPU["gate_steps"],
+          gate_input=CPU["gate_input"], progress=True,
           log=print):
     """Train on ``x : (N, 784)``, checkpointing to ``out/checkpoint.npz``.
 
@@ -95,6 +96,7 @@ def train(out, x, steps=CPU["steps"], batch_size=CPU["batch_size"], hidden=CPU["
     residual, ``window`` the size of the local gate's neighbourhoods
     (:class:`npscore.mnist.model.GatedScore`; 0: unbounded, no gate), which
     is trained alone for ``gate_steps`` steps after the ``steps`` of the rest
+    and reads ``gate_input`` (``x`` or the first pass's denoised image)
     (the checkpoint then holds the whole model and is not resumed).
 
     Returns
@@ -111,11 +113,12 @@ def train(out, x, steps=CPU["steps"], batch_size=CPU["batch_size"], hidden=CPU["
     sigmas = noise_levels(x, sigma_max)
     model = make_model(hidden, base, scale_input=True, sigma_features=sigma_features, depth=depth, bound=bound)
     gated = make_model(hidden, base, scale_input=True, sigma_features=sigma_features, depth=depth, bound=bound,
-                       window=window)
+                       window=window, gate_input=gate_input)
     opt = Adam(lr=lr)
     config = {"hidden": hidden, "depth": depth, "gated": True, "scale_input": True,
               "sigma_features": model.sigma_features, "residual_bound": model.bound,
               "gate_window": gated.window, "gate_steps": gate_steps if window else 0, "gate_trained": False,
+              "gate_input": gated.gate_input,
               "continuous": True,
               "activation": ACTIVATION,
               "sigmas": list(sigmas), "seed": seed, "batch_size": batch_size, "lr": lr,
@@ -170,7 +173,8 @@ def load_model(path):
                        bool(config.get("gated", False)), bool(config.get("scale_input", False)),
                        int(config.get("sigma_features", 0)), int(config.get("depth", 2)),
                        float(config.get("residual_bound", 0.0)),
-                       int(config.get("gate_window", 0)) if config.get("gate_trained", True) else 0)
+                       int(config.get("gate_window", 0)) if config.get("gate_trained", True) else 0,
+                       config.get("gate_input", "x"))
     params, state, _, _ = io.load_checkpoint(path, model)
     return model, state.get("ema", params), config
 
