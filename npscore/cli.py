@@ -166,9 +166,9 @@ def _mnist_args(p, train=True):
                    help="classifier .npz for the metrics (default OUT/classifier.npz, trained and saved if missing)")
     if train:
         p.add_argument("--preset", default="cpu", choices=tuple(PRESETS),
-                       help="cpu: 5 hidden layers of 512, 25k steps, batch 128, 1000 samples (25 min on 2 cores); "
+                       help="cpu: 5 hidden layers of 512, 25k steps, batch 128, 1000 samples (under 30 min on 2 cores); "
                             "gpu: 5 of 1024, 50k steps, batch 256, 5000 samples (with --backend cupy); "
-                            "both with 16 sigma features, B = 4 and a 5 x 5 local gate")
+                            "both with 16 sigma features, B = 4 and a 5 x 5 local gate reading the denoised image")
         p.add_argument("--steps", type=positive_int, default=None, help="training steps (default: from --preset)")
         p.add_argument("--batch-size", type=positive_int, default=None, help="images per step (default: from --preset)")
         p.add_argument("--hidden", type=positive_int, default=None,

@@ -43,9 +43,9 @@ SIGMA_MIN = 0.01
 #: settings of ``npscore mnist --preset`` (flags given on the command line win); :func:`train`'s
 #: defaults are the ``cpu`` preset
 PRESETS = {"cpu": {"hidden": 512, "steps": 25000, "batch_size": 128, "samples": 1000, "sigma_features": 16,
-                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 3000, "gate_input": "x"},
+                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 3000, "gate_input": "denoised"},
            "gpu": {"hidden": 1024, "steps": 50000, "batch_size": 256, "samples": 5000, "sigma_features": 16,
-                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 5000, "gate_input": "x"}}
+                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 5000, "gate_input": "denoised"}}
 CPU = PRESETS["cpu"]
 #: settings a resumed run must share with its checkpoint
 RESUME_KEYS = ("hidden", "depth", "gated", "sigma_features", "residual_bound", "gate_window", "gate_steps",
