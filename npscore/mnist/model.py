@@ -146,12 +146,10 @@ class GatedScore(NoiseConditionalMLP):
         r, a, sb = aux[:3]
         return [g * r[k] * (a[k] - sb) for k in range(self.K - 1)]
 
-    def _read_cotangent(self, aux, g):
-        """``(g_u, g_h)``: the offsets' cotangents and that of the image the gate read,
-        ``g_h = P^T (g_u A(sigma)^T)``."""
-        gu = self._offset_cotangents(aux, g)
-        gv = backend.xp().stack(gu, axis=1)
-        return gu, gv, patches_vjp(aux[5][2] @ gv, self.side, self.window)
+    def _read_cotangent(self, aux, gv):
+        """``g_h = P^T (g_v A(sigma)^T)``: the cotangent of the image the gate read, for the
+        stacked offsets' cotangents ``g_v : (B, K - 1, D)``."""
+        return patches_vjp(aux[5][2] @ gv, self.side, self.window)
 
     def head_vjp(self, phi, sigma, aux, g):
         """``[g (de/do) / sigma, g r_k (a_k - s_base), ...]`` with ``de/do = 1 - tanh^2(o / B)``
@@ -162,14 +160,14 @@ class GatedScore(NoiseConditionalMLP):
         ge = g / sigma[:, None]
         if not self.gated:
             return (ge if t is None else ge * (1.0 - t * t)), []
-        if not self.window:
-            gu, phi_grads = self._offset_cotangents(aux, g), []
-        else:
-            gu, gv, gh = self._read_cotangent(aux, g)
+        gu, phi_grads = self._offset_cotangents(aux, g), []
+        if self.window:
+            gv = xp.stack(gu, axis=1)
             P, gamma, _ = aux[5]
             gA = gamma.T @ (P @ gv.transpose(0, 2, 1)).reshape(g.shape[0], -1)
             phi_grads = [(gA.reshape(phi[0][0].shape), gamma.T @ gv.sum(axis=2))]
             if aux[6] is not None:
+                gh = self._read_cotangent(aux, gv)
                 ge = ge + sigma[:, None] * gh
                 gu = [gk + gd for gk, gd in zip(gu, self._offset_cotangents(aux[6], (sigma ** 2)[:, None] * gh))]
         ge = ge if t is None else ge * (1.0 - t * t)
@@ -181,7 +179,7 @@ class GatedScore(NoiseConditionalMLP):
         gx = g * self.base.noised_score_dx(x, sigma, aux[3])
         if not self.window:
             return gx
-        gh = self._read_cotangent(aux, g)[2]
+        gh = self._read_cotangent(aux, backend.xp().stack(self._offset_cotangents(aux, g), axis=1))
         if aux[6] is None:
             return gx + self.input_scale(sigma) * gh
         return gx + gh * (1.0 + (sigma ** 2)[:, None] * self.base.noised_score_dx(x, sigma, aux[6][3]))
