@@ -61,8 +61,9 @@ class FactorizedMixture:
         self.dim = self.weights.shape[0]
 
     def terms(self, x, sigma, offsets=None):
-        """Per component k, ``(B, D)`` arrays: the responsibilities r_k of the noised
-        density, the slopes a_k = -(x - mu_k) / var_k and var_k = v_k + sigma^2.
+        """``(r, a, var, s)``: per component k, ``(B, D)`` arrays, the responsibilities r_k of the
+        noised density, the slopes a_k = -(x - mu_k) / var_k and var_k = v_k + sigma^2; and the
+        noised score ``s = sum_k r_k a_k``.
 
         ``offsets``: ``K - 1`` arrays ``(B, D)`` added to the log-weights of
         components ``0 .. K-2`` (the last one's offset is 0), i.e. the weights
@@ -93,13 +94,13 @@ class FactorizedMixture:
         floor = 0.7 * math.log(float(xp.finfo(x.dtype).tiny))
         e = [xp.exp(xp.maximum(lk - top, floor)) for lk in logits]
         total = sum(e)
-        return [ek / total for ek in e], slopes, variances
+        r = [ek / total for ek in e]
+        return r, slopes, variances, sum(rk * ak for rk, ak in zip(r, slopes))
 
     def noised_score(self, x, sigma, offsets=None):
         """``(B, D)``: the score of this density noised to ``sigma : (B,)`` (all > 0),
         ``s_d = sum_k r_dk a_dk`` (with ``offsets``: of the reweighted density, see :meth:`terms`)."""
-        r, a, _ = self.terms(x, sigma, offsets)
-        return sum(rk * ak for rk, ak in zip(r, a))
+        return self.terms(x, sigma, offsets)[3]
 
     def noised_score_dx(self, x, sigma, offsets=None):
         """``(B, D)``: the diagonal of d(noised score)/dx (off-diagonal terms are 0;
@@ -108,8 +109,7 @@ class FactorizedMixture:
         ``d s_d / d x_d = sum_k r_k (-1 / var_k) + sum_k r_k a_k^2 - (sum_k r_k a_k)^2``
         with ``a_k = -(x_d - mu_k) / var_k``.
         """
-        r, a, var = self.terms(x, sigma, offsets)
-        m = sum(rk * ak for rk, ak in zip(r, a))
+        r, a, var, m = self.terms(x, sigma, offsets)
         return sum(rk * (ak * ak - 1.0 / vk) for rk, ak, vk in zip(r, a, var)) - m * m
 
     def sample(self, n, rng, dtype="float64"):

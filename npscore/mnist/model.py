@@ -132,13 +132,12 @@ class GatedScore(NoiseConditionalMLP):
         if self.window:
             h = self.input_scale(sigma) * x
             if self.gate_input == "denoised":           # x_hat = x + sigma^2 (e / sigma + s_base(x; u))
-                r0, a0, _ = self.base.terms(x, sigma, u)
-                first = (r0, a0, sum(rk * ak for rk, ak in zip(r0, a0)), u)
-                h = x + sigma[:, None] * e + (sigma ** 2)[:, None] * first[2]
+                r0, a0, _, sb0 = self.base.terms(x, sigma, u)
+                first = (r0, a0, sb0, u)
+                h = x + sigma[:, None] * e + (sigma ** 2)[:, None] * sb0
             v, gate = self._gate(phi, h, sigma)
             u = [uk + v[:, k] for k, uk in enumerate(u)]
-        r, a, _ = self.base.terms(x, sigma, u)
-        sb = sum(rk * ak for rk, ak in zip(r, a))
+        r, a, _, sb = self.base.terms(x, sigma, u)
         return e / sigma[:, None] + sb, (r, a, sb, u, t, gate, first)
 
     def _offset_cotangents(self, aux, g):
@@ -151,7 +150,7 @@ class GatedScore(NoiseConditionalMLP):
         stacked offsets' cotangents ``g_v : (B, K - 1, D)``."""
         return patches_vjp(aux[5][2] @ gv, self.side, self.window)
 
-    def head_vjp(self, phi, sigma, aux, g):
+    def head_vjp(self, phi, sigma, aux, g, need_out=True):
         """``[g (de/do) / sigma, g r_k (a_k - s_base), ...]`` with ``de/do = 1 - tanh^2(o / B)``
         (1 when unbounded), and the local gate's ``dL/dA_j = gamma_j P^T g_u``, ``dL/da_j = gamma_j sum_d g_u``.
         When the gate reads ``x_hat``, its cotangent ``g_h`` adds ``sigma g_h`` to ``e``'s and
@@ -166,6 +165,8 @@ class GatedScore(NoiseConditionalMLP):
             P, gamma, _ = aux[5]
             gA = gamma.T @ (P @ gv.transpose(0, 2, 1)).reshape(g.shape[0], -1)
             phi_grads = [(gA.reshape(phi[0][0].shape), gamma.T @ gv.sum(axis=2))]
+            if not need_out:
+                return None, phi_grads
             if aux[6] is not None:
                 gh = self._read_cotangent(aux, gv)
                 ge = ge + sigma[:, None] * gh

@@ -92,8 +92,9 @@ class NoiseConditionalMLP:
         """``(s, aux)``: the score from the MLP output ``out``; ``aux`` is what the VJPs reuse."""
         return out / sigma[:, None], None
 
-    def head_vjp(self, phi, sigma, aux, g):
-        """``(dL/d out, dL/d phi)`` for ``g = dL/ds``: d(out / sigma)/d(out) = 1 / sigma."""
+    def head_vjp(self, phi, sigma, aux, g, need_out=True):
+        """``(dL/d out, dL/d phi)`` for ``g = dL/ds``: d(out / sigma)/d(out) = 1 / sigma.
+        Without ``need_out`` a head may return ``None`` for ``dL/d out``."""
         return g / sigma[:, None], []
 
     def head_dx(self, phi, x, sigma, out, aux, g):
@@ -149,7 +150,7 @@ class NoiseConditionalMLP:
         of the head's own params only (no pass through the MLP)."""
         if head_only:
             _, sigma, _, aux = cache
-            return self.head_vjp(params[self.n_layers:], sigma, aux, g)[1]
+            return self.head_vjp(params[self.n_layers:], sigma, aux, g, need_out=False)[1]
         return self._backward(params, cache, g)[0]
 
     def _backward(self, params, cache, g):
