@@ -161,7 +161,7 @@ def _mnist_args(p, train=True):
     p.add_argument("--steps-each", type=positive_int, default=10, help="annealed Langevin steps per sigma")
     p.add_argument("--step-scale", type=positive_float, default=None,
                    help="annealed Langevin step scale epsilon (alpha_i = epsilon sigma_i^2 / sigma_L^2); "
-                        "default: Song and Ermon 2020's technique 4")
+                        "default: half of Song and Ermon 2020's technique 4")
     p.add_argument("--classifier", default=None,
                    help="classifier .npz for the metrics (default OUT/classifier.npz, trained and saved if missing)")
     if train:

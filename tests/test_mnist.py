@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import MNIST, dev, host, needs_mnist
-from npscore import backend, cli, io
+from npscore import backend, cli, io, schedules
 from npscore.mnist import base as mbase, classifier, run
 from npscore.mnist.idx import load_mnist, mnist_dir, read_idx
 from npscore.mnist.model import make_model
@@ -226,6 +226,24 @@ def test_sample_and_evaluate_reports_every_row(tmp_path):
     ref = classifier.feature_stats(clf, d["x_test"])
     again = classifier.evaluate(clf, backend.asarray(images), ref)
     assert again["classifier_fid"] == pytest.approx(m["model"]["classifier_fid"], rel=1e-6)
+
+
+def test_annealed_langevin_defaults_to_a_fraction_of_technique_4(tmp_path):
+    """Without ``step_scale`` the MNIST sampler runs ``STEP_FRACTION`` times technique 4's step,
+    and metrics.json records the step it ran."""
+    data = fake_mnist(tmp_path / "data")
+    model, params, _, _, config = _train(tmp_path / "a", data)
+    sigmas, d = config["sigmas"], run.load_data(str(data))
+    clf = classifier.train_classifier(d["x_train"], d["y_train"], steps=5, progress=False)
+    run.sample_and_evaluate(model, params, sigmas, str(tmp_path / "out"), d, clf, n=8,
+                            sampler="annealed-langevin", n_steps_each=2, log=lambda *a: None)
+    eps = run.STEP_FRACTION * schedules.step_scale(sigmas[0] / sigmas[1], 2, sigmas[-1])
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["step_scale"] == pytest.approx(eps)
+    rng = backend.rng(0, 7)
+    x0 = sigmas[0] * rng.normal((8, 784), "float32")
+    expect = annealed_langevin(model.score_fn(params), x0, sigmas, rng, step_scale=eps, n_steps_each=2)
+    with np.load(tmp_path / "out" / "samples.npz", allow_pickle=False) as f:
+        assert np.array_equal(f["images"], np.clip(host(expect), 0.0, 1.0))
 
 
 def test_speckle_counts_lit_pixels_without_lit_neighbours():

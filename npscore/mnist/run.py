@@ -11,7 +11,7 @@
 2. :func:`sample`: the reverse-time VE SDE over the same range (the
    default), another SDE sampler, or annealed Langevin over the geometric
    levels of :func:`npscore.schedules.from_data` (ratio from the dimension,
-   step scale from Song and Ermon 2020's technique 4), each from the prior
+   step scale :data:`STEP_FRACTION` of Song and Ermon 2020's technique 4), each from the prior
    ``N(0, sigma_1^2 I)``.
 3. :func:`evaluate_samples`: classifier-FID, the IS analogue, the label
    histogram and the speckle of the samples, beside MNIST test and the
@@ -38,6 +38,8 @@ from .model import ACTIVATION, make_model
 SAMPLERS = ("reverse-sde", "annealed-langevin", "predictor-corrector", "probability-flow")
 #: steps of the SDE samplers
 SDE_STEPS = 1000
+#: annealed Langevin's default step scale, as a fraction of technique 4's (``docs/mnist-design.md``)
+STEP_FRACTION = 0.5
 #: the smallest noise level (pixels live in [0, 1])
 SIGMA_MIN = 0.01
 #: settings of ``npscore mnist --preset`` (flags given on the command line win); :func:`train`'s
@@ -185,7 +187,7 @@ def sample(model, params, sigmas, n, seed, sampler="reverse-sde", n_steps_each=1
     ``N(0, sigma_1^2 I)``.
 
     ``annealed-langevin`` runs ``n_steps_each`` steps at each of ``sigmas``
-    with the step scale of technique 4 (or ``step_scale``); the SDE samplers
+    with :func:`langevin_step`; the SDE samplers
     run :data:`SDE_STEPS` steps on the VE SDE from ``sigmas[-1]`` to ``sigmas[0]``.
     """
     checks.one_of(sampler, "sampler (--sampler)", SAMPLERS)
@@ -193,12 +195,17 @@ def sample(model, params, sigmas, n, seed, sampler="reverse-sde", n_steps_each=1
     rng = backend.rng(seed, 7)
     x1 = sigmas[0] * rng.normal((n, 784), "float32")
     if sampler == "annealed-langevin":
-        eps = step_scale or schedules.step_scale(sigmas[0] / sigmas[1], n_steps_each, sigmas[-1])
-        return run_sampler(sampler, model.score_fn(params), x1, rng, sigmas=sigmas, step_scale=eps,
-                           n_steps_each=n_steps_each, progress=progress)
+        return run_sampler(sampler, model.score_fn(params), x1, rng, sigmas=sigmas, n_steps_each=n_steps_each,
+                           step_scale=langevin_step(sigmas, n_steps_each, step_scale), progress=progress)
     sde = VESDE(sigmas[-1], sigmas[0])
     return run_sampler(sampler, sde_score(model, params, sde), x1, rng, sde=sde, progress=progress,
                        n_steps=SDE_STEPS // (2 if sampler == "predictor-corrector" else 1))
+
+
+def langevin_step(sigmas, n_steps_each, step_scale=None):
+    """Annealed Langevin's step scale: ``step_scale`` if given, else :data:`STEP_FRACTION` of
+    technique 4's for the levels ``sigmas`` (largest first) and ``n_steps_each``."""
+    return step_scale or STEP_FRACTION * schedules.step_scale(sigmas[0] / sigmas[1], n_steps_each, sigmas[-1])
 
 
 def isolated(images, lit=0.5):
@@ -274,7 +281,8 @@ def sample_and_evaluate(model, params, sigmas, out, data, clf, n=1000, seed=0, s
     metrics = evaluate_samples(clf, raw, data["x_test"], data["x_train"], seed)
     metrics.update({"classifier_test_accuracy": clf.accuracy(data["x_test"], data["y_test"]), "n_samples": n,
                     "sample_seconds": seconds, "backend": backend.name(), "sampler": sampler,
-                    "step_scale": step_scale, "n_steps_each": n_steps_each, "n_levels": len(sigmas),
+                    "step_scale": langevin_step(sigmas, n_steps_each, step_scale) if sampler == "annealed-langevin"
+                    else None, "n_steps_each": n_steps_each, "n_levels": len(sigmas),
                     **(extra or {})})
     io.atomic_write_json(os.path.join(out, "metrics.json"), metrics)
     log(f"{'':<24}{'classifier-FID':>15}{'IS analogue':>13}{'top prob':>10}{'speckle':>9}{'blank':>7}  min class")
