@@ -6,7 +6,9 @@ This script runs the default sampler of
 ``npscore sample`` (reverse-time VE SDE, 1000 steps, seed 0) on ``--n``
 chains, keeping every 10th state, and reports
 
-1. the level at which each final lit pixel was decided: the smallest sigma
+1. the isolated pixels themselves: their values, their brightest
+   neighbour's, and how far (in pixels, max-norm) the nearest other lit
+   pixel lies; and the level at which each final lit pixel was decided: the smallest sigma
    on the path below which the denoiser ``D(x, sigma) = x + sigma^2 s(x, sigma)``
    (Tweedie's posterior mean) stays on the pixel's final side of 0.5, for the
    isolated pixels and for the others;
@@ -16,7 +18,11 @@ chains, keeping every 10th state, and reports
    lit pixels it keeps lit. On test images a background pixel lit is a wrong
    decision of the model (MNIST test itself has almost no speckle), the
    mechanism that puts isolated pixels into the samples when it happens
-   on the sampler's path.
+   on the sampler's path;
+3. the sampler's last stretch on real digits: the reverse SDE run from MNIST
+   test images noised to each of ``STARTS`` down to sigma_L (as many steps
+   per unit of log sigma as the sampler takes), and the speckle it leaves.
+   What it leaves is made below that sigma, whatever the samples above it.
 
 ``--without-gate`` runs the same checkpoint with its local gate removed
 (the MLP and base as trained), which is the model before the gate's own
@@ -25,6 +31,7 @@ training steps.
 Run: python benchmarks/mnist_speckle.py CHECKPOINT [--data DIR] [--n 300] [--without-gate]
 """
 import argparse
+import math
 
 import numpy as np
 
@@ -36,6 +43,7 @@ from npscore.sampling import run as run_sampler, sde_score
 from npscore.sde import VESDE
 
 LEVELS = (0.05, 0.1, 0.2, 0.3, 0.5)
+STARTS = (0.1, 0.2, 0.4, 0.8)
 
 
 def main():
@@ -66,13 +74,25 @@ def main():
     print(f"{args.n} reverse-SDE samples: speckle {iso.sum() / max(lit.sum(), 1):.4f}, "
           f"{iso.sum()} isolated pixels, in {(iso.sum(1) > 0).mean():.0%} of the images")
 
+    q = (0.1, 0.5, 0.9)
+    imgs = np.pad(x.reshape(-1, 28, 28), ((0, 0), (5, 5), (5, 5)))
+    on = imgs > 0.5
+
+    def around(a, r, reduce):                                  # over the pixels at max-norm distance 1..r
+        return reduce([a[:, 5 + di:33 + di, 5 + dj:33 + dj] for di in range(-r, r + 1)
+                       for dj in range(-r, r + 1) if (di, dj) != (0, 0)], axis=0).reshape(len(x), -1)[iso]
+    reach = [around(on, r, np.any) for r in range(2, 6)]       # isolated: none at distance 1
+    far = 2 + np.argmax(np.stack(reach + [np.ones_like(reach[0])]), axis=0)
+    print("isolated pixels: value, quantiles 10/50/90% " + " ".join(f"{v:.2f}" for v in np.quantile(x[iso], q))
+          + "; brightest neighbour " + " ".join(f"{v:.2f}" for v in np.quantile(around(imgs, 1, np.max), q))
+          + "; nearest lit pixel at distance 2/3/4/5/more: " + "/".join(str((far == d).sum()) for d in range(2, 7)))
+
     steps = [k for k in range(len(sigmas)) if sigmas[k] < 2.0][::2]
     final = x > 0.5
     decided = np.full(x.shape, np.nan)                         # smallest sigma before which the side changed
     for k in steps:                                            # sigma falling
         side = denoise(path[k], float(sigmas[k])) > 0.5
         decided = np.where(np.isnan(decided) | (side != final), sigmas[k], decided)
-    q = (0.1, 0.5, 0.9)
     others = lit & ~iso
     print("level deciding a lit pixel, quantiles 10/50/90%: isolated "
           + " ".join(f"{v:.3f}" for v in np.quantile(decided[iso], q)) + "; others "
@@ -91,6 +111,17 @@ def main():
             if len(cols) == 3:
                 row += f"{d[iso].mean():{cols[2]}.3f}"
         print(row)
+
+    print(f"MNIST test speckle {run.speckle(test):.5f}; the reverse SDE from test images noised to sigma:")
+    for s0 in STARTS:
+        part = VESDE(sig[-1], s0)
+        n_steps = round(1000 * math.log(s0 / sig[-1]) / math.log(sig[0] / sig[-1]))
+        rng = backend.rng(0, 7)
+        y = run_sampler("reverse-sde", sde_score(model, params, part), backend.asarray(test) + s0 * rng.normal(
+            test.shape, "float32"), rng, sde=part, n_steps=n_steps)
+        iso_y, lit_y = run.isolated(np.clip(backend.to_numpy(y), 0, 1))
+        print(f"{s0:6.2f}  {n_steps:4d} steps: speckle {iso_y.sum() / max(lit_y.sum(), 1):.5f}, "
+              f"in {(iso_y.sum(1) > 0).mean():.1%} of the images")
 
 
 if __name__ == "__main__":
