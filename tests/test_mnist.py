@@ -280,6 +280,20 @@ def test_cli_sampler_choices_come_from_the_registry(capsys):
         assert "argument --sampler: invalid choice: 'ddpm'" in capsys.readouterr().err
 
 
+def test_a_preset_fills_only_the_flags_not_given(tmp_path):
+    """``npscore mnist --preset gpu --hidden 16 ...``: the flags given win, the rest come from the preset."""
+    data = fake_mnist(tmp_path / "data")
+    out = tmp_path / "out"
+    assert cli.main(["mnist", "--data", str(data), "--out", str(out), "--preset", "gpu", "--hidden", "16",
+                     "--depth", "1", "--steps", "2", "--gate-steps", "1", "--samples", "0", "--no-progress"]) == 0
+    model, _, config = run.load_model(str(out / "checkpoint.npz"))
+    gpu = run.PRESETS["gpu"]
+    assert gpu["batch_size"] != run.PRESETS["cpu"]["batch_size"] and config["batch_size"] == gpu["batch_size"]
+    assert (config["hidden"], config["depth"], config["gate_steps"]) == (16, 1, 1)
+    assert (model.window, model.gate_input, model.sigma_features) == (gpu["window"], gpu["gate_input"],
+                                                                     gpu["sigma_features"])
+
+
 @needs_mnist
 def test_classifier_reaches_97_percent():
     x, y = load_mnist(str(MNIST), "train")
