@@ -14,10 +14,8 @@ from . import checks
 
 
 def _factor(cov, argname):
-    """Cholesky factor, precision and log-determinant of an SPD ``cov : (D, D)``."""
+    """Cholesky factor, precision and log-determinant of an SPD ``cov : (D, D)`` (its shape checked by the caller)."""
     xp = backend.xp()
-    if cov.ndim != 2 or cov.shape[0] != cov.shape[1]:
-        raise ValueError(f"{argname} must be a square (D, D) matrix; got shape {tuple(cov.shape)}")
     if not bool(xp.allclose(cov, cov.T)):
         raise ValueError(f"{argname} must be symmetric")
     L = xp.linalg.cholesky(cov)

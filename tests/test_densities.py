@@ -85,6 +85,13 @@ def test_bad_densities():
         (lambda: GaussianMixture(dev(np.array([1.0])), dev(np.array([[np.inf, 0.0]])), 1.0), "^means must be finite"),
         (lambda: GaussianMixture(dev(np.array([1.0])), dev(np.zeros((1, 2))), dev(np.ones((1, 3, 3)))),
          r"^covs must have shape \(1, 2, 2\), \(1,\) or be a scalar; got \(1, 3, 3\)$"),
+        (lambda: GaussianMixture(dev(np.array([0.5, 0.5])), dev(np.zeros((2, 2))), dev(np.ones((2, 2)))),
+         r"^covs must have shape \(2, 2, 2\), \(2,\) or be a scalar; got \(2, 2\)$"),
+        (lambda: GaussianMixture(dev(np.array([1.0])), dev(np.zeros((1, 2))), dev(np.array([np.nan]))),
+         "^covs must be finite"),
+        (lambda: GaussianMixture(dev(np.array([0.0, 1.0])), dev(np.zeros((2, 2))), 1.0),
+         "^weights must be positive and sum to 1$"),
+        (lambda: Gaussian(z2, dev(np.array([[np.nan, 0.0], [0.0, 1.0]]))), "^cov must be finite"),
         (lambda: two_modes().score(dev(np.zeros((3, 3)))), r"^x must have shape \(B, 2\)"),
     ]
     g = Gaussian(z2, e2)
@@ -147,7 +154,7 @@ def test_float32_densities_stay_float32():
     x = g.sample(4, backend.rng(0))
     mix = two_modes(dtype=f)
     for a in (x, g.noised(0.5).cov, g.score_divergence(x), mix.noised(0.5).covs, mix.means, mix.weights,
-              mix.covs, mix.sample(4, backend.rng(0))):
+              mix.covs, mix.sample(4, backend.rng(0)), g.chol, g.precision, g.score(x), g.log_prob(x)):
         assert a.dtype == np.float32
     g64 = Gaussian(dev(np.zeros(2)), dev(np.eye(2)))
     assert g64.score_divergence(x).dtype == np.float32                 # in the dtype of x
