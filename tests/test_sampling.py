@@ -344,7 +344,7 @@ def test_a_non_finite_sample_is_caught_at_the_default_interval_and_at_the_end(na
 @pytest.mark.parametrize("name", ["langevin", "reverse-sde", "predictor-corrector", "probability-flow"])
 def test_the_record_and_check_intervals_are_checked_and_zero_means_never(name):
     """``record_every`` and ``check_every`` must be ints >= 0, named when wrong; with
-    ``check_every = 0`` only the last step is checked."""
+    ``check_every = 0`` only the last step is checked; ``x0`` must be a batch."""
     x0 = dev(np.ones((3, 2)))
     nan = lambda y, *_: y * np.nan                                           # noqa: E731
     for arg in ("record_every", "check_every"):
@@ -352,6 +352,8 @@ def test_the_record_and_check_intervals_are_checked_and_zero_means_never(name):
             run(name, nan, x0, backend.rng(0), sde=VPSDE(), n_steps=3, **{arg: -1})
     with pytest.raises(FloatingPointError, match=rf"^{name}: the samples became non-finite by step 250 "):
         run(name, nan, x0, backend.rng(0), sde=VPSDE(), n_steps=250, check_every=0)
+    with pytest.raises(ValueError, match=r"^x0 must have shape \(B, D\)"):
+        run(name, nan, dev(np.ones(3)), backend.rng(0), sde=VPSDE(), n_steps=3)
 
 
 def test_run_dispatches_on_the_score_kind_and_needs_an_sde():
