@@ -109,8 +109,12 @@ class FactorizedMixture:
         ``d s_d / d x_d = sum_k r_k (-1 / var_k) + sum_k r_k a_k^2 - (sum_k r_k a_k)^2``
         with ``a_k = -(x_d - mu_k) / var_k``.
         """
-        r, a, var, m = self.terms(x, sigma, offsets)
-        return sum(rk * (ak * ak - 1.0 / vk) for rk, ak, vk in zip(r, a, var)) - m * m
+        return self.score_dx(*self.terms(x, sigma, offsets))
+
+    @staticmethod
+    def score_dx(r, a, var, s):
+        """:meth:`noised_score_dx` from the ``(r, a, var, s)`` of :meth:`terms`."""
+        return sum(rk * (ak * ak - 1.0 / vk) for rk, ak, vk in zip(r, a, var)) - s * s
 
     def sample(self, n, rng, dtype="float64"):
         """``(n, D)`` draws: per dimension a component k with probability w_dk, then

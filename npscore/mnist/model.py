@@ -124,7 +124,7 @@ class GatedScore(NoiseConditionalMLP):
 
     def head(self, phi, x, sigma, out):
         """``e / sigma + sum_k r_k a_k``; aux ``(r, a, s_base, u, tanh(o / B), gate's (P, gamma, A(sigma)),
-        first pass's (r, a, s_base, u) when the gate reads x_hat)``."""
+        first pass's (r, a, s_base, u) when the gate reads x_hat, var)``."""
         o = out[:, :self.out_dim]
         t = backend.xp().tanh(o / self.bound) if self.bound else None
         e = self.bound * t if self.bound else o
@@ -132,13 +132,13 @@ class GatedScore(NoiseConditionalMLP):
         if self.window:
             h = self.input_scale(sigma) * x
             if self.gate_input == "denoised":           # x_hat = x + sigma^2 (e / sigma + s_base(x; u))
-                r0, a0, _, sb0 = self.base.terms(x, sigma, u)
+                r0, a0, _, sb0 = self.base.terms(x, sigma, u)      # var does not depend on u
                 first = (r0, a0, sb0, u)
                 h = x + sigma[:, None] * e + (sigma ** 2)[:, None] * sb0
             v, gate = self._gate(phi, h, sigma)
             u = [uk + v[:, k] for k, uk in enumerate(u)]
-        r, a, _, sb = self.base.terms(x, sigma, u)
-        return e / sigma[:, None] + sb, (r, a, sb, u, t, gate, first)
+        r, a, var, sb = self.base.terms(x, sigma, u)
+        return e / sigma[:, None] + sb, (r, a, sb, u, t, gate, first, var)
 
     def _offset_cotangents(self, aux, g):
         """``[g r_k (a_k - s_base)]_k``, since ``d s_base / d u_k = r_k (a_k - s_base)``."""
@@ -177,13 +177,15 @@ class GatedScore(NoiseConditionalMLP):
     def head_dx(self, phi, x, sigma, out, aux, g):
         """``g * d s_base / dx`` (diagonal) at fixed ``u``, plus the path through the local gate,
         ``c(sigma) g_h`` or, reading ``x_hat``, ``g_h (1 + sigma^2 d s0_base / dx)``."""
-        gx = g * self.base.noised_score_dx(x, sigma, aux[3])
+        r, a, sb, var = aux[0], aux[1], aux[2], aux[7]
+        gx = g * self.base.score_dx(r, a, var, sb)
         if not self.window:
             return gx
         gh = self._read_cotangent(aux, backend.xp().stack(self._offset_cotangents(aux, g), axis=1))
         if aux[6] is None:
             return gx + self.input_scale(sigma) * gh
-        return gx + gh * (1.0 + (sigma ** 2)[:, None] * self.base.noised_score_dx(x, sigma, aux[6][3]))
+        r0, a0, sb0, _ = aux[6]
+        return gx + gh * (1.0 + (sigma ** 2)[:, None] * self.base.score_dx(r0, a0, var, sb0))
 
     def trace_jacobian(self, params, x, sigma):
         """Not written out for the gated head: use Hutchinson's estimate
