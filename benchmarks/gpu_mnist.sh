@@ -9,6 +9,9 @@
 # A run that does not fit one call: SAMPLE=0 for a call that only trains (TRAIN_SECONDS up to about
 # 560), then the same command again on the still-warm machine: a checkpoint left in $W/train is
 # continued (--resume) to the preset's end, then sampled.
+# FINISH=1: when the cap stops the training before its local gate is trained, the gate is trained
+# on the last checkpoint (its steps become the run's: --steps N --resume), within GATE_SECONDS.
+# PROGRESS=1 shows the training's progress bar (its steps/s) in the log.
 # Everything goes to $OUT: log.txt, tests_cupy.log, and per sampler its metrics and sample grid.
 set -uo pipefail
 OUT=${OUT:-gpu_out}
@@ -33,10 +36,15 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null
 python3 -c "import numpy; print('numpy', numpy.__version__)"
 [ "$BACKEND" = cupy ] && python3 -c "import cupy; print('cupy', cupy.__version__)"
 
+step() {    # the checkpoint's step
+    python3 -c "from npscore import io; import sys; print(int(io.read_npz(sys.argv[1], ('opt_step',), 'checkpoint')['opt_step']))" "$ckpt"
+}
 where() {   # the checkpoint's step and whether its local gate is trained
     python3 -c "from npscore import io; import sys; d = io.read_npz(sys.argv[1], ('opt_step',), 'checkpoint');
 print('checkpoint at step', int(d['opt_step']), '; local gate trained:', io.read_json_array(sys.argv[1], d).get('gate_trained'))" "$ckpt"
 }
+progress=--no-progress
+[ "${PROGRESS:-0}" = 1 ] && progress=""
 resume=""
 if [ -f "$ckpt" ]; then where; resume="--resume"; fi
 if [ -n "$resume" ] && where | grep -q "trained: True"; then
@@ -44,8 +52,16 @@ if [ -n "$resume" ] && where | grep -q "trained: True"; then
 else
     echo "== training (at most $TRAIN_SECONDS s) $resume =="
     timeout "$TRAIN_SECONDS" python3 -m npscore mnist --preset gpu --backend "$BACKEND" --samples 0 \
-        --checkpoint-every "$EVERY" --out "$W/train" --no-progress $resume ${EXTRA:-}
-    echo "training exit $?"
+        --checkpoint-every "$EVERY" --out "$W/train" $progress $resume ${EXTRA:-}
+    rc=$?
+    echo "training exit $rc"
+    if [ "$rc" = 124 ] && [ "${FINISH:-0}" = 1 ] && [ -f "$ckpt" ] && ! where | grep -q "trained: True"; then
+        n=$(step)
+        echo "== the cap stopped the training: the local gate on the checkpoint at step $n (--steps $n --resume) =="
+        timeout "${GATE_SECONDS:-150}" python3 -m npscore mnist --preset gpu --backend "$BACKEND" --samples 0 \
+            --checkpoint-every "$EVERY" --out "$W/train" $progress --resume ${EXTRA:-} --steps "$n"
+        echo "gate exit $?"
+    fi
 fi
 where
 [ "${SAMPLE:-1}" = 0 ] && exit 0
