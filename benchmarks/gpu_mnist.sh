@@ -3,7 +3,7 @@
 # the CuPy backend, as one run on a machine with a CUDA GPU and CuPy. Where autograd is missing,
 # its wheel travels in .whl/; MNIST's IDX files and a classifier.npz travel in .mnist/.
 #   bash benchmarks/gpu_mnist.sh
-# TRAIN_SECONDS caps the training: the last checkpoint (every 2500 steps) is then the one sampled,
+# TRAIN_SECONDS caps the training: the last checkpoint (every 2500 steps, or EVERY) is then the one sampled,
 # and the log says at which step and whether its local gate is trained (a checkpoint stopped before
 # the gate's phase is the model without it); a finished training prints its seconds (steps/s).
 # A run that does not fit one call: SAMPLE=0 for a call that only trains (TRAIN_SECONDS up to about
@@ -17,9 +17,9 @@ set -uo pipefail
 OUT=${OUT:-gpu_out}
 W=${W:-/tmp/npscore_gpu}
 BACKEND=${BACKEND:-cupy}
-TRAIN_SECONDS=${TRAIN_SECONDS:-320}
+TRAIN_SECONDS=${TRAIN_SECONDS:-400}
 SAMPLES=${SAMPLES:-5000}
-EVERY=${EVERY:-2500}
+every=${EVERY:+--checkpoint-every $EVERY}   # default: the preset's
 mkdir -p "$OUT" "$W"
 exec > >(tee "$OUT/log.txt") 2>&1
 if [ -d .whl ]; then
@@ -52,14 +52,14 @@ if [ -n "$resume" ] && where | grep -q "trained: True"; then
 else
     echo "== training (at most $TRAIN_SECONDS s) $resume =="
     timeout "$TRAIN_SECONDS" python3 -m npscore mnist --preset gpu --backend "$BACKEND" --samples 0 \
-        --checkpoint-every "$EVERY" --out "$W/train" $progress $resume ${EXTRA:-}
+        $every --out "$W/train" $progress $resume ${EXTRA:-}
     rc=$?
     echo "training exit $rc"
     if [ "$rc" = 124 ] && [ "${FINISH:-0}" = 1 ] && [ -f "$ckpt" ] && ! where | grep -q "trained: True"; then
         n=$(step)
         echo "== the cap stopped the training: the local gate on the checkpoint at step $n (--steps $n --resume) =="
         timeout "${GATE_SECONDS:-150}" python3 -m npscore mnist --preset gpu --backend "$BACKEND" --samples 0 \
-            --checkpoint-every "$EVERY" --out "$W/train" $progress --resume ${EXTRA:-} --steps "$n"
+            $every --out "$W/train" $progress --resume ${EXTRA:-} --steps "$n"
         echo "gate exit $?"
     fi
 fi
@@ -67,7 +67,7 @@ where
 [ "${SAMPLE:-1}" = 0 ] && exit 0
 
 echo "== the test suite on the cupy backend, beside the sampling =="
-(NPSCORE_BACKEND=$BACKEND timeout -s INT ${TEST_SECONDS:-200} python3 -m pytest -q -p no:cacheprovider tests \
+(NPSCORE_BACKEND=$BACKEND timeout -s INT ${TEST_SECONDS:-240} python3 -m pytest -q -p no:cacheprovider tests \
     > "$OUT/tests_cupy.log" 2>&1; echo "exit $?" >> "$OUT/tests_cupy.log") &
 tests=$!
 for sampler in reverse-sde annealed-langevin; do

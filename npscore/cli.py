@@ -167,7 +167,7 @@ def _mnist_args(p, train=True):
     if train:
         p.add_argument("--preset", default="cpu", choices=tuple(PRESETS),
                        help="cpu: 5 hidden layers of 512, 25k steps, batch 128, 1000 samples (under 30 min on 2 cores); "
-                            "gpu: 5 of 1024, 50k steps, batch 256, 5000 samples (with --backend cupy); "
+                            "gpu: 5 of 1024, 37.5k steps, batch 256, 5000 samples (with --backend cupy); "
                             "both with 16 sigma features, B = 4 and a 5 x 5 local gate reading the denoised image")
         p.add_argument("--steps", type=positive_int, default=None, help="training steps (default: from --preset)")
         p.add_argument("--batch-size", type=positive_int, default=None, help="images per step (default: from --preset)")
@@ -189,7 +189,8 @@ def _mnist_args(p, train=True):
                        help="Fourier features of log sigma fed to the MLP (default: from --preset)")
         p.add_argument("--sigma-max", type=positive_float, default=None,
                        help="the largest noise level (default: the largest distance between training images)")
-        p.add_argument("--checkpoint-every", type=positive_int, default=1000, help="steps between checkpoints")
+        p.add_argument("--checkpoint-every", type=positive_int, default=None,
+                       help="steps between checkpoints; the draws are re-seeded there (default: from --preset)")
         p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
         p.add_argument("--force", action="store_true", help="start over even if OUT/checkpoint.npz exists")
 

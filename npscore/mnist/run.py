@@ -45,9 +45,11 @@ SIGMA_MIN = 0.01
 #: settings of ``npscore mnist --preset`` (flags given on the command line win); :func:`train`'s
 #: defaults are the ``cpu`` preset
 PRESETS = {"cpu": {"hidden": 512, "steps": 25000, "batch_size": 128, "samples": 1000, "sigma_features": 16,
-                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 3000, "gate_input": "denoised"},
-           "gpu": {"hidden": 1024, "steps": 50000, "batch_size": 256, "samples": 5000, "sigma_features": 16,
-                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 5000, "gate_input": "denoised"}}
+                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 3000, "gate_input": "denoised",
+                   "checkpoint_every": 1000},
+           "gpu": {"hidden": 1024, "steps": 37500, "batch_size": 256, "samples": 5000, "sigma_features": 16,
+                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 5000, "gate_input": "denoised",
+                   "checkpoint_every": 2500}}
 CPU = PRESETS["cpu"]
 #: settings a resumed run must share with its checkpoint
 RESUME_KEYS = ("hidden", "depth", "gated", "sigma_features", "residual_bound", "gate_window", "gate_steps",
@@ -82,10 +84,9 @@ def noise_levels(x, sigma_max=None, sigma_min=SIGMA_MIN):
 
 
 def train(out, x, steps=CPU["steps"], batch_size=CPU["batch_size"], hidden=CPU["hidden"], lr=1e-3, seed=0,
-          checkpoint_every=1000, resume=False, force=False, sigma_max=None, sigma_features=CPU["sigma_features"],
-          depth=CPU["depth"], bound=CPU["bound"], window=CPU["window"], gate_steps=CPU["gate_steps"],
-          gate_input=CPU["gate_input"], progress=True,
-          log=print):
+          checkpoint_every=CPU["checkpoint_every"], resume=False, force=False, sigma_max=None,
+          sigma_features=CPU["sigma_features"], depth=CPU["depth"], bound=CPU["bound"], window=CPU["window"],
+          gate_steps=CPU["gate_steps"], gate_input=CPU["gate_input"], progress=True, log=print):
     """Train on ``x : (N, 784)``, checkpointing to ``out/checkpoint.npz``.
 
     An existing checkpoint is continued with ``resume``, replaced with
