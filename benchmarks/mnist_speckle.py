@@ -75,16 +75,12 @@ def main():
           f"{iso.sum()} isolated pixels, in {(iso.sum(1) > 0).mean():.0%} of the images")
 
     q = (0.1, 0.5, 0.9)
-    imgs = np.pad(x.reshape(-1, 28, 28), ((0, 0), (5, 5), (5, 5)))
-    on = imgs > 0.5
-
     def around(a, r, reduce):                                  # over the pixels at max-norm distance 1..r
-        return reduce([a[:, 5 + di:33 + di, 5 + dj:33 + dj] for di in range(-r, r + 1)
-                       for dj in range(-r, r + 1) if (di, dj) != (0, 0)], axis=0).reshape(len(x), -1)[iso]
-    reach = [around(on, r, np.any) for r in range(2, 6)]       # isolated: none at distance 1
+        return reduce(run.neighbours(a, r), axis=0).reshape(len(x), -1)[iso]
+    reach = [around(x > 0.5, r, np.any) for r in range(2, 6)]  # isolated: none at distance 1
     far = 2 + np.argmax(np.stack(reach + [np.ones_like(reach[0])]), axis=0)
     print("isolated pixels: value, quantiles 10/50/90% " + " ".join(f"{v:.2f}" for v in np.quantile(x[iso], q))
-          + "; brightest neighbour " + " ".join(f"{v:.2f}" for v in np.quantile(around(imgs, 1, np.max), q))
+          + "; brightest neighbour " + " ".join(f"{v:.2f}" for v in np.quantile(around(x, 1, np.max), q))
           + "; nearest lit pixel at distance 2/3/4/5/more: " + "/".join(str((far == d).sum()) for d in range(2, 7)))
 
     steps = [k for k in range(len(sigmas)) if sigmas[k] < 2.0][::2]

@@ -209,15 +209,19 @@ def langevin_step(sigmas, n_steps_each, step_scale=None):
     return step_scale or STEP_FRACTION * schedules.step_scale(sigmas[0] / sigmas[1], n_steps_each, sigmas[-1])
 
 
+def neighbours(images, r=1):
+    """``((2r + 1)^2 - 1, n, 28, 28)``: host ``images`` shifted by each offset ``(di, dj) != 0`` with
+    ``|di|, |dj| <= r``: at pixel ``(i, j)`` the pixel ``(i + di, j + dj)`` (0 outside the image)."""
+    padded = backend.host.pad(images.reshape(-1, 28, 28), ((0, 0), (r, r), (r, r)))
+    return backend.host.stack([padded[:, r + di:28 + r + di, r + dj:28 + r + dj]
+                     for di in range(-r, r + 1) for dj in range(-r, r + 1) if (di, dj) != (0, 0)])
+
+
 def isolated(images, lit=0.5):
     """``(isolated, lit)``: host boolean ``(n, 784)`` masks of the lit pixels (``> lit``) and of
     those none of whose 8 neighbours is lit."""
-    np = backend.host
-    x = backend.to_numpy(images).reshape(-1, 28, 28) > lit
-    padded = np.pad(x, ((0, 0), (1, 1), (1, 1)))
-    neighbours = sum(padded[:, 1 + di:29 + di, 1 + dj:29 + dj]
-                     for di in (-1, 0, 1) for dj in (-1, 0, 1) if (di, dj) != (0, 0))
-    return (x & (neighbours == 0)).reshape(len(x), -1), x.reshape(len(x), -1)
+    x = backend.to_numpy(images).reshape(-1, 784) > lit
+    return x & ~neighbours(x).any(0).reshape(len(x), -1), x
 
 
 def speckle(images, lit=0.5):
