@@ -63,39 +63,51 @@ class FactorizedMixture:
     def terms(self, x, sigma, offsets=None):
         """``(r, a, var, s)``: per component k, ``(B, D)`` arrays, the responsibilities r_k of the
         noised density, the slopes a_k = -(x - mu_k) / var_k and var_k = v_k + sigma^2; and the
-        noised score ``s = sum_k r_k a_k``.
+        noised score ``s = sum_k r_k a_k`` (:meth:`components`, then :meth:`mix`).
 
         ``offsets``: ``K - 1`` arrays ``(B, D)`` added to the log-weights of
         components ``0 .. K-2`` (the last one's offset is 0), i.e. the weights
         ``w_dk exp(u_dk)``, renormalised: the gated model's context-dependent
         reweighting (:class:`npscore.mnist.model.GatedScore`).
-        Responsibilities below ``exp(0.7 log tiny)`` of the largest are raised
-        to it (1e-27 in float32), which keeps them out of the slow subnormal
-        range. (A loop over the few components: NumPy reduces a short last
-        axis slowly.)
         """
+        l, a, var = self.components(x, sigma)
+        r, s = self.mix(l, a, offsets)
+        return r, a, var, s
+
+    def components(self, x, sigma):
+        """``(l, a, var)``: per component k, ``(B, D)`` arrays, the log-terms
+        ``l_k = log w_k - log(var_k) / 2 - (x - mu_k)^2 / (2 var_k)`` of the noised density,
+        the slopes ``a_k`` and ``var_k``: the part of :meth:`terms` that does not depend on
+        the offsets. (A loop over the few components: NumPy reduces a short last axis slowly.)"""
         xp = backend.xp()
-        K = self.weights.shape[1]
-        if offsets is not None and len(offsets) != K - 1:
-            raise ValueError(f"offsets must hold K - 1 = {K - 1} arrays; got {len(offsets)}")
         s2 = (sigma * sigma)[:, None]
         logw = xp.log(self.weights.astype(x.dtype))
-        logits, slopes, variances = [], [], []
-        for k in range(K):
+        logs, slopes, variances = [], [], []
+        for k in range(self.weights.shape[1]):
             var = self.variances[:, k].astype(x.dtype) + s2
             d = x - self.means[:, k].astype(x.dtype)
-            lk = logw[:, k] - 0.5 * xp.log(var) - 0.5 * d * d / var
-            logits.append(lk if offsets is None or k == K - 1 else lk + offsets[k])
+            logs.append(logw[:, k] - 0.5 * xp.log(var) - 0.5 * d * d / var)
             slopes.append(-d / var)
             variances.append(var)
+        return logs, slopes, variances
+
+    def mix(self, l, a, offsets=None):
+        """``(r, s)``: ``r_k = softmax_k(l_k + u_k)`` (``u_{K-1} = 0``) and ``s = sum_k r_k a_k``,
+        for the ``l, a`` of :meth:`components` and the ``offsets`` ``u`` of :meth:`terms`.
+        Responsibilities below ``exp(0.7 log tiny)`` of the largest are raised to it (1e-27 in
+        float32), which keeps them out of the slow subnormal range."""
+        xp, K = backend.xp(), self.weights.shape[1]
+        if offsets is not None and len(offsets) != K - 1:
+            raise ValueError(f"offsets must hold K - 1 = {K - 1} arrays; got {len(offsets)}")
+        logits = [lk if offsets is None or k == K - 1 else lk + offsets[k] for k, lk in enumerate(l)]
         top = logits[0]
         for lk in logits[1:]:
             top = xp.maximum(top, lk)
-        floor = 0.7 * math.log(float(xp.finfo(x.dtype).tiny))
+        floor = 0.7 * math.log(float(xp.finfo(top.dtype).tiny))
         e = [xp.exp(xp.maximum(lk - top, floor)) for lk in logits]
         total = sum(e)
         r = [ek / total for ek in e]
-        return r, slopes, variances, sum(rk * ak for rk, ak in zip(r, slopes))
+        return r, sum(rk * ak for rk, ak in zip(r, a))
 
     def noised_score(self, x, sigma, offsets=None):
         """``(B, D)``: the score of this density noised to ``sigma : (B,)`` (all > 0),
