@@ -70,8 +70,8 @@ class FactorizedMixture:
         ``w_dk exp(u_dk)``, renormalised: the gated model's context-dependent
         reweighting (:class:`npscore.mnist.model.GatedScore`).
         """
-        l, a, var = self.components(x, sigma)
-        r, s = self.mix(l, a, offsets)
+        logs, a, var = self.components(x, sigma)
+        r, s = self.mix(logs, a, offsets)
         return r, a, var, s
 
     def components(self, x, sigma):
@@ -91,15 +91,15 @@ class FactorizedMixture:
             variances.append(var)
         return logs, slopes, variances
 
-    def mix(self, l, a, offsets=None):
+    def mix(self, logs, a, offsets=None):
         """``(r, s)``: ``r_k = softmax_k(l_k + u_k)`` (``u_{K-1} = 0``) and ``s = sum_k r_k a_k``,
-        for the ``l, a`` of :meth:`components` and the ``offsets`` ``u`` of :meth:`terms`.
+        for the ``l = logs, a`` of :meth:`components` and the ``offsets`` ``u`` of :meth:`terms`.
         Responsibilities below ``exp(0.7 log tiny)`` of the largest are raised to it (1e-27 in
         float32), which keeps them out of the slow subnormal range."""
         xp, K = backend.xp(), self.weights.shape[1]
         if offsets is not None and len(offsets) != K - 1:
             raise ValueError(f"offsets must hold K - 1 = {K - 1} arrays; got {len(offsets)}")
-        logits = [lk if offsets is None or k == K - 1 else lk + offsets[k] for k, lk in enumerate(l)]
+        logits = [lk if offsets is None or k == K - 1 else lk + offsets[k] for k, lk in enumerate(logs)]
         top = logits[0]
         for lk in logits[1:]:
             top = xp.maximum(top, lk)

@@ -129,16 +129,16 @@ class GatedScore(NoiseConditionalMLP):
         t = backend.xp().tanh(o / self.bound) if self.bound else None
         e = self.bound * t if self.bound else o
         u, gate, first = self._offsets(out), None, None
-        l, a, var = self.base.components(x, sigma)     # the same for every u
+        logs, a, var = self.base.components(x, sigma)  # the same for every u
         if self.window:
             h = self.input_scale(sigma) * x
             if self.gate_input == "denoised":           # x_hat = x + sigma^2 (e / sigma + s_base(x; u))
-                r0, sb0 = self.base.mix(l, a, u)
+                r0, sb0 = self.base.mix(logs, a, u)
                 first = (r0, a, sb0, u)
                 h = x + sigma[:, None] * e + (sigma ** 2)[:, None] * sb0
             v, gate = self._gate(phi, h, sigma)
             u = [uk + v[:, k] for k, uk in enumerate(u)]
-        r, sb = self.base.mix(l, a, u)
+        r, sb = self.base.mix(logs, a, u)
         return e / sigma[:, None] + sb, (r, a, sb, u, t, gate, first, var)
 
     def _offset_cotangents(self, aux, g):

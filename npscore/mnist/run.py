@@ -214,7 +214,7 @@ def neighbours(images, r=1):
     ``|di|, |dj| <= r``: at pixel ``(i, j)`` the pixel ``(i + di, j + dj)`` (0 outside the image)."""
     padded = backend.host.pad(images.reshape(-1, 28, 28), ((0, 0), (r, r), (r, r)))
     return backend.host.stack([padded[:, r + di:28 + r + di, r + dj:28 + r + dj]
-                     for di in range(-r, r + 1) for dj in range(-r, r + 1) if (di, dj) != (0, 0)])
+                               for di in range(-r, r + 1) for dj in range(-r, r + 1) if (di, dj) != (0, 0)])
 
 
 def isolated(images, lit=0.5):
