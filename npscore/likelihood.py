@@ -44,17 +44,14 @@ def exact_trace(model, params, sde):
 
 def hutchinson_trace(model, params, sde, rng, n_probes=4):
     """``(x, t) -> v^T (ds/dx) v : (M, B)`` for M Rademacher probes ``v`` drawn at each call
-    (one reverse pass each, so any model with a ``vjp`` works)."""
+    (one forward pass and a reverse pass per probe: the model's ``vjp_x``)."""
     n_probes = checks.integer(n_probes, "n_probes")
     xp = backend.xp()
 
     def trace(x, t):
-        sigma = sde.marginal(t)[1]
-        out = []
-        for _ in range(n_probes):
-            v = rng.rademacher(x.shape, x.dtype)
-            out.append((model.vjp(params, x, sigma, v)[1] * v).sum(axis=1))
-        return xp.stack(out)
+        probes = [rng.rademacher(x.shape, x.dtype) for _ in range(n_probes)]
+        gxs = model.vjp_x(params, x, sde.marginal(t)[1], probes)
+        return xp.stack([(gx * v).sum(axis=1) for gx, v in zip(gxs, probes)])
     return trace
 
 

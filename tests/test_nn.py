@@ -108,6 +108,8 @@ def test_noise_conditional_model_matches_reference(act, B, seed, kind, scale_inp
     rg, rgx = grad(lambda q, y: (g * ref(q, y)).sum(), argnum=(0, 1))(hp, x)
     assert rel_err(tree_leaves(gp), tree_leaves(rg)) < TOL
     assert rel_err(gx, rgx) < TOL
+    gxs = model.vjp_x(p, dev(x), dev(sigma), [dev(g), dev(-2.0 * g)])      # one forward, two probes
+    assert len(gxs) == 2 and rel_err(gxs[0], rgx) < TOL and rel_err(gxs[1], -2.0 * rgx) < TOL
 
 
 def test_gated_model_needs_a_matching_base():
@@ -253,6 +255,8 @@ def test_noise_conditional_vjp_names_g_and_score_fn_keeps_float32():
     x = dev(np.ones((3, 2), dtype="float32"))
     with pytest.raises(ValueError, match=r"^g must have shape \(3, 2\)"):
         model.vjp(p, x, 0.5, dev(np.ones((3, 1), dtype="float32")))
+    with pytest.raises(ValueError, match=r"^g must have shape \(3, 2\)"):
+        model.vjp_x(p, x, 0.5, [x, dev(np.ones((3, 1), dtype="float32"))])
     s = model.score_fn(p)(x, 0.5)
     assert s.dtype == np.float32 and np.allclose(host(s), host(model.apply(p, x, 0.5)), rtol=1e-6)
 
@@ -365,6 +369,8 @@ def test_local_gate_matches_reference(act, B, seed, D_window, scale_input, F, bo
     rg, rgx = grad(lambda q, y: (g * ref(q, y)).sum(), argnum=(0, 1))(hp, x)
     assert len(gp) == len(rg) == 3 and rel_err(tree_leaves(gp), tree_leaves(rg)) < TOL
     assert rel_err(gx, rgx) < TOL
+    gxs = model.vjp_x(p, dev(x), dev(sigma), [dev(g), dev(-2.0 * g)])      # one forward, two probes
+    assert len(gxs) == 2 and rel_err(gxs[0], rgx) < TOL and rel_err(gxs[1], -2.0 * rgx) < TOL
 
 
 def test_local_gate_starts_as_the_model_without_it_and_checks_its_window():

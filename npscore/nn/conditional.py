@@ -153,13 +153,24 @@ class NoiseConditionalMLP:
             return self.head_vjp(params[self.n_layers:], sigma, aux, g, need_out=False)[1]
         return self._backward(params, cache, g)[0]
 
-    def _backward(self, params, cache, g):
-        """``(dL/dtheta, dL/dz_0)``: the MLP's grads and the head's, and the MLP's first pre-activation's."""
+    def _backward(self, params, cache, g, param_grads=True):
+        """``(dL/dtheta, dL/dz_0)``: the MLP's grads and the head's, and the MLP's first
+        pre-activation's; without ``param_grads``, ``(None, dL/dz_0)``."""
         values, sigma, _, aux = cache
         n = self.n_layers
         g_out, g_phi = self.head_vjp(params[n:], sigma, aux, g)
-        grads, gz0 = self.mlp._backward(params[:n], values, g_out)
-        return grads + g_phi, gz0
+        grads, gz0 = self.mlp._backward(params[:n], values, g_out, param_grads)
+        return (grads + g_phi if param_grads else None), gz0
+
+    def _vjp_x(self, params, x, cache, g, param_grads):
+        """``(g^T ds/dtheta or None, g^T ds/dx)`` from a :meth:`forward` cache: through the MLP,
+        plus the head's own x-term."""
+        checks.shape(g, x.shape, "g")
+        _, sigma, out, aux = cache
+        grads, gz0 = self._backward(params, cache, g, param_grads)
+        gx = self.input_scale(sigma) * affine_vjp_input(params[0][0][: self.in_dim], gz0) \
+            + self.head_dx(params[self.n_layers:], x, sigma, out, aux, g)
+        return grads, gx
 
     def apply(self, params, x, sigma):
         """``s(x, sigma) : (B, D)``."""
@@ -167,13 +178,13 @@ class NoiseConditionalMLP:
 
     def vjp(self, params, x, sigma, g):
         """``(g^T ds/dtheta, g^T ds/dx)``: through the MLP, plus the head's own x-term."""
-        s, cache = self.forward(params, x, sigma)
-        checks.shape(g, x.shape, "g")
-        _, sigma, out, aux = cache
-        grads, gz0 = self._backward(params, cache, g)
-        gx = self.input_scale(sigma) * affine_vjp_input(params[0][0][: self.in_dim], gz0) \
-            + self.head_dx(params[self.n_layers:], x, sigma, out, aux, g)
-        return grads, gx
+        return self._vjp_x(params, x, self.forward(params, x, sigma)[1], g, True)
+
+    def vjp_x(self, params, x, sigma, gs):
+        """``[g^T ds/dx for g in gs]``: one forward pass and, per ``g``, a reverse pass that forms
+        no parameter gradients (what Hutchinson's trace estimate needs)."""
+        cache = self.forward(params, x, sigma)[1]
+        return [self._vjp_x(params, x, cache, g, False)[1] for g in gs]
 
     def trace_jacobian(self, params, x, sigma):
         """Exact ``tr(ds/dx) : (B,)`` = ``c(sigma) / sigma * tr(d MLP / dh)`` at ``h = c(sigma) x``

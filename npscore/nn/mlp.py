@@ -80,12 +80,15 @@ class MLP:
         W, b = params[-1]
         return affine(h, W, b), values
 
-    def _backward(self, params, values, g):
-        """``(dL/dtheta, dL/dz_0)`` for ``g = dL/ds``."""
+    def _backward(self, params, values, g, param_grads=True):
+        """``(dL/dtheta, dL/dz_0)`` for ``g = dL/ds``; without ``param_grads``, ``(None, dL/dz_0)``."""
         grads = [None] * len(params)
         for l in range(len(params) - 1, 0, -1):
-            grads[l] = affine_vjp_params(values.h[l], g)
+            if param_grads:
+                grads[l] = affine_vjp_params(values.h[l], g)
             g = activation_vjp(values.d[l - 1][0], affine_vjp_input(params[l][0], g))
+        if not param_grads:
+            return None, g
         grads[0] = affine_vjp_params(values.h[0], g)
         return grads, g
 
