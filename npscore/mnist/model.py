@@ -44,6 +44,8 @@ the first pass's denoised image ``x_hat = x + sigma^2 s_0(x, sigma)``, where
 ``s_0`` is the score above without the local term: a pixel's neighbours as
 the model already believes them to be, not as the noise left them.
 """
+from collections import namedtuple
+
 from .. import backend, checks
 from ..nn import NoiseConditionalMLP
 from ..nn.layers import patches, patches_vjp
@@ -51,6 +53,12 @@ from ..nn.layers import patches, patches_vjp
 ACTIVATION = "swish"
 #: what the local gate may read: ``c(sigma) x`` or the first pass's denoised image
 GATE_INPUTS = ("x", "denoised")
+
+
+#: what :meth:`GatedScore.head` keeps for its VJPs: the base's terms ``r, a, s_base`` (second pass),
+#: ``t = tanh(o / B)`` (None when unbounded), the gate's ``(P, gamma, A(sigma))``, the first pass's
+#: ``(r, s_base)`` when the gate reads ``x_hat`` (its slopes are ``a``), and ``var``
+HeadAux = namedtuple("HeadAux", "r a sb t gate first var")
 
 
 class GatedScore(NoiseConditionalMLP):
@@ -123,8 +131,7 @@ class GatedScore(NoiseConditionalMLP):
         return kernel.transpose(0, 2, 1) @ P + (gamma @ a)[:, :, None], (P, gamma, kernel)
 
     def head(self, phi, x, sigma, out):
-        """``e / sigma + sum_k r_k a_k``; aux ``(r, a, s_base, u, tanh(o / B), gate's (P, gamma, A(sigma)),
-        first pass's (r, a, s_base, u) when the gate reads x_hat, var)``."""
+        """``e / sigma + sum_k r_k a_k``, and its :class:`HeadAux`."""
         o = out[:, :self.out_dim]
         t = backend.xp().tanh(o / self.bound) if self.bound else None
         e = self.bound * t if self.bound else o
@@ -133,60 +140,60 @@ class GatedScore(NoiseConditionalMLP):
         if self.window:
             h = self.input_scale(sigma) * x
             if self.gate_input == "denoised":           # x_hat = x + sigma^2 (e / sigma + s_base(x; u))
-                r0, sb0 = self.base.mix(logs, a, u)
-                first = (r0, a, sb0, u)
-                h = x + sigma[:, None] * e + (sigma ** 2)[:, None] * sb0
+                first = self.base.mix(logs, a, u)
+                h = x + sigma[:, None] * e + (sigma ** 2)[:, None] * first[1]
             v, gate = self._gate(phi, h, sigma)
             u = [uk + v[:, k] for k, uk in enumerate(u)]
         r, sb = self.base.mix(logs, a, u)
-        return e / sigma[:, None] + sb, (r, a, sb, u, t, gate, first, var)
+        return e / sigma[:, None] + sb, HeadAux(r, a, sb, t, gate, first, var)
 
-    def _offset_cotangents(self, aux, g):
+    def _offset_cotangents(self, r, a, sb, g):
         """``[g r_k (a_k - s_base)]_k``, since ``d s_base / d u_k = r_k (a_k - s_base)``."""
-        r, a, sb = aux[:3]
         return [g * r[k] * (a[k] - sb) for k in range(self.K - 1)]
 
     def _read_cotangent(self, aux, gv):
         """``g_h = P^T (g_v A(sigma)^T)``: the cotangent of the image the gate read, for the
         stacked offsets' cotangents ``g_v : (B, K - 1, D)``."""
-        return patches_vjp(aux[5][2] @ gv, self.side, self.window)
+        return patches_vjp(aux.gate[2] @ gv, self.side, self.window)
 
     def head_vjp(self, phi, sigma, aux, g, need_out=True):
         """``[g (de/do) / sigma, g r_k (a_k - s_base), ...]`` with ``de/do = 1 - tanh^2(o / B)``
         (1 when unbounded), and the local gate's ``dL/dA_j = gamma_j P^T g_u``, ``dL/da_j = gamma_j sum_d g_u``.
         When the gate reads ``x_hat``, its cotangent ``g_h`` adds ``sigma g_h`` to ``e``'s and
         ``sigma^2 g_h r0_k (a0_k - s0_base)`` to ``u_k``'s (the first pass's terms)."""
-        xp, t = backend.xp(), aux[4]
+        xp, t = backend.xp(), aux.t
         ge = g / sigma[:, None]
         if not self.gated:
             return (ge if t is None else ge * (1.0 - t * t)), []
-        gu, phi_grads = self._offset_cotangents(aux, g), []
+        gu, phi_grads = self._offset_cotangents(aux.r, aux.a, aux.sb, g), []
         if self.window:
             gv = xp.stack(gu, axis=1)
-            P, gamma, _ = aux[5]
+            P, gamma, _ = aux.gate
             gA = gamma.T @ (P @ gv.transpose(0, 2, 1)).reshape(g.shape[0], -1)
             phi_grads = [(gA.reshape(phi[0][0].shape), gamma.T @ gv.sum(axis=2))]
             if not need_out:
                 return None, phi_grads
-            if aux[6] is not None:
+            if aux.first is not None:
                 gh = self._read_cotangent(aux, gv)
                 ge = ge + sigma[:, None] * gh
-                gu = [gk + gd for gk, gd in zip(gu, self._offset_cotangents(aux[6], (sigma ** 2)[:, None] * gh))]
+                r0, sb0 = aux.first
+                g0 = self._offset_cotangents(r0, aux.a, sb0, (sigma ** 2)[:, None] * gh)
+                gu = [gk + gd for gk, gd in zip(gu, g0)]
         ge = ge if t is None else ge * (1.0 - t * t)
         return xp.concatenate([ge] + gu, axis=1), phi_grads
 
     def head_dx(self, phi, x, sigma, out, aux, g):
         """``g * d s_base / dx`` (diagonal) at fixed ``u``, plus the path through the local gate,
         ``c(sigma) g_h`` or, reading ``x_hat``, ``g_h (1 + sigma^2 d s0_base / dx)``."""
-        r, a, sb, var = aux[0], aux[1], aux[2], aux[7]
-        gx = g * self.base.score_dx(r, a, var, sb)
+        gx = g * self.base.score_dx(aux.r, aux.a, aux.var, aux.sb)
         if not self.window:
             return gx
-        gh = self._read_cotangent(aux, backend.xp().stack(self._offset_cotangents(aux, g), axis=1))
-        if aux[6] is None:
+        gu = self._offset_cotangents(aux.r, aux.a, aux.sb, g)
+        gh = self._read_cotangent(aux, backend.xp().stack(gu, axis=1))
+        if aux.first is None:
             return gx + self.input_scale(sigma) * gh
-        r0, a0, sb0, _ = aux[6]
-        return gx + gh * (1.0 + (sigma ** 2)[:, None] * self.base.score_dx(r0, a0, var, sb0))
+        r0, sb0 = aux.first
+        return gx + gh * (1.0 + (sigma ** 2)[:, None] * self.base.score_dx(r0, aux.a, aux.var, sb0))
 
     def trace_jacobian(self, params, x, sigma):
         """Not written out for the gated head: use Hutchinson's estimate
