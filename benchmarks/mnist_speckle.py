@@ -71,7 +71,7 @@ def main():
     x, path = np.clip(backend.to_numpy(x), 0, 1), backend.to_numpy(path)
     sigmas = sig[-1] * (sig[0] / sig[-1]) ** np.linspace(1.0, 1e-3, 1001)[::10]
     iso, lit = run.isolated(x)
-    print(f"{args.n} reverse-SDE samples: speckle {iso.sum() / max(lit.sum(), 1):.4f}, "
+    print(f"{args.n} reverse-SDE samples: speckle {run.speckle(x):.4f}, "
           f"{iso.sum()} isolated pixels, in {(iso.sum(1) > 0).mean():.0%} of the images")
 
     q = (0.1, 0.5, 0.9)
@@ -115,9 +115,9 @@ def main():
         rng = backend.rng(0, 7)
         y = run_sampler("reverse-sde", sde_score(model, params, part), backend.asarray(test) + s0 * rng.normal(
             test.shape, "float32"), rng, sde=part, n_steps=n_steps)
-        iso_y, lit_y = run.isolated(np.clip(backend.to_numpy(y), 0, 1))
-        print(f"{s0:6.2f}  {n_steps:4d} steps: speckle {iso_y.sum() / max(lit_y.sum(), 1):.5f}, "
-              f"in {(iso_y.sum(1) > 0).mean():.1%} of the images")
+        y = np.clip(backend.to_numpy(y), 0, 1)
+        print(f"{s0:6.2f}  {n_steps:4d} steps: speckle {run.speckle(y):.5f}, "
+              f"in {(run.isolated(y)[0].sum(1) > 0).mean():.1%} of the images")
 
 
 if __name__ == "__main__":
