@@ -40,6 +40,25 @@ def mlp(params, x, activation="softplus", c=None):
     return anp.dot(h, W) + b
 
 
+def residual_mlp(params, x, activation="swish", c=None, B=None):
+    """The residual MLP of :mod:`npscore.nn.resmlp`: ``h_0 = [x, sin 2 pi x B, cos 2 pi x B, c]``,
+    ``h = a(h_0 W_in + b_in)``, ``h <- h + a(h W_1 + b_1) W_2 + b_2`` per block, ``s = h W_out + b_out``."""
+    a = ACTIVATIONS[activation]
+    parts = [x] if B is None else [x, anp.sin(2 * anp.pi * anp.dot(x, B)), anp.cos(2 * anp.pi * anp.dot(x, B))]
+    h = anp.concatenate(parts + ([] if c is None else [c]), axis=1)
+    h = a(anp.dot(h, params[0][0]) + params[0][1])
+    for k in range((len(params) - 2) // 2):
+        (W1, b1), (W2, b2) = params[1 + 2 * k], params[2 + 2 * k]
+        h = h + anp.dot(a(anp.dot(h, W1) + b1), W2) + b2
+    W, b = params[-1]
+    return anp.dot(h, W) + b
+
+
+def _net(net, activation):
+    """``net(params, x, c)``, or the MLP with ``activation`` when ``net`` is None."""
+    return net or (lambda p, x, c=None: mlp(p, x, activation, c))
+
+
 def neighbourhoods(h, window):
     """``(B D, window^2)``: each pixel's window of the square images ``h : (B, D)``,
     as one shift matrix per offset, ``h S_(i, j)`` (zero outside the image)."""
@@ -57,8 +76,8 @@ def neighbourhoods(h, window):
 
 
 def noise_conditional(params, x, sigma, activation="softplus", base=None, gated=False, scale_input=False,
-                      sigma_features=0, bound=0.0, window=0, gate_input="x"):
-    """``s(x, sigma) = mlp([x, gamma(sigma)]) / sigma`` with ``sigma : (B,)``, plus the
+                      sigma_features=0, bound=0.0, window=0, gate_input="x", net=None):
+    """``s(x, sigma) = mlp([x, gamma(sigma)]) / sigma`` (``net(params, x, c)`` in place of the mlp) with ``sigma : (B,)``, plus the
     noised score of a factorized mixture ``base = (weights, means, variances)``
     (each ``(D, K)``), taken by autograd from its log-density.
 
@@ -78,7 +97,7 @@ def noise_conditional(params, x, sigma, activation="softplus", base=None, gated=
     ell = anp.log(sigma)[:, None]
     waves = [f(k * anp.pi / 4 * ell) for f in (anp.sin, anp.cos) for k in range(1, sigma_features + 1)]
     gamma = anp.concatenate([ell] + waves, axis=1)
-    out = mlp(params[:len(params) - 1] if window else params, h, activation, gamma)
+    out = _net(net, activation)(params[:len(params) - 1] if window else params, h, gamma)
     e = bound * anp.tanh(out[:, :D] / bound) if bound else out[:, :D]
     s = e / sigma[:, None]
     if base is None:
@@ -111,41 +130,43 @@ def factorized_mixture_log_prob(x, sigma, weights, means, variances, log_weight_
     return anp.sum(top[:, :, 0] + anp.log(anp.sum(anp.exp(logit - top), axis=2)), axis=1)
 
 
-def vjp(params, x, g, activation="softplus", c=None):
-    """``(g^T ds/dparams, g^T ds/dx)`` by reverse mode."""
-    return grad(lambda p, x_: anp.sum(g * mlp(p, x_, activation, c)), argnum=(0, 1))(params, x)
+def vjp(params, x, g, activation="softplus", c=None, net=None):
+    """``(g^T ds/dparams, g^T ds/dx)`` by reverse mode (``net(params, x, c)`` in place of the MLP)."""
+    f = _net(net, activation)
+    return grad(lambda p, x_: anp.sum(g * f(p, x_, c)), argnum=(0, 1))(params, x)
 
 
-def jvp(params, x, v, activation="softplus", c=None):
+def jvp(params, x, v, activation="softplus", c=None, net=None):
     """``(s(x), (ds/dx) v)`` by forward mode (``make_jvp``), ``v : (B, D)``."""
-    return make_jvp(lambda x_: mlp(params, x_, activation, c))(x)(v)
+    return make_jvp(lambda x_: _net(net, activation)(params, x_, c))(x)(v)
 
 
-def jacobian_per_example(params, x, activation="softplus", c=None):
+def jacobian_per_example(params, x, activation="softplus", c=None, net=None):
     """``ds/dx`` for each example, ``(B, D_out, D)``, one ``autograd.jacobian`` each."""
+    f = _net(net, activation)
     out = []
     for b in range(x.shape[0]):
         cb = None if c is None else c[b:b + 1]
-        out.append(jacobian(lambda xb: mlp(params, xb[None, :], activation, cb)[0])(x[b]))
+        out.append(jacobian(lambda xb: f(params, xb[None, :], cb)[0])(x[b]))
     return anp.stack(out)
 
 
-def trace_jacobian(params, x, activation="softplus", c=None):
+def trace_jacobian(params, x, activation="softplus", c=None, net=None):
     """``tr(ds/dx)`` per example: the trace of :func:`jacobian_per_example`."""
-    return anp.array([anp.trace(J) for J in jacobian_per_example(params, x, activation, c)])
+    return anp.array([anp.trace(J) for J in jacobian_per_example(params, x, activation, c, net)])
 
 
-def divergence(params, x, activation="softplus", c=None):
+def divergence(params, x, activation="softplus", c=None, net=None):
     """``tr(ds/dx)`` per example, differentiable: ``sum_i d s_i / d x_i``.
 
     Column ``i`` of each example's Jacobian diagonal comes from one reverse
     pass of ``sum_b s_i(x_b)`` (examples are independent), so this costs D
     reverse passes and can itself be differentiated by autograd.
     """
-    D = x.shape[1]
+    D, f = x.shape[1], _net(net, activation)
     total = 0.0
     for i in range(D):
-        col = elementwise_grad(lambda x_: mlp(params, x_, activation, c)[:, i])(x)
+        col = elementwise_grad(lambda x_: f(params, x_, c)[:, i])(x)
         total = total + col[:, i]
     return total
 
@@ -157,15 +178,15 @@ def esm(params, x, target, activation="softplus"):
         lambda p: 0.5 * anp.mean(anp.sum((mlp(p, x, activation) - target) ** 2, axis=1)))(params)
 
 
-def ism(params, x, activation="softplus"):
+def ism(params, x, activation="softplus", net=None):
     """``(L, dL/dparams)`` of ``mean_b tr(ds/dx)(x_b) + 1/2 ||s(x_b)||^2``."""
     def loss(p):
-        s = mlp(p, x, activation)
-        return anp.mean(divergence(p, x, activation) + 0.5 * anp.sum(s ** 2, axis=1))
+        s = _net(net, activation)(p, x)
+        return anp.mean(divergence(p, x, activation, net=net) + 0.5 * anp.sum(s ** 2, axis=1))
     return value_and_grad(loss)(params)
 
 
-def ssm(params, x, v, activation="softplus", variance_reduction=False):
+def ssm(params, x, v, activation="softplus", variance_reduction=False, net=None):
     """``(L, dL/dparams)`` of sliced SM, ``v : (M, B, D)``.
 
     ``mean_{m,b} v^T (ds/dx) v + 1/2 (v^T s)^2``, or ``+ 1/2 ||s||^2`` with
@@ -174,7 +195,7 @@ def ssm(params, x, v, activation="softplus", variance_reduction=False):
     def loss(p):
         total = 0.0
         for vm in v:
-            s, Jv = make_jvp(lambda x_: mlp(p, x_, activation))(x)(vm)
+            s, Jv = make_jvp(lambda x_: _net(net, activation)(p, x_))(x)(vm)
             second = anp.sum(s ** 2, axis=1) if variance_reduction else anp.sum(vm * s, axis=1) ** 2
             total = total + anp.mean(anp.sum(vm * Jv, axis=1) + 0.5 * second)
         return total / len(v)
@@ -190,14 +211,14 @@ def dsm(params, x, sigma, noise, activation="softplus"):
 
 
 def ncsn(params, x, sigma, noise, activation="softplus", base=None, gated=False, scale_input=False,
-         sigma_features=0, bound=0.0, window=0, gate_input="x"):
+         sigma_features=0, bound=0.0, window=0, gate_input="x", net=None):
     """``(L, dL/dparams)`` of ``mean_b sigma_b^2 1/2 ||s(x~_b, sigma_b) + eps_b / sigma_b||^2``.
 
     ``sigma : (B,)`` is each example's drawn level, ``x~ = x + sigma eps``.
     """
     def loss(p):
         s = noise_conditional(p, x + sigma[:, None] * noise, sigma, activation, base, gated, scale_input,
-                              sigma_features, bound, window, gate_input)
+                              sigma_features, bound, window, gate_input, net)
         return 0.5 * anp.mean(sigma ** 2 * anp.sum((s + noise / sigma[:, None]) ** 2, axis=1))
     return value_and_grad(loss)(params)
 

@@ -2,8 +2,10 @@
 
 =====================  ====================================================
 ``activations``        f, f', f'' of each activation, beside its formula
-``layers``             the affine and activation primitives: forward, VJP, JVP
+``layers``             the primitives (affine, activation, Fourier features, residual block):
+                       forward, VJP, JVP and the VJP of the JVP
 ``mlp``                :class:`MLP`: its passes as loops over the primitives
+``resmlp``             :class:`ResidualMLP`: residual blocks on Fourier features of the input
 ``trace``              the exact Jacobian trace and its gradient
 ``conditional``        :class:`NoiseConditionalMLP`, s(x, sigma)
 =====================  ====================================================
@@ -11,5 +13,6 @@
 from .activations import ACTIVATIONS
 from .conditional import NoiseConditionalMLP
 from .mlp import MLP
+from .resmlp import ResidualMLP
 
-__all__ = ["ACTIVATIONS", "MLP", "NoiseConditionalMLP"]
+__all__ = ["ACTIVATIONS", "MLP", "NoiseConditionalMLP", "ResidualMLP"]

@@ -27,9 +27,8 @@ params ``phi`` (none here) follow the MLP's layers in the params list,
 ``params = [(W_1, b_1), ..., (W_L, b_L)] + phi``.
 """
 from .. import backend, checks
-from .layers import affine_vjp_input
 from .mlp import MLP, check_inputs
-from .trace import trace
+from .resmlp import ResidualMLP
 
 
 def sigma_embedding(sigma, n_features=0):
@@ -57,19 +56,29 @@ class NoiseConditionalMLP:
         Feed ``x / sqrt(1 + sigma^2)`` to the MLP.
     sigma_features : int
         ``F``, the Fourier features of ``log sigma`` in ``gamma``.
+    n_blocks : int, optional
+        With it, the inner network is a :class:`npscore.nn.ResidualMLP` of width ``sizes[1]`` and
+        ``n_blocks`` residual blocks on Fourier features of its input (``fourier_features``,
+        ``fourier_scale``); without it, the MLP of ``sizes``.
     """
 
-    def __init__(self, sizes, activation="softplus", out_width=None, scale_input=False, sigma_features=0):
+    def __init__(self, sizes, activation="softplus", out_width=None, scale_input=False, sigma_features=0,
+                 n_blocks=None, fourier_features=0, fourier_scale=1.0):
         self.scale_input = bool(scale_input)
         self.sigma_features = checks.integer(sigma_features, "sigma_features", 0)
         self.sizes, self.activation = list(sizes), activation
         self.in_dim, self.out_dim = sizes[0], sizes[-1]
-        self.mlp = MLP(list(sizes[:-1]) + [out_width or sizes[-1]], activation,
-                       cond_dim=1 + 2 * self.sigma_features)
+        cond_dim = 1 + 2 * self.sigma_features
+        if n_blocks is None:
+            self.mlp = MLP(list(sizes[:-1]) + [out_width or sizes[-1]], activation, cond_dim=cond_dim)
+        else:
+            self.mlp = ResidualMLP(sizes[0], out_width or sizes[-1], sizes[1], n_blocks, activation, cond_dim,
+                                   fourier_features, fourier_scale)
         self.cond_dim, self.n_layers = self.mlp.cond_dim, len(self.mlp.shapes())
 
     def __repr__(self):
-        return f"{type(self).__name__}({self.sizes}, activation={self.activation!r})"
+        inner = f", inner={self.mlp!r}" if isinstance(self.mlp, ResidualMLP) else ""
+        return f"{type(self).__name__}({self.sizes}, activation={self.activation!r}{inner})"
 
     def init(self, seed, dtype="float64"):
         """Params of the inner MLP (see :meth:`npscore.nn.MLP.init`), then the head's."""
@@ -168,7 +177,7 @@ class NoiseConditionalMLP:
         checks.shape(g, x.shape, "g")
         _, sigma, out, aux = cache
         grads, gz0 = self._backward(params, cache, g, param_grads)
-        gx = self.input_scale(sigma) * affine_vjp_input(params[0][0][: self.in_dim], gz0) \
+        gx = self.input_scale(sigma) * self.mlp._input_vjp(params[:self.n_layers], cache[0], gz0) \
             + self.head_dx(params[self.n_layers:], x, sigma, out, aux, g)
         return grads, gx
 
@@ -192,7 +201,7 @@ class NoiseConditionalMLP:
         sigma = self.sigma_array(x, sigma)
         self.check(params, x, sigma)
         c = self.input_scale(sigma)
-        tr = trace(self.mlp, params[:self.n_layers], c * x, self.condition(sigma))[1]   # checked above
+        tr = self.mlp._trace(params[:self.n_layers], c * x, self.condition(sigma))[1]   # checked above
         return (c[:, 0] if self.scale_input else 1.0) * tr / sigma
 
     def score_fn(self, params):

@@ -114,9 +114,29 @@ class MLP:
         grads[0] = affine_vjp_params(values.h[0], g)
         return grads, g, G
 
-    def _seed(self, params, v):
+    def _out_tangent(self, tangents):
+        """``(ds/dx) v`` from :meth:`_push`'s tangents."""
+        return tangents.dz[-1]
+
+    def _seed(self, params, values, v):
         """``dz_0 = v W_0[:D]`` for x-space tangents ``v : (B, K, D)``."""
         return affine_jvp(v, params[0][0][: self.in_dim])
+
+    def _seed_vjp(self, params, values, v, G0, grads):
+        """Add to ``grads`` the seed's own share, ``dL/dW_0[:D] += sum v^T G0`` for ``G0 = dL/d(dz_0)``."""
+        grads[0][0][: self.in_dim] += affine_tangent_vjp(v, params[0][0][: self.in_dim], G0)[0]
+
+    def _input_vjp(self, params, values, gz0):
+        """dL/dx from ``gz0 = dL/dz_0``: ``gz0 W_0[:D]^T``."""
+        return affine_vjp_input(params[0][0][: self.in_dim], gz0)
+
+    def _trace(self, params, x, c=None, method=None):
+        """``(s, tr(ds/dx))``, unchecked (:func:`npscore.nn.trace.trace`)."""
+        return trace.trace(self, params, x, c, method)
+
+    def _trace_and_vjp(self, params, x, c, w, g=None, method=None):
+        """``(s, tr, grads)``, unchecked (:func:`npscore.nn.trace.trace_and_vjp`)."""
+        return trace.trace_and_vjp(self, params, x, c, w, g, method)
 
     # ------------------------------------------------------------ public passes
     def forward(self, params, x, c=None):
@@ -135,15 +155,15 @@ class MLP:
             raise ValueError(f"v must have shape (B, K, D); got {getattr(v, 'shape', v)!r}")
         checks.shape(v, (x.shape[0], v.shape[1], self.in_dim), "v")
         out, values = self._forward(params, x, c, order=2)
-        tangents = self._push(params, values, self._seed(params, v))
-        return out, tangents.dz[-1], (values, tangents, v)
+        tangents = self._push(params, values, self._seed(params, values, v))
+        return out, self._out_tangent(tangents), (values, tangents, v)
 
     def backward_tangents(self, params, cache, g, G):
         """``dL/dtheta`` of ``L = sum(g * s) + sum(G * (ds/dx) v)`` from a
         :meth:`forward_tangents` cache."""
         values, tangents, v = cache
         grads, _, G0 = self._backward_dual(params, values, tangents, g, G)
-        grads[0][0][: self.in_dim] += affine_tangent_vjp(v, params[0][0][: self.in_dim], G0)[0]
+        self._seed_vjp(params, values, v, G0, grads)
         return grads
 
     def apply(self, params, x, c=None):
@@ -155,8 +175,9 @@ class MLP:
         """``(g^T ds/dtheta, g^T ds/dx)``: params-shaped (summed over B), and ``(B, D)``."""
         self.check(params, x, c)
         checks.shape(g, (x.shape[0], self.out_dim), "g")
-        grads, gz0 = self._backward(params, self._forward(params, x, c)[1], g)
-        return grads, affine_vjp_input(params[0][0][: self.in_dim], gz0)
+        values = self._forward(params, x, c)[1]
+        grads, gz0 = self._backward(params, values, g)
+        return grads, self._input_vjp(params, values, gz0)
 
     def jvp(self, params, x, v, c=None):
         """``(s(x), (ds/dx) v)`` for ``v : (B, D)``, or ``(B, K, D)`` (K tangents each)."""
@@ -173,14 +194,14 @@ class MLP:
     def trace_jacobian(self, params, x, c=None, method=None):
         """Exact ``tr(ds/dx)`` per example, ``(B,)`` (:mod:`npscore.nn.trace`)."""
         self.check(params, x, c)
-        return trace.trace(self, params, x, c, method)[1]
+        return self._trace(params, x, c, method)[1]
 
     def trace_and_vjp(self, params, x, w, g=None, c=None, method=None):
         """``(s, tr, grads)``, grads of ``sum_b w_b tr(ds/dx)(x_b) + sum(g * s)``
         (:func:`npscore.nn.trace.trace_and_vjp`)."""
         self.check(params, x, c)
         checks.shape(w, (x.shape[0],), "w")
-        return trace.trace_and_vjp(self, params, x, c, w, g, method)
+        return self._trace_and_vjp(params, x, c, w, g, method)
 
 
 def check_inputs(model, params, x, c=None):
