@@ -76,9 +76,13 @@ def _cmd_demo(args):
 
 def _cmd_train(args):
     from . import lowdim
-    lowdim.run(args.out, args.data, args.loss, args.sampler, args.steps, args.batch, args.hidden, args.lr,
-               args.seed, args.samples, sigma_max=args.sigma_max, sigma_min=args.sigma_min,
-               n_steps_each=args.steps_each, progress=not args.no_progress)
+    from .config import ModelConfig, RunConfig
+    model = ModelConfig(args.arch, args.hidden, args.blocks, args.activation, args.fourier_features,
+                        args.fourier_scale, args.sigma_features)
+    config = RunConfig(args.data, args.loss, model, args.steps, args.batch, args.lr, args.seed,
+                       n_steps_each=args.steps_each)
+    lowdim.run(args.out, config, args.sampler, args.samples, sigma_max=args.sigma_max, sigma_min=args.sigma_min,
+               progress=not args.no_progress)
     print(f"figures, samples.npz, checkpoint.npz and metrics.json written to {args.out}/")
     return 0
 
@@ -195,6 +199,47 @@ def _mnist_args(p, train=True):
         p.add_argument("--force", action="store_true", help="start over even if OUT/checkpoint.npz exists")
 
 
+def _train_args(p):
+    """``npscore train``'s flags; the defaults are :class:`npscore.config.RunConfig`'s and
+    :class:`npscore.config.ModelConfig`'s, the reasons from ``docs/design/structure.md``."""
+    from .config import ARCHITECTURES, LOSSES, ModelConfig, RunConfig
+    from .sampling import SAMPLERS
+    from .toys import DATASETS
+    run, model = RunConfig(), ModelConfig()
+    _common(p, "train_out")
+    p.add_argument("--data", default=run.data,
+                   help=f"a built-in set ({', '.join(DATASETS)}) or a .npy / .csv file of shape (N, D)")
+    p.add_argument("--loss", default=run.loss, choices=LOSSES, help="the objective")
+    p.add_argument("--sampler", default="all", choices=("all",) + tuple(SAMPLERS),
+                   help="a sampler, or every one the model can drive")
+    p.add_argument("--steps", type=positive_int, default=run.steps,
+                   help="training steps (the precision and recall of the sweep stop improving past it)")
+    p.add_argument("--batch", type=positive_int, default=run.batch, help="examples per step")
+    p.add_argument("--lr", type=positive_float, default=run.lr, help="Adam's learning rate")
+    p.add_argument("--arch", default=model.arch, choices=ARCHITECTURES,
+                   help="resmlp: residual blocks on Fourier features of x, which learn thin structure; "
+                        "mlp: the notes' two-hidden-layer MLP on raw x, which blurs it")
+    p.add_argument("--hidden", type=positive_int, default=model.hidden, help="width H of every layer")
+    p.add_argument("--blocks", type=non_negative_int, default=model.blocks, help="residual blocks (resmlp)")
+    p.add_argument("--activation", default=model.activation, choices=("softplus", "tanh", "elu", "swish"),
+                   help="the activation (smooth: ISM's trace gradient needs a'')")
+    p.add_argument("--fourier-features", type=non_negative_int, default=model.fourier_features,
+                   help="F, the frequencies of the Fourier features of x (resmlp; 0: raw x only), "
+                        "which let the network vary on the data's finest scale")
+    p.add_argument("--fourier-scale", type=positive_float, default=model.fourier_scale,
+                   help="standard deviation of the frequencies, in cycles per unit of x")
+    p.add_argument("--sigma-features", type=non_negative_int, default=model.sigma_features,
+                   help="Fourier features of log sigma the model sees beside log sigma (--loss ncsn, sde-ve, sde-vp)")
+    p.add_argument("--samples", type=positive_int, default=2000, help="samples per sampler")
+    p.add_argument("--sigma-max", type=positive_float, default=None,
+                   help="largest noise level (default: the largest distance between training points)")
+    p.add_argument("--sigma-min", type=positive_float, default=None,
+                   help="smallest noise level (default: half the median nearest-neighbour distance per coordinate)")
+    p.add_argument("--steps-each", type=positive_int, default=run.n_steps_each,
+                   help="annealed Langevin steps per level")
+    p.set_defaults(func=_cmd_train)
+
+
 def build_parser():
     """The ``npscore`` argument parser: every flag typed, helped and defaulted."""
     fmt = argparse.ArgumentDefaultsHelpFormatter
@@ -212,28 +257,8 @@ def build_parser():
     p.add_argument("--equal-weights", action="store_true", help="weights (1/2, 1/2) instead of (1/5, 4/5)")
     p.set_defaults(func=_cmd_demo)
 
-    from .lowdim import LOSSES
-    from .sampling import SAMPLERS
-    from .toys import DATASETS
-    p = sub.add_parser("train", formatter_class=fmt,
-                       help="any objective on low-dimensional data: train, sample with every sampler, measure")
-    _common(p, "train_out")
-    p.add_argument("--data", default="two-modes",
-                   help=f"a built-in set ({', '.join(DATASETS)}) or a .npy / .csv file of shape (N, D)")
-    p.add_argument("--loss", default="ncsn", choices=LOSSES, help="the objective")
-    p.add_argument("--sampler", default="all", choices=("all",) + tuple(SAMPLERS),
-                   help="a sampler, or every one the model can drive")
-    p.add_argument("--steps", type=positive_int, default=10000, help="training steps")
-    p.add_argument("--batch", type=positive_int, default=512, help="examples per step")
-    p.add_argument("--hidden", type=positive_int, default=128, help="width H of the MLP D-H-H-D")
-    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate")
-    p.add_argument("--samples", type=positive_int, default=2000, help="samples per sampler")
-    p.add_argument("--sigma-max", type=positive_float, default=None,
-                   help="largest noise level (default: the largest distance between training points)")
-    p.add_argument("--sigma-min", type=positive_float, default=None,
-                   help="smallest noise level (default: half the median nearest-neighbour distance per coordinate)")
-    p.add_argument("--steps-each", type=positive_int, default=100, help="annealed Langevin steps per level")
-    p.set_defaults(func=_cmd_train)
+    _train_args(sub.add_parser("train", formatter_class=fmt, help="any objective on low-dimensional data: "
+                                                                "train, sample with every sampler, measure"))
 
     p = sub.add_parser("likelihood", formatter_class=fmt,
                        help="exact log-likelihood of held-out data through the probability-flow ODE")

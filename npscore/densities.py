@@ -187,3 +187,41 @@ def two_modes(weights=(0.5, 0.5), dtype="float64"):
     means = backend.asarray([[-1.0, -1.0], [1.0, 1.0]], dtype=dtype)
     return GaussianMixture(backend.asarray(weights, dtype=dtype), means,
                            backend.asarray([0.0625, 0.0625], dtype=dtype))
+
+
+class NoisedEmpirical:
+    """The empirical law of ``points`` convolved with ``N(0, sigma^2 I)``:
+    ``p_sigma(y) = 1/N sum_i N(y; x_i, sigma^2 I)``, with the score
+
+    .. math:: \\nabla \\log p_\\sigma(y) = \\sum_i r_i(y) (x_i - y) / \\sigma^2, \\qquad
+              r_i \\propto \\exp(-\\|y - x_i\\|^2 / 2\\sigma^2),
+
+    the score that denoising score matching on the training set targets at sigma
+    (first report, section 7).
+
+    Parameters
+    ----------
+    points : (N, D)
+    sigma : float
+    """
+
+    def __init__(self, points, sigma):
+        checks.batch(points, None, "points")
+        self.points, self.sigma = points.astype("float64"), checks.positive(sigma, "sigma")
+
+    def score(self, y, chunk=1024):
+        """``grad log p_sigma(y) : (B, D)``."""
+        xp, x, s2 = backend.xp(), self.points, self.sigma ** 2
+        out = []
+        for i in range(0, y.shape[0], chunk):
+            yb = y[i:i + chunk].astype("float64")
+            logits = -0.5 * ((yb * yb).sum(1)[:, None] + (x * x).sum(1)[None, :] - 2.0 * yb @ x.T) / s2
+            r = xp.exp(logits - logits.max(axis=1, keepdims=True))
+            r /= r.sum(axis=1, keepdims=True)
+            out.append((r @ x - yb) / s2)
+        return xp.concatenate(out).astype(y.dtype)
+
+    def sample(self, n, rng):
+        """``n`` draws: a uniformly chosen point plus ``sigma`` times standard noise."""
+        idx = rng.integers(self.points.shape[0], (n,))
+        return self.points[idx] + self.sigma * rng.normal((n, self.points.shape[1]), "float64")

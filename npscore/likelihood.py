@@ -19,22 +19,6 @@ data minus the data's entropy estimates KL(p || p_theta).
 import math
 
 from . import backend, checks
-from .sde import VESDE, VPSDE
-
-
-def _div_drift(sde, t, D):
-    """``div f(x, t) : (B,)``."""
-    if isinstance(sde, VPSDE):
-        return -0.5 * D * sde.beta(t)
-    return 0.0 * t
-
-
-def prior_log_prob(sde, x):
-    """``log p_1(x)`` of the SDE's prior: N(0, sigma_max^2 I) (VE) or N(0, I) (VP)."""
-    xp = backend.xp()
-    s2 = sde.sigma_max ** 2 if isinstance(sde, VESDE) else 1.0
-    D = x.shape[1]
-    return -0.5 * (x * x).sum(axis=1) / s2 - 0.5 * D * math.log(2 * math.pi * s2) + 0.0 * xp.zeros(x.shape[0])
 
 
 def exact_trace(model, params, sde):
@@ -69,7 +53,7 @@ def ode_log_prob(score, trace, sde, x, n_steps=200, t_min=1e-3, prior=None, prog
     n_steps : int
         Heun steps from ``t_min`` to 1.
     prior : callable, optional
-        ``log p_1``; default the SDE's prior (:func:`prior_log_prob`).
+        ``log p_1``; default the SDE's prior (:meth:`npscore.sde.SDE.prior_log_prob`).
 
     Returns
     -------
@@ -84,11 +68,11 @@ def ode_log_prob(score, trace, sde, x, n_steps=200, t_min=1e-3, prior=None, prog
     B, D = x.shape
     dt = (1.0 - t_min) / n_steps
 
+    velocity = sde.reverse_drift(score, probability_flow=True)
+
     def rates(y, t):
         tt = xp.full((B,), t, dtype=y.dtype)
-        g2 = sde.diffusion(tt) ** 2
-        velocity = sde.drift(y, tt) - 0.5 * g2[:, None] * score(y, tt)
-        return velocity, _div_drift(sde, tt, D)[None] - 0.5 * g2[None] * trace(y, tt)
+        return velocity(y, tt), sde.div_drift(tt, D)[None] - 0.5 * sde.diffusion(tt)[None] ** 2 * trace(y, tt)
 
     integral = 0.0
     for k in tqdm(range(n_steps), desc="likelihood ODE", disable=not progress, mininterval=0.5):
@@ -99,7 +83,7 @@ def ode_log_prob(score, trace, sde, x, n_steps=200, t_min=1e-3, prior=None, prog
         x = x + 0.5 * dt * (v0 + v1)                     # Heun on (x, log p)
         integral = integral + 0.5 * dt * (d0 + d1)
     checks.finite(x, "the ODE's end point", "; the score is not finite along the path")
-    end = prior(x) if prior is not None else prior_log_prob(sde, x)
+    end = prior(x) if prior is not None else sde.prior_log_prob(x)
     return end[None] + integral
 
 
@@ -133,29 +117,24 @@ def _held_out(checkpoint, data, n, rng):
     float64 params, ``n`` held-out points (MNIST test, dequantised), the data's mixture or None,
     and the log-density at t = 1 (None: the SDE's prior)."""
     from . import io
-    from .toys import load
+    from .sde import VESDE
     config = io.read_json_array(checkpoint, io.read_npz(checkpoint, ("config",), "an npscore checkpoint"))
-    if "base" in config:                                 # an MNIST checkpoint
+    if "base" in config:                                 # an MNIST checkpoint (its config: npscore.mnist.run)
         from .mnist import run
         from .mnist.idx import load_mnist
         model, params, config = run.load_model(checkpoint)
         x = load_mnist(data, "test", dtype="float64", dequantize=True, rng=rng)[0][:n]
         params = [(W.astype("float64"), b.astype("float64")) for W, b in params]
         return model, params, VESDE(config["sigmas"][-1], config["sigmas"][0]), x, None, None
-    if not config.get("conditional"):
-        raise ValueError(f"{checkpoint}: a model trained with --loss {config.get('loss')} has no noise levels; "
+    from .lowdim import load_fitted, split
+    fitted, mixture = load_fitted(checkpoint, data, dtype="float64")
+    config = fitted.config
+    if not config.conditional:
+        raise ValueError(f"{checkpoint}: a model trained with --loss {config.loss} has no noise levels; "
                          "the likelihood needs --loss ncsn, sde-ve or sde-vp")
-    from .lowdim import prior_gaussian, split
-    from .nn import NoiseConditionalMLP
-    data = data or config["data"]
-    n_train, seed = config.get("n_train", 20000), config.get("seed", 0)
-    x = split(data, n_train, n, seed)[1][:n].astype("float64")
-    H = config["hidden"]
-    model = NoiseConditionalMLP([x.shape[1], H, H, x.shape[1]], scale_input=True)
-    params = io.load_checkpoint(checkpoint, model, dtype="float64")[0]
-    sde = VPSDE() if config["loss"] == "sde-vp" else VESDE(config["sigma_min"], config["sigma_max"])
-    prior = prior_gaussian(sde, load(data, n_train, seed)[0]).log_prob
-    return model, params, sde, x, load(data, 2, 0)[1], prior
+    x = split(data or config.data, config.n_train, n, config.seed)[1][:n].astype("float64")
+    prior = fitted.sde.prior_fit(fitted.x.astype("float64")).log_prob
+    return fitted.model, fitted.params, fitted.sde, x, mixture, prior
 
 
 def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4, seed=0, progress=True):

@@ -22,23 +22,23 @@ exact score is known; figures and ``metrics.json`` go to ``out``.
 """
 import os
 import time
+from collections import namedtuple
 
 from . import backend, checks, io, losses, metrics, schedules
-from .densities import Gaussian
-from .nn import MLP, NoiseConditionalMLP
+from .config import CONDITIONAL, LOSSES, RunConfig
+from .densities import NoisedEmpirical
 from .optim import Adam
 from .sampling import SAMPLERS, run as run_sampler, sde_score
-from .sde import VESDE, VPSDE
 from .toys import DATASETS, load
 from .training import fit
 
-LOSSES = ("esm", "ism", "ssm", "ssm-vr", "dsm", "ncsn", "sde-ve", "sde-vp")
-CONDITIONAL = ("ncsn", "sde-ve", "sde-vp")
-#: the corrector's signal-to-noise ratio here (score_sde's 0.16, set for CIFAR-10, over-disperses
-#: 2-D samples to 3-5 times the energy floor; 0.03 stays within it)
+#: the corrector's signal-to-noise ratio here, in place of score_sde's 0.16 (set for CIFAR-10),
+#: which over-disperses 2-D samples (``benchmarks/README.md``)
 SNR = 0.03
 #: the working precision of ``npscore train``
 DTYPE = "float32"
+#: the trained model a sampler drives: its config, schedule, SDE and the training data
+Fitted = namedtuple("Fitted", "config model params schedule sde x")
 
 
 def samplers_for(loss):
@@ -88,58 +88,51 @@ def _langevin_start(x, n, rng):
     return lo + (hi - lo) * rng.uniform((n, x.shape[1]), dtype=x.dtype), 0.02 * float(x.std(axis=0).mean()) ** 2
 
 
-def _sample_all(names, model, params, loss, schedule, sde, x, n, seed, n_steps_each, progress=False):
-    """Each sampler's ``(n, D)`` output, from the prior (SDE samplers and annealed
-    Langevin) or from uniform starts over the data's box (plain Langevin)."""
+def _sample_all(names, fitted, n, seed, progress=False):
+    """``(samples, trajectories)``: each sampler's ``(n, D)`` output (or ``(None, seconds, error)``
+    where it diverged), from the prior (SDE samplers, annealed Langevin) or from uniform starts
+    over the data's box (plain Langevin); annealed Langevin's paths."""
     rng = backend.rng(seed, 10 ** 6)
-    box, step = _langevin_start(x, n, rng)
-    out = {"trajectories": None}
+    box, step = _langevin_start(fitted.x, n, rng)
+    out, paths = {}, None
     for name in names:
         t = time.time()
         try:
             with backend.quiet():                      # a divergence is raised by the guard and reported
-                out[name] = (_one_sampler(name, model, params, loss, schedule, sde, x, n, rng, box, step,
-                                          n_steps_each, out, progress), time.time() - t)
+                xs = _one_sampler(name, fitted, n, rng, box, step, progress)
                 backend.synchronize()
         except FloatingPointError as exc:              # one sampler diverging is a result, not a crash
             out[name] = (None, time.time() - t, str(exc))
-    return out
+            continue
+        if name == "annealed-langevin":
+            xs, paths = xs
+        out[name] = (xs, time.time() - t)
+    return out, paths
 
 
-def _one_sampler(name, model, params, loss, schedule, sde, x, n, rng, box, step, n_steps_each, out, progress):
-    """One sampler's ``(n, D)`` output (annealed Langevin also leaves its paths in ``out``)."""
+def _one_sampler(name, fitted, n, rng, box, step, progress):
+    """One sampler's ``(n, D)`` output (annealed Langevin's with its recorded paths)."""
+    config, model, params, schedule, sde, x = fitted
     if name == "langevin":
-        if loss in CONDITIONAL:
+        if config.conditional:
             t_min = backend.xp().asarray([1e-3])
-            smallest = schedule.sigmas[-1] if loss != "sde-vp" else float(sde.marginal(t_min)[1][0])
+            smallest = schedule.sigmas[-1] if config.loss != "sde-vp" else float(sde.marginal(t_min)[1][0])
             score = lambda y, s=smallest, f=model.score_fn(params): f(y, s)          # noqa: E731
         else:
             score = lambda y, p=params: model.apply(p, y)                             # noqa: E731
         return run_sampler(name, score, box, rng, step=step, n_steps=1000, progress=progress)
     if name == "annealed-langevin":
         x1 = schedule.sigmas[0] * rng.normal((n, x.shape[1]), x.dtype)
-        x_out, out["trajectories"] = run_sampler(name, model.score_fn(params), x1, rng, sigmas=schedule.sigmas,
-                                                 step_scale=schedule.step_scale, n_steps_each=n_steps_each,
-                                                 record_every=n_steps_each, progress=progress)
-        return x_out
+        return run_sampler(name, model.score_fn(params), x1, rng, sigmas=schedule.sigmas,
+                           step_scale=schedule.step_scale, n_steps_each=config.n_steps_each,
+                           record_every=config.n_steps_each, progress=progress)
     options = {"snr": SNR, "progress": progress} if name == "predictor-corrector" else {"progress": progress}
     return run_sampler(name, sde_score(model, params, sde), prior_sample(sde, x, n, rng), rng, sde=sde, **options)
 
 
-def prior_gaussian(sde, x):
-    """The Gaussian with the first two moments of p_1, the data pushed to t = 1:
-    ``N(mean x, Cov x + sigma_max^2 I)`` for the VE SDE (its own prior
-    ``N(0, sigma_max^2 I)`` misses the data's mean and spread, which the
-    deterministic probability flow carries into its samples), ``N(0, I)`` for VP."""
-    xp = backend.xp()
-    if isinstance(sde, VPSDE):
-        return Gaussian(xp.zeros(x.shape[1]), xp.eye(x.shape[1]))
-    return Gaussian.fit(x, sde.sigma_max ** 2)
-
-
 def prior_sample(sde, x, n, rng):
-    """``(n, D)`` starts for the SDE samplers from :func:`prior_gaussian`."""
-    return prior_gaussian(sde, x).sample(n, rng).astype(x.dtype)
+    """``(n, D)`` starts for the SDE samplers from :meth:`npscore.sde.SDE.prior_fit`."""
+    return sde.prior_fit(x).sample(n, rng).astype(x.dtype)
 
 
 def split(data, n_train, n_held_out, seed):
@@ -153,35 +146,74 @@ def split(data, n_train, n_held_out, seed):
 
 def schedule_for(x, n_steps_each, sigma_max=None, sigma_min=None, sigmas=None, step_scale=None):
     """The schedule of :func:`npscore.schedules.from_data`, or the given ``sigmas``."""
-    if sigmas is None:
+    if not sigmas:
         return schedules.from_data(x, n_steps_each, sigma_max, sigma_min)
     levels = checks.sigmas(sigmas)
     eps = step_scale or schedules.step_scale(levels[0] / levels[1], n_steps_each, levels[-1])
     return schedules.Schedule(tuple(levels), eps, levels[0], levels[-1], levels[0] / levels[1])
 
 
-def _floor(data, x, n, seed, draws):
+def _schedule_of(config):
+    """The :class:`npscore.schedules.Schedule` a config records."""
+    levels = tuple(config.sigmas)
+    return schedules.Schedule(levels, config.step_scale, levels[0], levels[-1], levels[0] / levels[1])
+
+
+def _draws(data, x):
+    """``sample(m, rng)``: fresh draws of a built-in set, or draws with replacement from a file's rows."""
     if data in DATASETS:
-        return metrics.energy_floor(lambda m, r: load(data, m, int(r.integers(2 ** 31, (1,))[0]))[0], n,
-                                    backend.rng(seed, 7), draws)
-    return metrics.energy_floor(lambda m, r: x[r.integers(x.shape[0], (m,))], min(n, x.shape[0]),
-                                backend.rng(seed, 7), draws)
+        return lambda m, r: load(data, m, int(r.integers(2 ** 31, (1,))[0]), DTYPE)[0]
+    return lambda m, r: x[r.integers(x.shape[0], (m,))]
 
 
-def _exact_rows(mixture, model, params, loss, schedule, x, n, seed):
-    """Plain Langevin with the exact score (the sampler's own limit), and the learned
-    score's relative error against the exact noised score at a few levels."""
-    rng = backend.rng(seed, 11)
-    box, step = _langevin_start(x, n, rng)
-    exact = run_sampler("langevin", mixture.score, box, rng, step=step, n_steps=1000)
+def _floors(data, x, n, seed, draws):
+    """The energy distance's and the precision / recall's floors: data against data."""
+    sample, n = _draws(data, x), min(n, x.shape[0]) if data not in DATASETS else n
+    mean, std = metrics.energy_floor(sample, n, backend.rng(seed, 7), draws)
+    precision, recall = metrics.precision_recall_floor(sample, n, backend.rng(seed, 8), K_NEIGHBOURS,
+                                                       min(draws, 5))
+    return {"energy": {"mean": mean, "std": std, "draws": draws},
+            "precision_recall": {"precision": precision, "recall": recall, "k": K_NEIGHBOURS, "draws": min(draws, 5)}}
+
+
+#: k of the k-nearest-neighbour precision and recall
+K_NEIGHBOURS = 5
+#: the noise level of the reported score error
+SCORE_ERROR_SIGMA = 0.1
+
+
+def _score_errors(fitted, mixture, n, seed):
+    """The learned score's error relative to the exact noised score: of the mixture where the data
+    is one, else of the training set's empirical law, at sigma = 0.1 (and, for mixtures, at a few
+    levels of the schedule). ``{}`` for a model without noise levels."""
+    config, model, params, schedule, sde, x = fitted
+    if config.loss not in ("ncsn", "sde-ve"):
+        return {}
+    rng, score = backend.rng(seed, 11), model.score_fn(params)
+    levels = (SCORE_ERROR_SIGMA,)
+    if mixture is not None:
+        levels += schedule.sigmas[:: max(1, len(schedule.sigmas) // 6)] + (schedule.sigmas[-1],)
     errors = {}
-    if loss in CONDITIONAL and loss != "sde-vp":
-        score = model.score_fn(params)
-        for s in schedule.sigmas[:: max(1, len(schedule.sigmas) // 6)] + (schedule.sigmas[-1],):
-            p_s = mixture.noised(s)
-            mse, scale = metrics.score_mse(lambda y, s=s: score(y, s), p_s.score, p_s.sample(2000, rng))
-            errors[f"{s:.4g}"] = mse / scale
-    return exact, errors
+    for s in sorted(set(levels), reverse=True):
+        p_s = mixture.noised(s) if mixture is not None else NoisedEmpirical(x[:5000], s)
+        y = p_s.sample(2000, rng).astype(x.dtype)
+        mse, scale = metrics.score_mse(lambda y, s=s: score(y, s), p_s.score, y)
+        errors[f"{s:.4g}"] = mse / scale
+    return errors
+
+
+def _held_out_nll(fitted, held_out, n=500, n_steps=100):
+    """Mean held-out NLL (nats) through the probability-flow ODE with the exact trace, for a model
+    the ODE can drive; None otherwise."""
+    from . import likelihood
+    config, model, params, _, sde, x = fitted
+    if not config.conditional:
+        return None
+    p64 = [tuple(a.astype("float64") for a in layer) for layer in params]
+    y = held_out[:n].astype("float64")
+    lp = likelihood.ode_log_prob(sde_score(model, p64, sde), likelihood.exact_trace(model, p64, sde), sde, y,
+                                 n_steps, prior=sde.prior_fit(x.astype("float64")).log_prob)
+    return -backend.to_float(lp.mean())
 
 
 def _measure(samples, held_out, mixture):
@@ -190,65 +222,89 @@ def _measure(samples, held_out, mixture):
         if xs is None:
             rows[name] = {"error": error[0], "seconds": secs}
             continue
-        rows[name] = {"energy_distance": metrics.energy_distance(xs, held_out), "seconds": secs}
+        precision, recall = metrics.precision_recall(xs, held_out, K_NEIGHBOURS)
+        rows[name] = {"precision": precision, "recall": recall,
+                      "energy_distance": metrics.energy_distance(xs, held_out), "seconds": secs}
         if mixture is not None:
             rows[name]["mode_fractions"] = metrics.mode_fractions(mixture, xs)
     return rows
 
 
-def run(out, data="two-modes", loss="ncsn", sampler="all", steps=10000, batch=512, hidden=128, lr=1e-3,
-        seed=0, n_samples=2000, n_train=20000, sigma_max=None, sigma_min=None, n_steps_each=100,
-        sigmas=None, step_scale=None, floor_draws=20, progress=True, log=print):
-    """Train ``loss`` on ``data``, sample, measure, draw; returns the metrics (also ``metrics.json``).
+def fit_config(config, x, mixture=None, sigma_max=None, sigma_min=None, progress=True):
+    """Train ``config`` on ``x``: returns the :class:`Fitted` model (the config now holding its
+    schedule), the optimiser state and the loss curve."""
+    schedule = schedule_for(x, config.n_steps_each, sigma_max, sigma_min, config.sigmas, config.step_scale or None)
+    config = config.replace(sigmas=tuple(schedule.sigmas), step_scale=schedule.step_scale)
+    model, sde = config.build_model(x.shape[1]), config.build_sde()
+    _, state, curve = fit(_loss_fn(config.loss, model, x, config.batch, schedule, sde, mixture),
+                          model.init(config.seed, DTYPE), Adam(lr=config.lr), config.steps, config.seed, ema=0.999,
+                          progress=progress, desc=f"{config.loss} on {os.path.basename(str(config.data))}")
+    return Fitted(config, model, state["ema"], schedule, sde, x), state, curve
 
-    The schedule comes from the data unless ``sigmas`` (and ``step_scale``) are given.
+
+def run(out, config=None, sampler="all", n_samples=2000, sigma_max=None, sigma_min=None, floor_draws=20,
+        progress=True, log=print, **settings):
+    """Train ``config`` (a :class:`npscore.config.RunConfig`, or one made from ``settings``), sample,
+    measure, draw; returns the metrics (also ``metrics.json``).
+
+    The schedule comes from the data unless ``config.sigmas`` (and ``step_scale``) are given.
     """
     t0 = time.time()
+    config = config or RunConfig(**settings)
     io.writable_folder(out, "--out")
     io.clean_stale(out)
-    x, held_out, mixture = split(data, n_train, n_samples, seed)
-    check_args(data, loss, sampler, mixture is not None)
-    schedule = schedule_for(x, n_steps_each, sigma_max, sigma_min, sigmas, step_scale)
+    x, held_out, mixture = split(config.data, config.n_train, n_samples, config.seed)
+    check_args(config.data, config.loss, sampler, mixture is not None)
+    fitted, state, curve = fit_config(config, x, mixture, sigma_max, sigma_min, progress)
+    config, schedule = fitted.config, fitted.schedule
     log(f"schedule: {len(schedule.sigmas)} levels from sigma_1 = {schedule.sigma_max:.4g} to sigma_L = "
         f"{schedule.sigma_min:.4g} (ratio {schedule.ratio:.4f}), annealed Langevin step scale "
-        f"{schedule.step_scale:.3g} for T = {n_steps_each}")
-    sde = VPSDE() if loss == "sde-vp" else VESDE(schedule.sigma_min, schedule.sigma_max)
-    sizes = [x.shape[1], hidden, hidden, x.shape[1]]
-    model = NoiseConditionalMLP(sizes, scale_input=True) if loss in CONDITIONAL else MLP(sizes)
-    _, state, curve = fit(_loss_fn(loss, model, x, batch, schedule, sde, mixture), model.init(seed, DTYPE),
-                          Adam(lr=lr), steps, seed, ema=0.999, progress=progress,
-                          desc=f"{loss} on {os.path.basename(str(data))}")
-    params, t_train = state["ema"], time.time() - t0
-    names = samplers_for(loss) if sampler == "all" else [sampler] if isinstance(sampler, str) else list(sampler)
-    samples = _sample_all(names, model, params, loss, schedule, sde, x, n_samples, seed, n_steps_each, progress)
-    paths = samples.pop("trajectories")
-    result = {"data": str(data), "loss": loss, "steps": steps, "seed": seed, "backend": backend.name(),
-              "n_samples": n_samples, "schedule": {"sigmas": list(schedule.sigmas), "step_scale": schedule.step_scale,
-                                                   "ratio": schedule.ratio, "n_steps_each": n_steps_each},
+        f"{schedule.step_scale:.3g} for T = {config.n_steps_each}")
+    t_train = time.time() - t0
+    names = samplers_for(config.loss) if sampler == "all" else [sampler] if isinstance(sampler, str) else list(sampler)
+    samples, paths = _sample_all(names, fitted, n_samples, config.seed, progress)
+    result = {"data": str(config.data), "loss": config.loss, "steps": config.steps, "seed": config.seed,
+              "backend": backend.name(), "n_samples": n_samples, "model": config.to_dict()["model"],
+              "schedule": {"sigmas": list(schedule.sigmas), "step_scale": schedule.step_scale,
+                           "ratio": schedule.ratio, "n_steps_each": config.n_steps_each},
               "final_loss": sum(curve[-100:]) / len(curve[-100:]), "seconds": {"train": t_train}}
-    mean, std = _floor(data, x, n_samples, seed, floor_draws)
-    result["energy_floor"] = {"mean": mean, "std": std, "draws": floor_draws}
+    floors = _floors(config.data, x, n_samples, config.seed, floor_draws)
+    result["energy_floor"], result["precision_recall_floor"] = floors["energy"], floors["precision_recall"]
     if mixture is not None:
-        exact, errors = _exact_rows(mixture, model, params, loss, schedule, x, n_samples, seed)
-        samples["langevin, exact score"] = (exact, 0.0)
+        rng = backend.rng(config.seed, 11)
+        box, step = _langevin_start(x, n_samples, rng)
+        samples["langevin, exact score"] = (run_sampler("langevin", mixture.score, box, rng, step=step,
+                                                        n_steps=1000), 0.0)
         result["true_weights"] = [float(w) for w in backend.to_numpy(mixture.weights)]
-        result.update({"score_error_relative": errors} if errors else {})
+    errors = _score_errors(fitted, mixture, n_samples, config.seed)
+    result.update({"score_error_relative": errors} if errors else {})
+    nll = _held_out_nll(fitted, held_out)
+    result.update({"held_out_nll": nll} if nll is not None else {})
     result["samplers"] = _measure(samples, held_out, mixture)
     samples = {k: v for k, v in samples.items() if v[0] is not None}
     io.atomic_savez(os.path.join(out, "samples.npz"), {k.replace("-", "_"): backend.to_numpy(v[0])
                                                        for k, v in samples.items()})
-    io.save_checkpoint(os.path.join(out, "checkpoint.npz"), params, state, curve,
-                       {"data": str(data), "loss": loss, "hidden": hidden, "sigma_max": schedule.sigma_max,
-                        "sigma_min": schedule.sigma_min, "conditional": loss in CONDITIONAL,
-                        "sigmas": list(schedule.sigmas), "step_scale": schedule.step_scale,
-                        "n_steps_each": n_steps_each, "seed": seed, "n_train": n_train})
+    io.save_checkpoint(os.path.join(out, "checkpoint.npz"), fitted.params, state, curve, config.to_dict())
     if x.shape[1] == 2:
         from . import plotting
-        plotting.lowdim_figures(out, model, params, loss, schedule, x, mixture, samples, curve, paths)
+        plotting.lowdim_figures(out, fitted.model, fitted.params, config.loss, schedule, x, mixture, samples,
+                                curve, paths)
     result["seconds"]["total"] = time.time() - t0
     io.atomic_write_json(os.path.join(out, "metrics.json"), result)
     summary(result, log)
     return result
+
+
+def load_fitted(checkpoint, data=None, dtype=None):
+    """``(Fitted, mixture)`` of a checkpoint written by :func:`run` (``data`` in place of the
+    recorded data; params in ``dtype``, default as saved)."""
+    config = RunConfig.from_json(io.read_json_array(checkpoint, io.read_npz(checkpoint, ("config",),
+                                                                             "an npscore train checkpoint")),
+                                 checkpoint)
+    x, mixture = load(data or config.data, config.n_train, config.seed, DTYPE)
+    model = config.build_model(x.shape[1])
+    params = io.load_checkpoint(checkpoint, model, dtype=dtype)[0]
+    return Fitted(config, model, params, _schedule_of(config), config.build_sde(), x), mixture
 
 
 def resample(checkpoint, seed, n=2000, sampler="all"):
@@ -259,36 +315,29 @@ def resample(checkpoint, seed, n=2000, sampler="all"):
     dict
         sampler name -> ``(n, D)`` samples (None where the sampler diverged).
     """
-    config = io.read_json_array(checkpoint, io.read_npz(checkpoint, ("config",), "an npscore train checkpoint"))
-    x, _ = load(config["data"], config.get("n_train", 20000), config.get("seed", 0), DTYPE)
-    sizes = [x.shape[1], config["hidden"], config["hidden"], x.shape[1]]
-    loss = config["loss"]
-    model = NoiseConditionalMLP(sizes, scale_input=True) if loss in CONDITIONAL else MLP(sizes)
-    params = io.load_checkpoint(checkpoint, model)[0]
-    schedule = schedules.Schedule(tuple(config["sigmas"]), config["step_scale"], config["sigma_max"],
-                                  config["sigma_min"], config["sigmas"][0] / config["sigmas"][1])
-    sde = VPSDE() if loss == "sde-vp" else VESDE(schedule.sigma_min, schedule.sigma_max)
-    names = samplers_for(loss) if sampler == "all" else [sampler]
-    out = _sample_all(names, model, params, loss, schedule, sde, x, n, seed, config["n_steps_each"])
-    out.pop("trajectories")
-    return {k: v[0] for k, v in out.items()}
+    fitted = load_fitted(checkpoint)[0]
+    names = samplers_for(fitted.config.loss) if sampler == "all" else [sampler]
+    return {k: v[0] for k, v in _sample_all(names, fitted, n, seed)[0].items()}
 
 
 def summary(m, log=print):
     """Print the table of :func:`run`'s metrics."""
-    fl = m["energy_floor"]
+    fl, pr = m["energy_floor"], m["precision_recall_floor"]
     log(f"{m['data']}: --loss {m['loss']}, {m['steps']} steps, backend {m['backend']}, final loss {m['final_loss']:.4g}")
-    log(f"  {'sampler':<22}{'energy distance':>16}{'x floor':>9}  mode fractions")
+    log(f"  {'sampler':<22}{'precision':>10}{'recall':>8}{'energy distance':>17}{'x floor':>9}  mode fractions")
     for name, r in m["samplers"].items():
         if "error" in r:
-            log(f"  {name:<22}{'diverged':>16}  ({r['error'].split(';')[0]})")
+            log(f"  {name:<22}{'diverged':>10}  ({r['error'].split(';')[0]})")
             continue
         fr = ", ".join(f"{v:.3f}" for v in r.get("mode_fractions", []))
-        log(f"  {name:<22}{r['energy_distance']:16.4f}{r['energy_distance'] / fl['mean']:9.1f}  {fr}")
+        log(f"  {name:<22}{r['precision']:10.3f}{r['recall']:8.3f}{r['energy_distance']:17.4f}"
+            f"{r['energy_distance'] / fl['mean']:9.1f}  {fr}")
+    log(f"  {'floor (data vs data)':<22}{pr['precision']:10.3f}{pr['recall']:8.3f}{fl['mean']:17.4f}"
+        f"  (k = {pr['k']}; energy {fl['draws']} draws, +- {fl['std']:.4f})")
     if "true_weights" in m:
-        log(f"  {'true weights':<47}{', '.join(f'{w:.3f}' for w in m['true_weights'])}")
+        log(f"  {'true weights':<66}{', '.join(f'{w:.3f}' for w in m['true_weights'])}")
     if "score_error_relative" in m:
         log("  score error vs the exact noised score, relative: " +
             ", ".join(f"{s}: {v:.3f}" for s, v in m["score_error_relative"].items()))
-    log(f"  floor (data vs data, {fl['draws']} draws): {fl['mean']:.4f} +- {fl['std']:.4f}; "
-        f"train {m['seconds']['train']:.1f}s")
+    nll = f"held-out NLL {m['held_out_nll']:.4f} nats (probability-flow ODE, exact trace); " if "held_out_nll" in m else ""
+    log(f"  {nll}train {m['seconds']['train']:.1f}s")

@@ -1,5 +1,6 @@
-"""Sample-quality metrics: energy distance and its floor, mode fractions, score
-error, and the Frechet distance of two Gaussians (classifier-FID's core)."""
+"""Sample-quality metrics: energy distance and its floor, k-nearest-neighbour
+precision and recall, mode fractions, score error, and the Frechet distance of
+two Gaussians (classifier-FID's core)."""
 from . import backend, checks
 
 
@@ -47,6 +48,75 @@ def energy_floor(sample, n, rng, draws=20):
     np = backend.host
     vals = np.array([energy_distance(sample(n, rng), sample(n, rng)) for _ in range(checks.integer(draws, "draws"))])
     return float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+
+
+def _squared_distances(a, b):
+    return backend.xp().maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
+
+
+def _knn_radii(x, k, chunk=2048):
+    """Each row's squared distance to its k-th nearest other row of ``x``."""
+    xp = backend.xp()
+    out = []
+    for i in range(0, x.shape[0], chunk):
+        d2 = _squared_distances(x[i:i + chunk], x)
+        out.append(xp.partition(d2, k, axis=1)[:, k])       # index 0 is the row itself (distance 0)
+    return xp.concatenate(out)
+
+
+def _covered(y, x, radii, chunk=2048):
+    """The fraction of rows of ``y`` inside the ball ``||y - x_i||^2 <= radii_i`` of some row of ``x``."""
+    xp = backend.xp()
+    inside = 0
+    for i in range(0, y.shape[0], chunk):
+        inside += int((_squared_distances(y[i:i + chunk], x) <= radii[None, :]).any(axis=1).sum())
+    return inside / y.shape[0]
+
+
+def precision_recall(samples, data, k=5):
+    """k-nearest-neighbour precision and recall (Kynkaanniemi et al. 2019).
+
+    The data's manifold is the union of the balls around each data point of
+    radius its distance to its k-th nearest other data point; precision is the
+    fraction of samples inside it. Recall is the reverse: the fraction of data
+    points inside the samples' manifold. A blurred model spills outside the
+    data (low precision); a collapsed one misses part of it (low recall).
+    Read both against their floor, data against data (:func:`precision_recall_floor`).
+
+    Parameters
+    ----------
+    samples : (N, D)
+    data : (M, D)
+    k : int
+        ``1 <= k < min(N, M)``.
+
+    Returns
+    -------
+    (float, float)
+        ``(precision, recall)``, each in [0, 1].
+    """
+    checks.batch(samples, None, "samples")
+    checks.batch(data, samples.shape[1], "data")
+    k = checks.integer(k, "k")
+    if k >= min(samples.shape[0], data.shape[0]):
+        raise ValueError(f"k must be below the number of samples and of data points, "
+                         f"{min(samples.shape[0], data.shape[0])}; got {k}")
+    if not (bool(backend.xp().isfinite(samples).all()) and bool(backend.xp().isfinite(data).all())):
+        raise ValueError("samples and data must be finite; got NaN or inf")
+    x, y = samples.astype("float64"), data.astype("float64")
+    return _covered(x, y, _knn_radii(y, k)), _covered(y, x, _knn_radii(x, k))
+
+
+def precision_recall_floor(sample, n, rng, k=5, draws=5):
+    """Mean precision and recall of independent pairs of ``n`` draws of ``sample(n, rng)``:
+    what a perfect sampler scores.
+
+    Returns
+    -------
+    (float, float)
+    """
+    vals = [precision_recall(sample(n, rng), sample(n, rng), k) for _ in range(checks.integer(draws, "draws"))]
+    return sum(v[0] for v in vals) / len(vals), sum(v[1] for v in vals) / len(vals)
 
 
 def mode_fractions(mixture, x):

@@ -188,12 +188,17 @@ def reverse_sde(score, sde, x1, rng, n_steps=1000, t_min=1e-3, record_every=0, c
 
 def predictor_corrector(score, sde, x1, rng, n_steps=500, snr=0.16, n_corrector=1, t_min=1e-3,
                         record_every=0, check_every=100, progress=False):
-    """Predictor-corrector sampling (Song et al. 2021, Algorithms 1-2).
+    r"""Predictor-corrector sampling (Song et al. 2021, Algorithms 2, 4 and 5).
 
-    Each step: ``n_corrector`` Langevin corrector steps at time t with step
-    ``2 (snr ||z|| / ||s||)^2`` (batch-mean norms), then one reverse-SDE
-    Euler-Maruyama predictor step (the last one without noise). Parameters
-    and returns as :func:`reverse_sde`, with ``snr`` and ``n_corrector``.
+    Each step: ``n_corrector`` Langevin corrector steps at time t,
+
+    .. math:: \epsilon = 2 \alpha_i (r \|z\| / \|s\|)^2, \qquad
+              x \leftarrow x + \epsilon s(x, t) + \sqrt{2 \epsilon}\, z
+
+    (``r`` the ``snr``, batch-mean norms, ``alpha_i`` from :meth:`npscore.sde.SDE.corrector_alpha`:
+    1 for VE), then one reverse-SDE Euler-Maruyama predictor step (the last one
+    without noise). Parameters and returns as :func:`reverse_sde`, with ``snr``
+    and ``n_corrector``.
     """
     n_steps, snr = checks.integer(n_steps, "n_steps"), checks.positive(snr, "snr")
     n_corrector = checks.integer(n_corrector, "n_corrector", 0)
@@ -201,6 +206,7 @@ def predictor_corrector(score, sde, x1, rng, n_steps=500, snr=0.16, n_corrector=
     xp = backend.xp()
     ts, dt = _times(x, n_steps, t_min)
     name = "reverse-sde" if n_corrector == 0 else "predictor-corrector"
+    drift = sde.reverse_drift(score)
     for i in _bar(range(n_steps), name, progress):
         t = xp.full((x.shape[0],), ts[i], dtype=x.dtype)
         for _ in range(n_corrector):
@@ -208,10 +214,10 @@ def predictor_corrector(score, sde, x1, rng, n_steps=500, snr=0.16, n_corrector=
             z = rng.normal(x.shape, x.dtype)
             # batch-mean norms, as score_sde: per-example ratios blow up where ||s|| ~ 0
             ratio = xp.linalg.norm(z, axis=1).mean() / xp.maximum(xp.linalg.norm(s, axis=1).mean(), 1e-12)
-            step = 2.0 * (snr * ratio) ** 2
+            step = (2.0 * (snr * ratio) ** 2 * sde.corrector_alpha(t, n_steps))[:, None]
             x = x + step * s + xp.sqrt(2.0 * step) * z
+        mean = x - drift(x, t) * dt
         g = sde.diffusion(t)[:, None]
-        mean = x - (sde.drift(x, t) - g ** 2 * score(x, t)) * dt
         x = mean if i == n_steps - 1 else mean + g * math.sqrt(dt) * rng.normal(x.shape, x.dtype)
         _guard(x, name, i + 1, f"t = {float(ts[i]):.4g}", check_every, i == n_steps - 1)
         if traj is not None and (i + 1) % record_every == 0:
@@ -233,9 +239,7 @@ def probability_flow(score, sde, x1, rng=None, n_steps=500, t_min=1e-3, record_e
     x, traj = _start(x1, record_every, check_every)
     xp = backend.xp()
     ts, dt = _times(x, n_steps, t_min)
-
-    def velocity(y, t):
-        return sde.drift(y, t) - 0.5 * sde.diffusion(t)[:, None] ** 2 * score(y, t)
+    velocity = sde.reverse_drift(score, probability_flow=True)
 
     for i in _bar(range(n_steps), "probability-flow", progress):
         t0 = xp.full((x.shape[0],), ts[i], dtype=x.dtype)

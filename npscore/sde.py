@@ -4,13 +4,19 @@ An SDE ``dx = f(x, t) dt + g(t) dW`` on t in [0, 1] is given by its drift
 ``f``, its diffusion ``g``, its Gaussian transition ``p_0t(x_t | x_0) =
 N(m_t x_0, sigma_t^2 I)`` (:meth:`marginal` returns ``(m_t, sigma_t)``) and
 its prior ``p_1``. The reverse-time SDE (Anderson 1982; second report,
-section 3.2) is ``dx = [f(x, t) - g(t)^2 grad log p_t(x)] dt + g(t) dW_bar``.
-Samplers live in :mod:`npscore.sampling`, the continuous-time DSM loss in
-:mod:`npscore.losses`. Times ``t`` are ``(B,)`` arrays.
+section 3.2) is ``dx = [f(x, t) - g(t)^2 grad log p_t(x)] dt + g(t) dW_bar``,
+and the probability-flow ODE with the same marginals is
+``dx/dt = f(x, t) - 1/2 g(t)^2 grad log p_t(x)``: :meth:`SDE.reverse_drift`
+holds both, with the one factor 1/2 as its switch. (The second report writes
+the reverse SDE with the 1/2, which is the ODE's drift: with it the reverse
+SDE samples the wrong law, as ``proofs/reverse_sde.py`` shows.) Samplers live in
+:mod:`npscore.sampling`, the continuous-time DSM loss in :mod:`npscore.losses`,
+the likelihood in :mod:`npscore.likelihood`. Times ``t`` are ``(B,)`` arrays.
 """
 import math
 
 from . import backend, checks
+from .densities import Gaussian
 
 
 def _t(t):
@@ -21,7 +27,41 @@ def _t(t):
     return t
 
 
-class VPSDE:
+class SDE:
+    """The interface every forward SDE offers (score_sde's ``sde_lib.SDE``): ``drift``,
+    ``diffusion``, ``marginal``, ``prior_sample``, ``prior_log_prob``, ``div_drift`` and
+    ``corrector_alpha`` per SDE, and from them :meth:`reverse_drift`."""
+
+    def reverse_drift(self, score, probability_flow=False):
+        r"""The drift of the reverse-time process, ``(x, t) -> (B, D)``:
+
+        .. math:: f(x, t) - c\, g(t)^2 s(x, t), \qquad c = 1 \text{ (reverse SDE) or } \tfrac12
+                  \text{ (probability-flow ODE)}
+
+        for ``score(x, t)``; time runs from 1 down, so a step of length dt moves
+        ``x - drift dt`` (second report, section 3.2; Song et al. 2021, eq. 6 and 13)."""
+        c = 0.5 if probability_flow else 1.0
+
+        def drift(x, t):
+            return self.drift(x, t) - c * self.diffusion(t)[:, None] ** 2 * score(x, t)
+        return drift
+
+    def prior_log_prob(self, x):
+        """``log p_1(x) : (B,)`` of the prior ``N(0, s^2 I)``, ``s`` :meth:`prior_std`."""
+        s2, D = self.prior_std() ** 2, x.shape[1]
+        return -0.5 * (x * x).sum(axis=1) / s2 - 0.5 * D * math.log(2 * math.pi * s2)
+
+    def prior_sample(self, shape, rng, dtype="float64"):
+        """Draws of the prior ``N(0, s^2 I)``."""
+        return self.prior_std() * rng.normal(shape, dtype)
+
+    def corrector_alpha(self, t, n_steps):
+        """The factor ``alpha_i`` of the Langevin corrector's step (Song et al. 2021,
+        Algorithm 5): 1, except for the VP SDE."""
+        return backend.xp().ones_like(t)
+
+
+class VPSDE(SDE):
     """Variance preserving SDE (DDPM in continuous time; Song et al. 2021).
 
     .. math::
@@ -61,18 +101,42 @@ class VPSDE:
         """``g(t) = sqrt(beta(t)) : (B,)``."""
         return backend.xp().sqrt(self.beta(t))
 
+    def _log_alpha(self, t):
+        return -(self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t * t)
+
     def marginal(self, t):
-        """``(m_t, sigma_t) = (sqrt(alpha_t), sqrt(1 - alpha_t))``, each ``(B,)``."""
+        """``(m_t, sigma_t) = (sqrt(alpha_t), sqrt(1 - alpha_t))``, each ``(B,)``; ``1 - alpha_t``
+        as ``-expm1(log alpha_t)`` from the exponent itself, exact for small t."""
         xp = backend.xp()
-        a = self.alpha(_t(t))
-        return xp.sqrt(a), xp.sqrt(-xp.expm1(xp.log(a)))
+        y = self._log_alpha(_t(t))
+        return xp.sqrt(xp.exp(y)), xp.sqrt(-xp.expm1(y))
 
-    def prior_sample(self, shape, rng, dtype="float64"):
-        """Draws of the prior ``p_1 = N(0, I)`` (``alpha_1`` is about 0)."""
-        return rng.normal(shape, dtype)
+    def prior_std(self):
+        """The prior ``p_1 = N(0, I)`` (``alpha_1`` is about 0)."""
+        return 1.0
+
+    def prior_fit(self, x):
+        """The Gaussian the SDE samplers start from: the prior, ``N(0, I)`` (``x`` unused)."""
+        xp = backend.xp()
+        return Gaussian(xp.zeros(x.shape[1]), xp.eye(x.shape[1]))
+
+    def div_drift(self, t, D):
+        """``div f(x, t) = -D beta(t) / 2 : (B,)``."""
+        return -0.5 * D * self.beta(t)
+
+    def corrector_alpha(self, t, n_steps):
+        """``alpha_i = 1 - beta_i`` of the N-step discretisation, ``beta_i = (beta_min + i / (N - 1)
+        (beta_max - beta_min)) / N`` at ``i = floor(t (N - 1))`` (score_sde's ``LangevinCorrector``);
+        positive only for ``N > beta_max``."""
+        N = checks.integer(n_steps, "n_steps")
+        if N < self.beta_max:
+            raise ValueError(f"n_steps must be at least beta_max = {self.beta_max} for the VP corrector "
+                             f"(its alpha_i = 1 - beta_i / N must be positive); got {N}")
+        i = backend.xp().floor(t * (N - 1))
+        return 1.0 - (self.beta_min + i / max(N - 1, 1) * (self.beta_max - self.beta_min)) / N
 
 
-class VESDE:
+class VESDE(SDE):
     """Variance exploding SDE (NCSN in continuous time; Song et al. 2021).
 
     .. math::
@@ -113,6 +177,16 @@ class VESDE:
         t = _t(t)
         return backend.xp().ones_like(t), self.sigma(t)
 
-    def prior_sample(self, shape, rng, dtype="float64"):
-        """Draws of the prior ``N(0, sigma_max^2 I)``."""
-        return self.sigma_max * rng.normal(shape, dtype)
+    def prior_std(self):
+        """The prior ``N(0, sigma_max^2 I)``."""
+        return self.sigma_max
+
+    def prior_fit(self, x):
+        """The Gaussian the SDE samplers start from: ``N(mean x, Cov x + sigma_max^2 I)``, the first
+        two moments of p_1 (the prior ``N(0, sigma_max^2 I)`` misses the data's mean and spread,
+        which the deterministic probability flow carries into its samples)."""
+        return Gaussian.fit(x, self.sigma_max ** 2)
+
+    def div_drift(self, t, D):
+        """``div f = 0 : (B,)``."""
+        return backend.xp().zeros_like(t)

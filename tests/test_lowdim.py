@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import dev, host
+from npscore.config import NOTES_MLP, RunConfig
 from npscore import backend, cli, likelihood, lowdim, schedules, toys
 from npscore.densities import GaussianMixture
 from npscore.sde import VESDE, VPSDE
@@ -121,7 +122,7 @@ def test_train_writes_figures_metrics_and_a_checkpoint_the_likelihood_reads(loss
     x = host(three_modes().sample(3000, backend.rng(5)))
     np.save(tmp_path / "mine.npy", x)
     out = tmp_path / "out"
-    m = lowdim.run(str(out), str(tmp_path / "mine.npy"), loss, steps=200, n_samples=300, floor_draws=3,
+    m = lowdim.run(str(out), RunConfig(str(tmp_path / "mine.npy"), loss, steps=200), n_samples=300, floor_draws=3,
                    progress=False, log=lambda *a: None)
     assert set(m["samplers"]) == set(lowdim.samplers_for(loss))
     for name in ("samples.png", "score_field.png", "loss.png", "metrics.json", "samples.npz", "checkpoint.npz"):
@@ -138,13 +139,13 @@ def test_train_writes_figures_metrics_and_a_checkpoint_the_likelihood_reads(loss
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")      # a diverging sampler is reported, not warned of
 def test_a_three_mode_mixture_from_a_file_is_sampled_right(tmp_path):
-    """`npscore train --data FILE.npy` on a 3-component anisotropic mixture with the defaults but
-    fewer steps: every sampler that starts from noise gets the mode fractions within 0.03 and the
+    """`npscore train --data FILE.npy --arch mlp` (the notes' MLP, the fastest model) on a
+    3-component anisotropic mixture: every sampler that starts from noise gets the mode fractions within 0.03 and the
     energy distance within 3 times the floor's mean (the full defaults: examples/own_data.py)."""
     mix = three_modes()
     np.save(tmp_path / "mixture.npy", host(mix.sample(20000, backend.rng(0))))
-    m = lowdim.run(str(tmp_path / "out"), str(tmp_path / "mixture.npy"), "ncsn", steps=10000, n_samples=2000,
-                   floor_draws=10, progress=False, log=lambda *a: None)
+    m = lowdim.run(str(tmp_path / "out"), RunConfig(str(tmp_path / "mixture.npy"), "ncsn", NOTES_MLP, steps=10000),
+                   n_samples=2000, floor_draws=10, progress=False, log=lambda *a: None)
     with np.load(tmp_path / "out" / "samples.npz") as f:
         samples = {k: f[k] for k in f.files}
     fresh = mix.sample(2000, backend.rng(9))

@@ -1,4 +1,4 @@
-"""Samplers on Gaussian targets with known answers, and the demo's smoke run."""
+"""Samplers (npscore/sampling.py) on Gaussian targets with known answers, and each written out."""
 import json
 import os
 import re
@@ -68,24 +68,6 @@ def test_reverse_vp_sde_returns_the_gaussian(sampler):
     _moments_ok(x, MU, COV, 0.04, 0.04)
 
 
-def test_sde_marginals_and_priors_against_their_closed_forms():
-    t = np.array([0.0, 0.3, 0.7, 1.0])
-    sde = VESDE(0.01, 5.0)
-    m, s = sde.marginal(dev(t))
-    assert np.allclose(host(m), 1.0) and np.allclose(host(s), 0.01 * 500.0 ** t, rtol=1e-12)
-    vp = VPSDE(0.2, 15.0)
-    alpha = np.exp(-(0.2 * t + 0.5 * 14.8 * t ** 2))           # exp(-int_0^t beta)
-    assert np.allclose(host(vp.alpha(dev(t))), alpha, rtol=1e-12)
-    m, s = vp.marginal(dev(t))
-    assert np.allclose(host(m), np.sqrt(alpha), rtol=1e-12) and np.allclose(host(s), np.sqrt(1 - alpha), rtol=1e-12)
-    assert np.allclose(host(vp.drift(dev(np.ones((4, 2))), dev(t))), -0.5 * (0.2 + 14.8 * t)[:, None])
-    assert np.allclose(host(sde.diffusion(dev(t))) ** 2,                # g^2 = d sigma^2 / dt
-                       2 * np.log(500.0) * (0.01 * 500.0 ** t) ** 2, rtol=1e-12)
-    for s_, std in ((vp, 1.0), (sde, 5.0)):
-        x = host(s_.prior_sample((40000, 2), backend.rng(4)))
-        assert abs(x.mean()) < 0.02 * std and abs(x.std() - std) < 0.02 * std
-
-
 def test_plain_langevin_gets_weights_wrong_and_annealed_gets_them_right():
     d = two_modes((0.2, 0.8))
     r = backend.rng(3)
@@ -127,55 +109,6 @@ def test_a_score_that_turns_nan_is_named(name):
     x0 = dev(np.ones((4, 2)))
     with pytest.raises(FloatingPointError, match=rf"{name}: the samples became non-finite by step \d+ \((sigma|t|step)"):
         run(name, score, x0, backend.rng(0), sigmas=[1.0, 0.5], sde=VPSDE(), check_every=5)
-
-
-def test_demo_smoke(tmp_path):
-    from npscore import demo
-    m = demo.run(str(tmp_path), steps=300, n_samples=500, progress=False, log=lambda *a: None)
-    files = sorted(os.listdir(tmp_path))
-    assert files == ["annealed_langevin.png", "checkpoint.npz", "density.png", "loss.png", "metrics.json",
-                     "samples.npz", "samples.png", "score_field.png"]
-    saved = json.load(open(tmp_path / "metrics.json"))
-    assert set(saved["samplers"]) == {"annealed-langevin", "langevin", "langevin, exact score"}
-    assert saved["schedule"]["sigmas"] == list(demo.NOTES_SIGMAS) and saved["schedule"]["step_scale"] == 2e-5
-    assert saved["energy_floor"]["mean"] > 0
-    for name, r in m["samplers"].items():
-        if name != "langevin":                      # plain Langevin on a 300-step model may diverge (a row says so)
-            assert abs(sum(r["mode_fractions"]) - 1) < 1e-6 and np.isfinite(r["energy_distance"])
-    assert m["score_error_relative"]["0.75"] < 0.5   # even 300 steps learn the coarse field
-
-
-def test_sde_arguments_and_prior_dtypes():
-    for make, says in ((lambda: VPSDE(beta_min=0.0), "beta_min must be a positive finite number; got 0.0"),
-                       (lambda: VPSDE(1.0, 0.5), "beta_max must exceed beta_min = 1.0; got 0.5"),
-                       (lambda: VPSDE(1.0, 1.0), "beta_max must exceed beta_min"),
-                       (lambda: VESDE(0.5, 0.5), "sigma_max must exceed sigma_min"),
-                       (lambda: VPSDE(beta_max=-1.0), "beta_max must be a positive finite number"),
-                       (lambda: VESDE(sigma_min=-1.0), "sigma_min must be a positive finite number"),
-                       (lambda: VESDE(0.5, 0.1), "sigma_max must exceed sigma_min = 0.5; got 0.1"),
-                       (lambda: VESDE(sigma_max=float("inf")), "sigma_max must be a positive finite number")):
-        with pytest.raises(ValueError, match=says):
-            make()
-    for sde in (VPSDE(), VESDE()):
-        assert sde.prior_sample((3, 2), backend.rng(0), "float32").dtype == np.float32
-        assert sde.prior_sample((3, 2), backend.rng(0)).dtype == np.float64
-    assert (VPSDE().beta_min, VPSDE().beta_max, VESDE().sigma_min, VESDE().sigma_max) == (0.1, 20.0, 0.01, 3.0)
-
-
-def test_sde_times_keep_their_dtype_and_take_lists():
-    for sde in (VPSDE(), VESDE()):
-        m, s = sde.marginal(dev(np.array([0.2, 0.9], dtype=np.float32)))
-        assert m.dtype == np.float32 and s.dtype == np.float32
-        m, s = sde.marginal([0.2, 0.9])
-        assert s.dtype == np.float64 and s.shape == (2,)
-
-
-def test_sde_times_outside_0_1_are_refused():
-    for sde in (VPSDE(), VESDE()):
-        with pytest.raises(ValueError, match=r"t must lie in \[0, 1\]; got values from 0.5 to 1.5"):
-            sde.marginal([0.5, 1.5])
-        with pytest.raises(ValueError, match=r"got values from -0.1 to 0.3"):
-            sde.marginal(np.array([-0.1, 0.3]))
 
 
 # ---------------------------------------------------------------- annealed Langevin, step by step
@@ -286,6 +219,14 @@ def test_langevin_is_its_update_written_out():
     assert np.allclose(host(traj), host(backend.xp().stack(want[::2])), rtol=1e-6, atol=1e-6)
 
 
+def _published_alpha(sde, t, N):
+    """Song et al. 2021, Algorithm 5 as score_sde codes it: alpha_i = 1 - beta_i for VP, with
+    ``beta_i = linspace(beta_min / N, beta_max / N, N)[int(t (N - 1))]``; 1 for VE."""
+    if not isinstance(sde, VPSDE):
+        return 1.0
+    return 1.0 - np.linspace(sde.beta_min / N, sde.beta_max / N, N)[int(t * (N - 1))]
+
+
 def _pc_written_out(sde, x, rng, n, n_corrector, snr=0.16, t_min=1e-3):
     xp = backend.xp()
     ts, dt, out = np.linspace(1.0, t_min, n + 1), (1.0 - t_min) / n, [x]
@@ -293,7 +234,8 @@ def _pc_written_out(sde, x, rng, n, n_corrector, snr=0.16, t_min=1e-3):
         t = xp.full((x.shape[0],), ts[i], dtype=x.dtype)
         for _ in range(n_corrector):
             s, z = _pull_t(x, t), rng.normal(x.shape, x.dtype)
-            step = 2.0 * (snr * float(xp.linalg.norm(z, axis=1).mean() / xp.linalg.norm(s, axis=1).mean())) ** 2
+            step = 2.0 * float(_published_alpha(sde, float(ts[i]), n)) * (
+                snr * float(xp.linalg.norm(z, axis=1).mean() / xp.linalg.norm(s, axis=1).mean())) ** 2
             x = x + step * s + (2.0 * step) ** 0.5 * z
         g = sde.diffusion(t)[:, None]
         mean = x - (sde.drift(x, t) - g ** 2 * _pull_t(x, t)) * dt
@@ -319,13 +261,27 @@ def _heun_written_out(sde, x, n, t_min=1e-3):
 def test_sde_samplers_are_their_updates_written_out(name, sde):
     x1 = backend.rng(1).normal((5, 2), "float32")
     if name == "probability-flow":
-        want = _heun_written_out(sde, x1, 6)
+        want = _heun_written_out(sde, x1, 30)
     else:
-        want = _pc_written_out(sde, x1, backend.rng(3), 6, 1 if name == "predictor-corrector" else 0)
-    got, traj = run(name, _pull_t, x1, backend.rng(3), sde=sde, n_steps=6, record_every=3)
+        want = _pc_written_out(sde, x1, backend.rng(3), 30, 1 if name == "predictor-corrector" else 0)
+    got, traj = run(name, _pull_t, x1, backend.rng(3), sde=sde, n_steps=30, record_every=3)
     assert got.dtype == np.float32 and traj.dtype == np.float32
     assert np.allclose(host(got), host(want[-1]), rtol=1e-5, atol=1e-5)
     assert np.allclose(host(traj), host(backend.xp().stack(want[::3])), rtol=1e-5, atol=1e-5)
+
+
+def test_the_vp_corrector_step_carries_alpha_i():
+    """The VP corrector's step is 2 alpha_i (r ||z|| / ||s||)^2 (Algorithm 5): leaving alpha_i out
+    moves the samples by far more than rounding."""
+    sde, x1 = VPSDE(), backend.rng(1).normal((5, 2), "float64")
+    got = run("predictor-corrector", _pull_t, x1, backend.rng(3), sde=sde, n_steps=30)
+    want = _pc_written_out(sde, x1, backend.rng(3), 30, 1)[-1]
+    assert np.allclose(host(got), host(want), rtol=1e-12, atol=1e-12)
+    alpha = sde.corrector_alpha(backend.xp().asarray([1.0, 0.5, 0.0]), 30)
+    assert np.allclose(host(alpha), [_published_alpha(sde, t, 30) for t in (1.0, 0.5, 0.0)], rtol=0, atol=1e-15)
+    assert host(alpha)[0] < 0.4                           # far from 1: the old step was off by 1 / alpha_i
+    with pytest.raises(ValueError, match=r"^n_steps must be at least beta_max = 20.0 for the VP corrector"):
+        run("predictor-corrector", _pull_t, x1, backend.rng(3), sde=sde, n_steps=19)
 
 
 @pytest.mark.parametrize("name", ["langevin", "reverse-sde", "predictor-corrector", "probability-flow"])
@@ -336,7 +292,7 @@ def test_a_non_finite_sample_is_caught_at_the_default_interval_and_at_the_end(na
     with pytest.raises(FloatingPointError, match=rf"^{name}: the samples became non-finite by step 100 \({where}"):
         run(name, nan, x0, backend.rng(0), sde=VPSDE(), n_steps=250)
     with pytest.raises(FloatingPointError, match=rf"^{name}: the samples became non-finite by step 3 \({where}"):
-        run(name, nan, x0, backend.rng(0), sde=VPSDE(), n_steps=3, check_every=1000)
+        run(name, nan, x0, backend.rng(0), sde=VESDE(), n_steps=3, check_every=1000)
     with pytest.raises(FloatingPointError, match=rf"^{name}: the samples became non-finite by step 250 \({where}"):
         run(name, nan, x0, backend.rng(0), sde=VPSDE(), n_steps=250, check_every=1000)
 
@@ -349,11 +305,11 @@ def test_the_record_and_check_intervals_are_checked_and_zero_means_never(name):
     nan = lambda y, *_: y * np.nan                                           # noqa: E731
     for arg in ("record_every", "check_every"):
         with pytest.raises(ValueError, match=rf"^{arg} must be an int >= 0; got -1$"):
-            run(name, nan, x0, backend.rng(0), sde=VPSDE(), n_steps=3, **{arg: -1})
+            run(name, nan, x0, backend.rng(0), sde=VESDE(), n_steps=3, **{arg: -1})
     with pytest.raises(FloatingPointError, match=rf"^{name}: the samples became non-finite by step 250 "):
         run(name, nan, x0, backend.rng(0), sde=VPSDE(), n_steps=250, check_every=0)
     with pytest.raises(ValueError, match=r"^x0 must have shape \(B, D\)"):
-        run(name, nan, dev(np.ones(3)), backend.rng(0), sde=VPSDE(), n_steps=3)
+        run(name, nan, dev(np.ones(3)), backend.rng(0), sde=VESDE(), n_steps=3)
 
 
 def test_run_dispatches_on_the_score_kind_and_needs_an_sde():
@@ -384,5 +340,5 @@ def test_each_sampler_defaults_to_its_registered_settings_without_a_bar(name, ca
     assert np.array_equal(host(bare), host(run(name, score, x0, backend.rng(2), sigmas=[1.0, 0.5], sde=sde)))
     assert capsys.readouterr().err == ""
     run(name, score, x0, backend.rng(2), sigmas=[1.0, 0.5], sde=sde, progress=True,
-        **({"n_steps_each": 1} if name == "annealed-langevin" else {"n_steps": 2}))
+        **({"n_steps_each": 1} if name == "annealed-langevin" else {"n_steps": 20}))
     assert re.match(rf"\r?{name}: ", capsys.readouterr().err)

@@ -1,0 +1,148 @@
+"""What a low-dimensional run is, in one place: the model, the noise schedule and the SDE,
+the training settings, and the data they were fitted to.
+
+:class:`ModelConfig` builds the score model, :class:`RunConfig` the whole run
+(its :meth:`RunConfig.build_sde` the SDE of its loss); both go to and from the
+JSON stored in a checkpoint, checked, so that ``npscore train``, its resume,
+``npscore likelihood`` and :func:`npscore.lowdim.resample` rebuild the same
+model from the same record. A record from before this layout (no ``"model"``
+key) is read as the two-hidden-layer MLP it described.
+"""
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+from . import checks
+
+#: the objectives of ``npscore train``; the last three train a noise-conditional s(x, sigma)
+LOSSES = ("esm", "ism", "ssm", "ssm-vr", "dsm", "ncsn", "sde-ve", "sde-vp")
+CONDITIONAL = ("ncsn", "sde-ve", "sde-vp")
+ARCHITECTURES = ("resmlp", "mlp")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A score model: ``resmlp`` (:class:`npscore.nn.ResidualMLP`: residual blocks on Fourier
+    features of x) or ``mlp`` (the two-hidden-layer MLP of the first report, section 4).
+
+    Conditional models are ``s(x, sigma)`` (:class:`npscore.nn.NoiseConditionalMLP`), seeing
+    ``x / sqrt(1 + sigma^2)`` and ``sigma_features`` Fourier features of ``log sigma``.
+    """
+    arch: str = "resmlp"
+    hidden: int = 128
+    blocks: int = 3
+    activation: str = "swish"
+    fourier_features: int = 16
+    fourier_scale: float = 1.0
+    sigma_features: int = 8
+
+    def __post_init__(self):
+        checks.one_of(self.arch, "arch", ARCHITECTURES)
+        checks.integer(self.hidden, "hidden")
+        checks.integer(self.blocks, "blocks", 0)
+        checks.integer(self.fourier_features, "fourier_features", 0)
+        checks.positive(self.fourier_scale, "fourier_scale")
+        checks.integer(self.sigma_features, "sigma_features", 0)
+        from .nn import activations
+        activations.get(self.activation)
+
+    def build(self, D, conditional=True):
+        """The model for data of dimension ``D``: ``s(x, sigma)`` when ``conditional``, else ``s(x)``."""
+        from .nn import MLP, NoiseConditionalMLP, ResidualMLP
+        D, H = checks.integer(D, "D"), self.hidden
+        if self.arch == "mlp":
+            if conditional:
+                return NoiseConditionalMLP([D, H, H, D], self.activation, scale_input=True,
+                                           sigma_features=self.sigma_features)
+            return MLP([D, H, H, D], self.activation)
+        if conditional:
+            return NoiseConditionalMLP([D, H, D], self.activation, scale_input=True,
+                                       sigma_features=self.sigma_features, n_blocks=self.blocks,
+                                       fourier_features=self.fourier_features, fourier_scale=self.fourier_scale)
+        return ResidualMLP(D, D, H, self.blocks, self.activation, 0, self.fourier_features, self.fourier_scale)
+
+
+#: the notes' model (first report, sections 4 and 8): softplus, two hidden layers, log sigma alone
+NOTES_MLP = ModelConfig(arch="mlp", activation="softplus", sigma_features=0)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One ``npscore train`` run: the data, the objective, the model, the schedule, the training."""
+    data: str = "two-modes"
+    loss: str = "ncsn"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    steps: int = 10000
+    batch: int = 512
+    lr: float = 1e-3
+    seed: int = 0
+    n_train: int = 20000
+    n_steps_each: int = 100
+    sigmas: tuple = ()
+    step_scale: float = 0.0
+
+    def __post_init__(self):
+        checks.one_of(self.loss, "--loss", LOSSES)
+        for name in ("steps", "batch", "n_train", "n_steps_each"):
+            checks.integer(getattr(self, name), name)
+        checks.integer(self.seed, "seed", 0)
+        checks.positive(self.lr, "lr")
+        if not isinstance(self.model, ModelConfig):
+            raise TypeError(f"model must be a ModelConfig; got {type(self.model).__name__}")
+
+    @property
+    def conditional(self):
+        return self.loss in CONDITIONAL
+
+    def build_model(self, D):
+        """The score model for data of dimension ``D``."""
+        return self.model.build(D, self.conditional)
+
+    def build_sde(self):
+        """The SDE of an SDE loss: VP with its defaults, or VE over the schedule's
+        ``[sigma_L, sigma_1]`` (:mod:`npscore.sde`); the VE SDE for ``ncsn`` too (its SDE samplers)."""
+        from .sde import VESDE, VPSDE
+        if self.loss == "sde-vp":
+            return VPSDE()
+        if not self.sigmas:
+            raise ValueError("sigmas must be set (the schedule) before the VE SDE is built; got none")
+        return VESDE(min(self.sigmas), max(self.sigmas))
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        """The record a checkpoint stores, as plain JSON types."""
+        d = dataclasses.asdict(self)
+        d["sigmas"] = list(self.sigmas)
+        d["kind"] = "npscore train"
+        return d
+
+    def to_json(self):
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, text, where="the checkpoint"):
+        """The config of a record written by :meth:`to_json` (or by an older ``npscore train``,
+        whose two-hidden-layer MLP it describes); a one-line error for anything else."""
+        try:
+            d = json.loads(text) if isinstance(text, str) else dict(text)
+        except (ValueError, TypeError):
+            raise ValueError(f"{where}: its config is not JSON; the file is damaged: train again") from None
+        if "base" in d or d.get("kind", "npscore train") != "npscore train":
+            raise ValueError(f"{where}: its config is from another kind of run (npscore mnist?), "
+                             "not from npscore train")
+        try:
+            if "model" not in d:                              # before the model was recorded
+                d = {"data": d["data"], "loss": d["loss"], "seed": d.get("seed", 0),
+                     "n_train": d.get("n_train", 20000), "n_steps_each": d["n_steps_each"],
+                     "sigmas": d["sigmas"], "step_scale": d["step_scale"],
+                     "model": dataclasses.asdict(dataclasses.replace(NOTES_MLP, hidden=d["hidden"]))}
+            fields = {f.name for f in dataclasses.fields(cls)} - {"kind"}
+            model = ModelConfig(**d["model"])
+            rest = {k: v for k, v in d.items() if k in fields and k != "model"}
+            rest["sigmas"] = tuple(rest.get("sigmas", ()))
+            return cls(model=model, **rest)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: its config is damaged or from an unknown version ({exc}); "
+                             "train again") from None
