@@ -101,8 +101,6 @@ def precision_recall(samples, data, k=5):
     if k >= min(samples.shape[0], data.shape[0]):
         raise ValueError(f"k must be below the number of samples and of data points, "
                          f"{min(samples.shape[0], data.shape[0])}; got {k}")
-    if not (bool(backend.xp().isfinite(samples).all()) and bool(backend.xp().isfinite(data).all())):
-        raise ValueError("samples and data must be finite; got NaN or inf")
     x, y = samples.astype("float64"), data.astype("float64")
     return _covered(x, y, _knn_radii(y, k)), _covered(y, x, _knn_radii(x, k))
 

@@ -187,3 +187,18 @@ def test_density_errors_name_their_argument():
     for density in (g, two_modes()):
         with pytest.raises(ValueError, match="^sigma must be"):
             density.noised(-1.0)
+
+
+def test_noised_empirical_score_is_autograds_and_its_draws_have_its_spread():
+    from npscore import reference
+    from npscore.densities import NoisedEmpirical
+    rng = np.random.default_rng(0)
+    pts, y, s = rng.standard_normal((7, 2)), rng.standard_normal((5, 2)), 0.4
+    law = NoisedEmpirical(dev(pts), s)
+    want = reference.score_of(lambda x: reference.mixture_log_prob(x, np.full(7, 1 / 7), pts,
+                                                                   [s * s * np.eye(2)] * 7))(y)
+    assert np.allclose(host(law.score(dev(y), chunk=2)), want, rtol=1e-10, atol=1e-12)
+    draws = host(law.sample(40000, backend.rng(1)))
+    assert abs(draws.var(0).mean() - (pts.var(0).mean() + s * s)) < 0.05
+    with pytest.raises(ValueError, match=r"^sigma must be a positive finite number; got 0$"):
+        NoisedEmpirical(dev(pts), 0)
