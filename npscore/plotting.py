@@ -155,13 +155,13 @@ def lowdim_figures(out, model, params, loss, schedule, x, mixture, samples, curv
 
 
 def dataset_grid(path, rows):
-    """``rows``: ``(name, data, samples, ratio to the floor)``; data above samples, one column each."""
+    """``rows``: ``(name, data, samples, label)``; data above samples (titled ``label``), one column each."""
     np = backend.host
     fig, axes = plt.subplots(2, len(rows), figsize=(2.3 * len(rows), 4.8), squeeze=False)
-    for j, (name, data, samples, ratio) in enumerate(rows):
+    for j, (name, data, samples, label) in enumerate(rows):
         d = backend.to_numpy(data)
         lim = 1.15 * float(np.abs(d).max())
-        for i, (pts, title) in enumerate(((d, name), (backend.to_numpy(samples), f"reverse SDE, {ratio:.1f}x floor"))):
+        for i, (pts, title) in enumerate(((d, name), (backend.to_numpy(samples), label))):
             ax = axes[i, j]
             ax.scatter(pts[:, 0], pts[:, 1], s=0.8, alpha=0.4, color="C1" if i == 0 else "C0")
             ax.set_xlim(-lim, lim)

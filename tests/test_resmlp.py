@@ -147,6 +147,11 @@ def test_frequencies_are_fixed_by_d_f_and_scale_and_the_arguments_are_checked():
     assert np.array_equal(host(frequencies(2, 4, 1.0)), host(frequencies(2, 4, 1.0)))
     assert np.allclose(host(frequencies(2, 4, 3.0)), 3.0 * host(frequencies(2, 4, 1.0)), rtol=1e-15)
     assert frequencies(2, 0, 1.0) is None
+    assert np.array_equal(host(frequencies(2, 4, 1.0, "float32")), host(frequencies(2, 4, 1.0)).astype("float32"))
+    model = ResidualMLP(2, 2, 8, 1, fourier_features=4)
+    p32, x = model.init(0, "float32"), dev(np.random.default_rng(0).standard_normal((3, 2)))
+    p64 = [(W.astype("float64"), b.astype("float64")) for W, b in p32]
+    assert rel(model.apply(p32, x.astype("float32")), model.apply(p64, x)) < 1e-5   # one B for both precisions
     with pytest.raises(ValueError, match=r"^n_blocks must be an int >= 0; got -1$"):
         ResidualMLP(2, 2, 8, -1)
     with pytest.raises(ValueError, match=r"^fourier_scale must be a positive finite number; got 0.0$"):

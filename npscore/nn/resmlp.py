@@ -44,8 +44,9 @@ FREQUENCY_SEED = 20190321
 
 
 def frequencies(D, F, scale, dtype="float64"):
-    """``B : (D, F)``, entries ``N(0, scale^2)`` from a fixed seed (the same B for the same D, F, scale)."""
-    return scale * backend.rng(FREQUENCY_SEED, D).normal((D, F), dtype) if F else None
+    """``B : (D, F)``, entries ``N(0, scale^2)`` from a fixed seed (the same B for the same D, F, scale),
+    drawn in float64 and then cast, so that a float32 model and its float64 copy share B."""
+    return (scale * backend.rng(FREQUENCY_SEED, D).normal((D, F), "float64")).astype(dtype) if F else None
 
 
 class ResidualMLP(MLP):
