@@ -170,9 +170,8 @@ def _mnist_args(p, train=True):
                    help="classifier .npz for the metrics (default OUT/classifier.npz, trained and saved if missing)")
     if train:
         p.add_argument("--preset", default="cpu", choices=tuple(PRESETS),
-                       help="cpu: 5 hidden layers of 512, 25k steps, batch 128, 1000 samples (under 30 min on 2 cores); "
-                            "gpu: 5 of 1024, 37.5k steps, batch 256, 5000 samples (with --backend cupy); "
-                            "both with 16 sigma features, B = 4 and a 5 x 5 local gate reading the denoised image")
+                       help="; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in preset.items())
+                                      for name, preset in PRESETS.items()) + " (gpu: with --backend cupy)")
         p.add_argument("--steps", type=positive_int, default=None, help="training steps (default: from --preset)")
         p.add_argument("--batch-size", type=positive_int, default=None, help="images per step (default: from --preset)")
         p.add_argument("--hidden", type=positive_int, default=None,

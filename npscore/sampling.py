@@ -20,6 +20,7 @@ name                     score              notes
 
 :func:`sde_score` turns a noise-conditional model into ``score(x, t)``.
 """
+import inspect
 import math
 from collections import namedtuple
 
@@ -180,7 +181,8 @@ def reverse_sde(score, sde, x1, rng, n_steps=1000, t_min=1e-3, record_every=0, c
     -------
     x : (B, D), and the trajectory when ``record_every > 0``
 
-    Second report, section 3.2; Song et al. 2021.
+    Second report, section 3.2 (which writes ``1/2 g^2`` here: that is the probability-flow ODE's
+    drift, and with the SDE's noise it samples too wide a law, ``proofs/reverse_sde.py``); Song et al. 2021.
     """
     return predictor_corrector(score, sde, x1, rng, n_steps, n_corrector=0, t_min=t_min,
                                record_every=record_every, check_every=check_every, progress=progress)
@@ -253,27 +255,34 @@ def probability_flow(score, sde, x1, rng=None, n_steps=500, t_min=1e-3, record_e
 
 
 # ---------------------------------------------------------------- the registry
-#: ``fn``, the ``score`` it takes, and its defaults
-Sampler = namedtuple("Sampler", "fn score defaults")
+#: ``fn`` and the ``score`` it takes; its defaults are the keyword defaults of ``fn``'s signature
+Sampler = namedtuple("Sampler", "fn score")
 
 SAMPLERS = {
-    "langevin": Sampler(langevin, "score(x)", {"step": 2e-3, "n_steps": 700}),
-    "annealed-langevin": Sampler(annealed_langevin, "score(x, sigma)", {"step_scale": 2e-5, "n_steps_each": 100}),
-    "reverse-sde": Sampler(reverse_sde, "score(x, t)", {"n_steps": 1000}),
-    "predictor-corrector": Sampler(predictor_corrector, "score(x, t)", {"n_steps": 500, "snr": 0.16,
-                                                                         "n_corrector": 1}),
-    "probability-flow": Sampler(probability_flow, "score(x, t)", {"n_steps": 500}),
+    "langevin": Sampler(langevin, "score(x)"),
+    "annealed-langevin": Sampler(annealed_langevin, "score(x, sigma)"),
+    "reverse-sde": Sampler(reverse_sde, "score(x, t)"),
+    "predictor-corrector": Sampler(predictor_corrector, "score(x, t)"),
+    "probability-flow": Sampler(probability_flow, "score(x, t)"),
 }
 
 
+def defaults(name):
+    """The settings of the sampler registered as ``name`` and their defaults, read from its signature
+    (their one home)."""
+    spec = SAMPLERS[checks.one_of(name, "sampler", tuple(SAMPLERS))]
+    return {k: p.default for k, p in inspect.signature(spec.fn).parameters.items()
+            if p.default is not inspect.Parameter.empty and k not in ("rng", "record_every", "check_every", "progress")}
+
+
 def run(name, score, x0, rng, sigmas=None, sde=None, **options):
-    """Run the sampler registered as ``name`` with its defaults, overridden by ``options``.
+    """Run the sampler registered as ``name`` with its defaults (:func:`defaults`), overridden by ``options``.
 
     ``score`` is of the kind the sampler takes (see the table above);
     ``sigmas`` is needed by annealed Langevin, ``sde`` by the SDE samplers.
     """
     spec = SAMPLERS[checks.one_of(name, "sampler", tuple(SAMPLERS))]
-    kw = {**spec.defaults, **options}
+    kw = dict(options)
     if spec.score == "score(x)":
         return spec.fn(score, x0, rng, **kw)
     if spec.score == "score(x, sigma)":

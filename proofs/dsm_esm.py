@@ -6,7 +6,7 @@ density convolved with N(0, sigma^2 I): the difference does not depend on theta.
 1. With the exact noised mixture score (``GaussianMixture.noised``) and common
    random numbers, DSM(theta) - ESM_sigma(theta) - C_hat is the mean of a
    zero-mean term; it must be within 4 standard errors of 0 for every theta
-   (20k samples: at sigma = 0.1 the standard error is ~0.05).
+   (20k samples).
 2. The argmin of DSM tends to the argmin of ESM as sigma -> 0: for Gaussian data
    and the linear (Gaussian) score model, the argmin of ``losses.dsm`` (solved
    exactly from its gradients) is the score of ``Gaussian.noised(sigma)`` =

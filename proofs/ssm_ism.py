@@ -5,7 +5,7 @@
    Rademacher, with and without variance reduction) equals ``losses.ism``
    (exact trace) on the same data, within 4 standard errors of the projection
    average. The claim needs ``E[v v^T] = I``; broken, the projections are
-   scaled by 1.2 and the averages miss ISM by 44% of its trace term.
+   scaled by 1.2 and the averages miss ISM by far more than their standard error.
 2. (Hyvarinen 2005, section 2.3.) For the Gaussian (linear score) family the
    argmin of ``losses.ism`` is the MLE: the sample mean and the inverse of the
    biased sample covariance. :func:`proofs._linear.sm_equals_mle` solves the

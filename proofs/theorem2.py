@@ -4,8 +4,7 @@
    full precision (the linear score model ``MLP([2, 2])``). The KL/NLL argmin is
    the sample mean and inverse sample covariance; the ESM argmin (solved
    exactly from ``npscore.losses.esm``'s gradients) is the same point up to
-   Monte Carlo error (tolerance 0.05 in each parameter with 50k samples: the
-   standard errors are ~0.005).
+   Monte Carlo error (tolerance 0.05 in each parameter with 50k samples, many standard errors).
 2. Well specified mixture: two components with free means +-a (1, 1); NLL and
    ESM (``losses.esm`` on the family's score) over a grid of a: same argmin.
 3. Counterexample (misspecified): a mixture family with the right means, a

@@ -328,6 +328,17 @@ def test_run_dispatches_on_the_score_kind_and_needs_an_sde():
         predictor_corrector(_pull_t, VPSDE(), x0, backend.rng(2), n_steps=0)
 
 
+def test_the_registry_reads_each_samplers_defaults_from_its_signature():
+    from npscore.sampling import defaults
+    assert defaults("langevin") == {"step": 2e-3, "n_steps": 700}
+    assert defaults("annealed-langevin") == {"step_scale": 2e-5, "n_steps_each": 100, "denoise": True, "bounds": None}
+    assert defaults("reverse-sde") == {"n_steps": 1000, "t_min": 1e-3}
+    assert defaults("predictor-corrector") == {"n_steps": 500, "snr": 0.16, "n_corrector": 1, "t_min": 1e-3}
+    assert defaults("probability-flow") == {"n_steps": 500, "t_min": 1e-3}
+    with pytest.raises(ValueError, match=r"^sampler must be one of"):
+        defaults("euler")
+
+
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
 def test_each_sampler_defaults_to_its_registered_settings_without_a_bar(name, capsys):
     """Called bare, a sampler is ``run`` with the registry's defaults, and shows no progress bar."""

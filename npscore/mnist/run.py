@@ -226,13 +226,13 @@ def isolated(images, lit=0.5):
 
 def speckle(images, lit=0.5):
     """The fraction of lit pixels (``> lit``) none of whose 8 neighbours is lit: isolated bright
-    pixels (MNIST test itself: about 0.0001)."""
+    pixels."""
     iso, on = isolated(images, lit)
     return float(iso.sum() / max(int(on.sum()), 1))
 
 
 def blank(images, level=0.06):
-    """The fraction of images whose mean pixel is below ``level`` (MNIST test: about 3%)."""
+    """The fraction of images whose mean pixel is below ``level``."""
     return float((backend.to_numpy(images).reshape(images.shape[0], -1).mean(1) < level).mean())
 
 

@@ -32,8 +32,8 @@ def softplus(z, order=0):
     """
     xp = backend.xp()
     e = xp.exp(-xp.abs(z))
-    # log(1 + e^z) = max(z, 0) + log(1 + e^-|z|), overflow-free; log beats log1p 5x in NumPy
-    # at an absolute cost below 1e-16
+    # log(1 + e^z) = max(z, 0) + log(1 + e^-|z|), overflow-free; log(1 + e) rather than log1p(e), the faster
+    # in NumPy, at an absolute cost below 1e-16 (e <= 1)
     out = (xp.maximum(z, 0.0) + xp.log(1.0 + e),)
     if order >= 1:
         s = _logistic(e, z)
