@@ -111,24 +111,22 @@ def _mnist_inputs(args, evaluate):
 
 
 def _cmd_mnist(args):
+    import dataclasses
     from .mnist import run
-    for key, value in PRESETS[args.preset].items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    run.check_start(args.out, args.steps, args.resume, args.force)
-    run, data, clf = _mnist_inputs(args, args.samples > 0)
-    model, params, losses, seconds, config = run.train(
-        args.out, data["x_train"], args.steps, args.batch_size, args.hidden, args.lr, args.seed,
-        args.checkpoint_every, args.resume, args.force, args.sigma_max, args.sigma_features, args.depth,
-        args.bound, args.window, args.gate_steps, args.gate_input, progress=not args.no_progress)
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(PRESETS[args.preset])
+             if getattr(args, f.name, None) is not None}
+    config = PRESETS[args.preset].replace(**given)
+    run.check_start(args.out, config.steps, args.resume, args.force)
+    run, data, clf = _mnist_inputs(args, config.samples > 0)
+    model, params, losses, seconds, record = run.train(args.out, data["x_train"], config, args.resume, args.force,
+                                                       progress=not args.no_progress)
     print(f"trained to step {len(losses)}; last 100 steps mean loss {sum(losses[-100:]) / len(losses[-100:]):.4f}; "
           f"this run {seconds:.1f}s")
-    if args.samples:
-        run.sample_and_evaluate(model, params, config["sigmas"], args.out, data, clf, args.samples, args.seed,
-                                args.sampler,
-                                args.steps_each, args.step_scale,
-                                extra={"train_seconds_this_run": seconds, "steps": args.steps,
-                                       "hidden": args.hidden, "batch_size": args.batch_size},
+    if config.samples:
+        run.sample_and_evaluate(model, params, record["sigmas"], args.out, data, clf, config.samples, config.seed,
+                                args.sampler, args.steps_each, args.step_scale,
+                                extra={"train_seconds_this_run": seconds, "steps": config.steps,
+                                       "hidden": config.hidden, "batch_size": config.batch_size},
                                 progress=not args.no_progress)
     return 0
 
@@ -170,7 +168,7 @@ def _mnist_args(p, train=True):
                    help="classifier .npz for the metrics (default OUT/classifier.npz, trained and saved if missing)")
     if train:
         p.add_argument("--preset", default="cpu", choices=tuple(PRESETS),
-                       help="; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in preset.items())
+                       help="; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in vars(preset).items())
                                       for name, preset in PRESETS.items()) + " (gpu: with --backend cupy)")
         p.add_argument("--steps", type=positive_int, default=None, help="training steps (default: from --preset)")
         p.add_argument("--batch-size", type=positive_int, default=None, help="images per step (default: from --preset)")

@@ -146,3 +146,52 @@ class RunConfig:
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{where}: its config is damaged or from an unknown version ({exc}); "
                              "train again") from None
+
+
+@dataclass(frozen=True)
+class MnistConfig:
+    """One ``npscore mnist`` run: the gated score model of :mod:`npscore.mnist.model` (``depth``
+    hidden layers of width ``hidden``, ``sigma_features`` Fourier features of ``log sigma``, the
+    residual bound ``bound``, a ``window x window`` local gate reading ``gate_input``, trained alone
+    for ``gate_steps`` after the ``steps`` of the rest) and its training; ``samples`` drawn after.
+    The ``cpu`` and ``gpu`` presets are :data:`MNIST_PRESETS`."""
+    hidden: int = 512
+    depth: int = 5
+    steps: int = 25000
+    batch_size: int = 128
+    samples: int = 1000
+    sigma_features: int = 16
+    bound: float = 4.0
+    window: int = 5
+    gate_steps: int = 3000
+    gate_input: str = "denoised"
+    checkpoint_every: int = 1000
+    lr: float = 1e-3
+    seed: int = 0
+    sigma_max: float = None
+
+    def __post_init__(self):
+        for name, flag in (("steps", "--steps"), ("batch_size", "--batch-size"),
+                           ("checkpoint_every", "--checkpoint-every"), ("gate_steps", "--gate-steps")):
+            checks.integer(getattr(self, name), f"{name} ({flag})")
+        checks.positive(self.lr, "lr (--lr)")
+        checks.integer(self.samples, "samples (--samples)", 0)
+        checks.integer(self.seed, "seed (--seed)", 0)
+
+    def build_model(self, base, window=None):
+        """The gated score on the per-pixel ``base``, with the local gate of ``window`` (default
+        the config's; 0: none)."""
+        from .mnist.model import make_model
+        window = self.window if window is None else window
+        return make_model(self.hidden, base, scale_input=True, sigma_features=self.sigma_features,
+                          depth=self.depth, bound=self.bound, window=window,
+                          gate_input=self.gate_input if window else "x")
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+#: ``npscore mnist --preset``: the flags given on the command line win
+MNIST_PRESETS = {"cpu": MnistConfig(),
+                 "gpu": MnistConfig(hidden=1024, steps=37500, batch_size=256, samples=5000, gate_steps=5000,
+                                    checkpoint_every=2500)}

@@ -302,10 +302,9 @@ def test_a_preset_fills_only_the_flags_not_given(tmp_path):
     model, _, config = run.load_model(str(out / "checkpoint.npz"))
     gpu = run.PRESETS["gpu"]
     for key in ("batch_size", "checkpoint_every"):
-        assert gpu[key] != run.PRESETS["cpu"][key] and config[key] == gpu[key]
+        assert getattr(gpu, key) != getattr(run.PRESETS["cpu"], key) and config[key] == getattr(gpu, key)
     assert (config["hidden"], config["depth"], config["gate_steps"]) == (16, 1, 1)
-    assert (model.window, model.gate_input, model.sigma_features) == (gpu["window"], gpu["gate_input"],
-                                                                     gpu["sigma_features"])
+    assert (model.window, model.gate_input, model.sigma_features) == (gpu.window, gpu.gate_input, gpu.sigma_features)
 
 
 @needs_mnist

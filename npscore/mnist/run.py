@@ -24,6 +24,7 @@ import os
 import time
 
 from .. import backend, checks, io, schedules
+from ..config import MNIST_PRESETS
 from ..losses import weighted_dsm
 from ..optim import Adam
 from ..sampling import run as run_sampler, sde_score
@@ -42,15 +43,8 @@ SDE_STEPS = 1000
 STEP_FRACTION = 0.5
 #: the smallest noise level (pixels live in [0, 1])
 SIGMA_MIN = 0.01
-#: settings of ``npscore mnist --preset`` (flags given on the command line win); :func:`train`'s
-#: defaults are the ``cpu`` preset
-PRESETS = {"cpu": {"hidden": 512, "steps": 25000, "batch_size": 128, "samples": 1000, "sigma_features": 16,
-                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 3000, "gate_input": "denoised",
-                   "checkpoint_every": 1000},
-           "gpu": {"hidden": 1024, "steps": 37500, "batch_size": 256, "samples": 5000, "sigma_features": 16,
-                   "depth": 5, "bound": 4.0, "window": 5, "gate_steps": 5000, "gate_input": "denoised",
-                   "checkpoint_every": 2500}}
-CPU = PRESETS["cpu"]
+#: the presets of ``npscore mnist --preset`` (their one home: :data:`npscore.config.MNIST_PRESETS`)
+PRESETS = MNIST_PRESETS
 #: settings a resumed run must share with its checkpoint
 RESUME_KEYS = ("hidden", "depth", "gated", "sigma_features", "residual_bound", "gate_window", "gate_steps",
                "seed", "batch_size", "lr", "checkpoint_every", "sigmas")
@@ -83,64 +77,78 @@ def noise_levels(x, sigma_max=None, sigma_min=SIGMA_MIN):
     return schedules.from_data(x, sigma_1=sigma_max, sigma_l=sigma_min).sigmas
 
 
-def train(out, x, steps=CPU["steps"], batch_size=CPU["batch_size"], hidden=CPU["hidden"], lr=1e-3, seed=0,
-          checkpoint_every=CPU["checkpoint_every"], resume=False, force=False, sigma_max=None,
-          sigma_features=CPU["sigma_features"], depth=CPU["depth"], bound=CPU["bound"], window=CPU["window"],
-          gate_steps=CPU["gate_steps"], gate_input=CPU["gate_input"], progress=True, log=print):
-    """Train on ``x : (N, 784)``, checkpointing to ``out/checkpoint.npz``.
+def train(out, x, config=None, resume=False, force=False, progress=True, log=print, **settings):
+    """Train on ``x : (N, 784)`` with ``config`` (a :class:`npscore.config.MnistConfig`, default the
+    ``cpu`` preset, any field overridden by ``settings``), checkpointing to ``out/checkpoint.npz``.
 
     An existing checkpoint is continued with ``resume``, replaced with
     ``force``, and otherwise refused (a repeated command never overwrites a
-    run). ``sigma_max`` overrides the largest noise level (default: the
-    largest distance between training images); ``sigma_features`` is the
-    number of Fourier features of ``log sigma`` the network sees
-    (:func:`npscore.nn.conditional.sigma_embedding`); ``depth`` the number of
-    hidden layers of width ``hidden``; ``bound`` the bound ``B`` of the
-    residual, ``window`` the size of the local gate's neighbourhoods
-    (:class:`npscore.mnist.model.GatedScore`; 0: unbounded, no gate), which
-    is trained alone for ``gate_steps`` steps after the ``steps`` of the rest
-    and reads ``gate_input`` (``x`` or the first pass's denoised image)
-    (the checkpoint then holds the whole model and is not resumed).
+    run). ``config.sigma_max`` overrides the largest noise level (default: the
+    largest distance between training images). With a local gate
+    (``config.window``), the gate is trained alone for ``gate_steps`` steps
+    after the ``steps`` of the rest (the checkpoint then holds the whole model
+    and is not resumed).
 
     Returns
     -------
-    model, ema_params, losses, seconds, config
+    model, ema_params, losses, seconds, record (the checkpoint's config dict)
     """
-    for name, v in (("steps (--steps)", steps), ("batch_size (--batch-size)", batch_size),
-                    ("checkpoint_every (--checkpoint-every)", checkpoint_every), ("gate_steps (--gate-steps)", gate_steps)):
-        checks.integer(v, name)
-    lr = checks.positive(lr, "lr (--lr)")
-    check_start(out, steps, resume, force)
-    path = checkpoint_path(out)
-    base = data_base(x)
-    sigmas = noise_levels(x, sigma_max)
-    model = make_model(hidden, base, scale_input=True, sigma_features=sigma_features, depth=depth, bound=bound)
-    gated = make_model(hidden, base, scale_input=True, sigma_features=sigma_features, depth=depth, bound=bound,
-                       window=window, gate_input=gate_input)
-    opt = Adam(lr=lr)
-    config = {"hidden": hidden, "depth": depth, "gated": True, "scale_input": True,
-              "sigma_features": model.sigma_features, "residual_bound": model.bound,
-              "gate_window": gated.window, "gate_steps": gate_steps if window else 0, "gate_trained": False,
-              "gate_input": gated.gate_input,
-              "continuous": True,
-              "activation": ACTIVATION,
-              "sigmas": list(sigmas), "seed": seed, "batch_size": batch_size, "lr": lr,
-              "checkpoint_every": checkpoint_every, "base": base.to_lists()}
+    config = (config or PRESETS["cpu"]).replace(**settings)
+    check_start(out, config.steps, resume, force)
+    path, base = checkpoint_path(out), data_base(x)
+    sigmas = noise_levels(x, config.sigma_max)
+    model, gated = config.build_model(base, window=0), config.build_model(base)
+    record = _record(config, model, gated, sigmas, base)
     log(f"noise levels: {len(sigmas)}, geometric from {sigmas[0]:.4g} to {sigmas[-1]:.4g} "
         f"(ratio {sigmas[0] / sigmas[1]:.4f}); training draws sigma log-uniformly between them")
-    params, state, losses, start = model.init(seed, "float32"), None, [], 0
+    params, state, losses, start = model.init(config.seed, "float32"), None, [], 0
     if resume:
-        params, state, losses, saved = io.load_checkpoint(path, model)
-        for key in RESUME_KEYS:
-            if saved.get(key) != config[key]:
-                raise ValueError(f"--resume: {path} was trained with {key}={saved.get(key)!r}; "
-                                 f"this run asks for {config[key]!r}")
+        params, state, losses = _resumed(path, model, record, log)
         start = state["step"]
-        log(f"resuming from step {start} of {path}")
+    loss = _dsm(x, sigmas, config.batch_size)
+    t = time.time()
+    if start < config.steps:
+        _, state, losses = fit(loss(model), params, Adam(lr=config.lr), config.steps, config.seed, state=state,
+                               start_step=start, losses=losses, segment=config.checkpoint_every, checkpoint=path,
+                               config=record, ema=0.999, progress=progress, desc="mnist dsm")
+    if not config.window:
+        return model, state["ema"], losses, time.time() - t, record
+    frozen, steps = state["ema"], config.steps
+    phi, _, losses = fit(loss(gated, frozen), gated.head_init(config.seed, "float32"), Adam(lr=config.lr),
+                         steps + config.gate_steps, config.seed, start_step=steps, losses=losses,
+                         segment=math.gcd(steps, config.gate_steps), progress=progress, desc="local gate")
+    params, record = frozen + phi, {**record, "gate_trained": True}
+    io.save_checkpoint(path, params, {"step": steps + config.gate_steps, "ema": params}, losses, record)
+    return gated, params, losses, time.time() - t, record
+
+
+def _record(config, model, gated, sigmas, base):
+    """The config dict a checkpoint stores (what :func:`load_model` rebuilds the model from)."""
+    return {"hidden": config.hidden, "depth": config.depth, "gated": True, "scale_input": True,
+            "sigma_features": model.sigma_features, "residual_bound": model.bound,
+            "gate_window": gated.window, "gate_steps": config.gate_steps if config.window else 0,
+            "gate_trained": False, "gate_input": gated.gate_input, "continuous": True, "activation": ACTIVATION,
+            "sigmas": list(sigmas), "seed": config.seed, "batch_size": config.batch_size, "lr": config.lr,
+            "checkpoint_every": config.checkpoint_every, "base": base.to_lists()}
+
+
+def _resumed(path, model, record, log):
+    """``(params, state, losses)`` of the checkpoint at ``path``, which must share :data:`RESUME_KEYS`."""
+    params, state, losses, saved = io.load_checkpoint(path, model)
+    for key in RESUME_KEYS:
+        if saved.get(key) != record[key]:
+            raise ValueError(f"--resume: {path} was trained with {key}={saved.get(key)!r}; "
+                             f"this run asks for {record[key]!r}")
+    log(f"resuming from step {state['step']} of {path}")
+    return params, state, losses
+
+
+def _dsm(x, sigmas, batch_size):
+    """``loss(net, frozen=None)``: the DSM step of ``net`` with sigma log-uniform over ``sigmas``' range;
+    with ``frozen`` (the MLP's params), of its head's params alone."""
     N, lo, hi = x.shape[0], sigmas[-1], sigmas[0]
 
     def loss(net, frozen=None):
-        """DSM of ``net``; with ``frozen`` (the MLP's params), of its head's params alone."""
         def value_and_grads(p, rng):
             idx = rng.integers(N, (batch_size,))
             sigma = lo * (hi / lo) ** rng.uniform((batch_size,), dtype=x.dtype)      # log-uniform
@@ -148,22 +156,7 @@ def train(out, x, steps=CPU["steps"], batch_size=CPU["batch_size"], hidden=CPU["
             return weighted_dsm(net, p if frozen is None else frozen + p, x[idx], sigma, eps, sigma ** 2,
                                 check=False, head_only=frozen is not None)
         return value_and_grads
-
-    t = time.time()
-    if start < steps:
-        _, state, losses = fit(loss(model), params, opt, steps, seed, state=state, start_step=start, losses=losses,
-                               segment=checkpoint_every, checkpoint=path, config=config, ema=0.999,
-                               progress=progress, desc="mnist dsm")
-    if not window:
-        return model, state["ema"], losses, time.time() - t, config
-    frozen = state["ema"]
-    phi, _, losses = fit(loss(gated, frozen), gated.head_init(seed, "float32"), Adam(lr=lr), steps + gate_steps,
-                         seed, start_step=steps, losses=losses, segment=math.gcd(steps, gate_steps),
-                         progress=progress, desc="local gate")
-    params = frozen + phi
-    config = {**config, "gate_trained": True}
-    io.save_checkpoint(path, params, {"step": steps + gate_steps, "ema": params}, losses, config)
-    return gated, params, losses, time.time() - t, config
+    return loss
 
 
 def load_model(path):
