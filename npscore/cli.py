@@ -80,10 +80,9 @@ def _cmd_train(args):
     model = ModelConfig(args.arch, args.hidden, args.blocks, args.activation, args.fourier_features,
                         args.fourier_scale, args.sigma_features)
     config = RunConfig(args.data, args.loss, model, args.steps, args.batch, args.lr, args.seed,
-                       n_steps_each=args.steps_each)
+                       n_steps_each=args.steps_each, standardize=not args.no_standardize)
     lowdim.run(args.out, config, args.sampler, args.samples, sigma_max=args.sigma_max, sigma_min=args.sigma_min,
-               progress=not args.no_progress)
-    print(f"figures, samples.npz, checkpoint.npz and metrics.json written to {args.out}/")
+               resume=args.resume, force=args.force, progress=not args.no_progress)
     return 0
 
 
@@ -144,6 +143,8 @@ def _cmd_sample(args):
 def _backend_arg(p):
     p.add_argument("--backend", default=backend.from_environment(), choices=backend.BACKENDS,
                    help="array backend (default: $NPSCORE_BACKEND, else numpy)")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show the traceback of an error (also before the command)")
 
 
 def _common(p, out):
@@ -234,6 +235,11 @@ def _train_args(p):
                    help="smallest noise level (default: half the median nearest-neighbour distance per coordinate)")
     p.add_argument("--steps-each", type=positive_int, default=run.n_steps_each,
                    help="annealed Langevin steps per level")
+    p.add_argument("--no-standardize", action="store_true",
+                   help="train on a file's rows as they are (by default they are centred and scaled to unit RMS "
+                        "radius, and the samples written back in the data's units)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--force", action="store_true", help="replace the run in --out")
     p.set_defaults(func=_cmd_train)
 
 
@@ -244,6 +250,12 @@ def build_parser():
         "Score matching and score-based generative modelling from scratch in NumPy. "
         "Every argument is checked before any work."))
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        release = version("npscore")
+    except PackageNotFoundError:
+        release = "unknown (not installed)"
+    parser.add_argument("--version", action="version", version=f"npscore {release}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", formatter_class=fmt,
@@ -294,12 +306,17 @@ def build_parser():
 
 
 def main(argv=None):
-    """Run the command; every error is one line on stderr and exit status 2 (``--debug``: the traceback)."""
+    """Run the command; every error is one line on stderr and exit status 2 (``--debug``, before or
+    after the command: the traceback). NumPy's floating-point warnings are silenced: a non-finite
+    value is an error the command names."""
+    import warnings
     args = build_parser().parse_args(argv)
     try:
         backend.use(args.backend)
         backend.tune_allocator()
-        return args.func(args)
+        with warnings.catch_warnings(), backend.quiet():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return args.func(args)
     except KeyboardInterrupt:
         print(f"npscore {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -68,7 +68,12 @@ NOTES_MLP = ModelConfig(arch="mlp", activation="softplus", sigma_features=0)
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One ``npscore train`` run: the data, the objective, the model, the schedule, the training."""
+    """One ``npscore train`` run: the data, the objective, the model, the schedule, the training.
+
+    A file's rows are standardised (``standardize``): ``(x - mean) / scale`` with the mean row and
+    one scale, the RMS distance to it; ``standardization = (mean, scale)`` records what was used, and
+    samples are written back in the data's units. The built-in sets are generated at unit scale and
+    used as they are."""
     data: str = "two-modes"
     loss: str = "ncsn"
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -80,6 +85,8 @@ class RunConfig:
     n_steps_each: int = 100
     sigmas: tuple = ()
     step_scale: float = 0.0
+    standardize: bool = True
+    standardization: tuple = None
 
     def __post_init__(self):
         checks.one_of(self.loss, "--loss", LOSSES)
@@ -115,6 +122,8 @@ class RunConfig:
         """The record a checkpoint stores, as plain JSON types."""
         d = dataclasses.asdict(self)
         d["sigmas"] = list(self.sigmas)
+        if self.standardization is not None:
+            d["standardization"] = [list(self.standardization[0]), self.standardization[1]]
         d["kind"] = "npscore train"
         return d
 
@@ -142,6 +151,9 @@ class RunConfig:
             model = ModelConfig(**d["model"])
             rest = {k: v for k, v in d.items() if k in fields and k != "model"}
             rest["sigmas"] = tuple(rest.get("sigmas", ()))
+            if rest.get("standardization") is not None:
+                mean, scale = rest["standardization"]
+                rest["standardization"] = (tuple(mean), scale)
             return cls(model=model, **rest)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{where}: its config is damaged or from an unknown version ({exc}); "

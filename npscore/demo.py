@@ -19,10 +19,11 @@ NOTES_SIGMAS = (0.75, 0.5, 0.25, 0.1, 0.05, 0.025, 0.01)
 
 
 def run(out="demo_out", seed=0, steps=10000, weights=(0.2, 0.8), n_samples=2000, progress=True, log=print):
-    """The demo; returns the metrics (also ``out/metrics.json``)."""
+    """The demo; returns the metrics (also ``out/metrics.json``); a demo already in ``out`` is replaced."""
     data = "two-modes-equal" if tuple(weights) == (0.5, 0.5) else "two-modes"
     if tuple(weights) not in ((0.5, 0.5), (0.2, 0.8)):
         raise ValueError(f"weights must be (0.2, 0.8) or (0.5, 0.5); got {weights!r}")
     config = RunConfig(data, "ncsn", NOTES_MLP, steps, seed=seed, sigmas=NOTES_SIGMAS, step_scale=2e-5,
                        n_steps_each=100)
-    return lowdim.run(out, config, ["annealed-langevin", "langevin"], n_samples=n_samples, progress=progress, log=log)
+    return lowdim.run(out, config, ["annealed-langevin", "langevin"], n_samples=n_samples, force=True,
+                      progress=progress, log=log)

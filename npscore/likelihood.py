@@ -132,9 +132,15 @@ def _held_out(checkpoint, data, n, rng):
     if not config.conditional:
         raise ValueError(f"{checkpoint}: a model trained with --loss {config.loss} has no noise levels; "
                          "the likelihood needs --loss ncsn, sde-ve or sde-vp")
-    x = split(data or config.data, config.n_train, n, config.seed)[1][:n].astype("float64")
+    x = split(data or config.data, config.n_train, n, config.seed, False, shift=config.standardization)[1]
+    if x.shape[0] < 2:
+        raise ValueError(f"--n: the held-out part of {data or config.data} has {x.shape[0]} point(s); "
+                         "the NLL's standard error needs at least 2")
     prior = fitted.sde.prior_fit(fitted.x.astype("float64")).log_prob
-    return fitted.model, fitted.params, fitted.sde, x, mixture, prior
+    if config.standardization is not None:               # log p(x) = log p_z((x - mean) / scale) - D log scale
+        offset = x.shape[1] * math.log(config.standardization[1])
+        prior = lambda y, p=prior: p(y) - offset          # noqa: E731
+    return fitted.model, fitted.params, fitted.sde, x[:n].astype("float64"), mixture, prior
 
 
 def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4, seed=0, progress=True):
@@ -155,7 +161,8 @@ def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4,
         backend.synchronize()
         results.append((values, time.time() - t))
     truth = None if mixture is None else mixture.log_prob(x)
-    lines = [f"{checkpoint}: {x.shape[0]} held-out points, D = {x.shape[1]}, probability-flow ODE "
+    asked = "" if x.shape[0] == n else f" (of the {n} asked: the held-out part has no more)"
+    lines = [f"{checkpoint}: {x.shape[0]} held-out points{asked}, D = {x.shape[1]}, probability-flow ODE "
              f"({n_steps} Heun steps from t = 1e-3), backend {backend.name()}"]
     for kind, r in _nll_rows(results, kinds, truth).items():
         extra = f", Hutchinson SE {r['se_hutchinson']:.4f} ({n_probes} probes)" if "se_hutchinson" in r else ""

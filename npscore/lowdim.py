@@ -20,6 +20,7 @@ beside the floor (the mean and spread of data against data, 20 draws), the
 mode fractions where the data is a mixture, and the score error where the
 exact score is known; figures and ``metrics.json`` go to ``out``.
 """
+import math
 import os
 import time
 from collections import namedtuple
@@ -29,7 +30,7 @@ from .config import CONDITIONAL, LOSSES, RunConfig
 from .densities import NoisedEmpirical
 from .optim import Adam
 from .sampling import SAMPLERS, run as run_sampler, sde_score
-from .toys import DATASETS, load
+from .toys import DATASETS, MIN_ROWS, load, read_file, standardization
 from .training import fit
 
 #: the corrector's signal-to-noise ratio here, in place of score_sde's 0.16 (set for CIFAR-10),
@@ -135,13 +136,26 @@ def prior_sample(sde, x, n, rng):
     return sde.prior_fit(x).sample(n, rng).astype(x.dtype)
 
 
-def split(data, n_train, n_held_out, seed):
-    """``(x, held_out, mixture)``: fresh draws of a built-in set, or a file's rows with a fifth held out."""
-    x, mixture = load(data, n_train, seed, DTYPE)
+def split(data, n_train, n_held_out, seed, standardize=True, log=None, shift=None):
+    """``(x, held_out, mixture, standardization)``: fresh draws of a built-in set, or a file's rows
+    with a fifth held out (at most ``n_held_out`` of them kept for the metrics, so that their cost does
+    not grow with the file), standardised on the training rows when ``standardize``
+    (:func:`npscore.toys.standardization`; else None), or by the given ``shift = (mean, scale)``."""
     if data in DATASETS:
-        return x, load(data, n_held_out, seed + 1, DTYPE)[0], mixture
-    perm = backend.asarray(backend.host.random.default_rng(seed).permutation(x.shape[0]))
-    return x[perm[x.shape[0] // 5:]], x[perm[: x.shape[0] // 5]], None
+        x, mixture = load(data, n_train, seed, DTYPE)
+        return x, load(data, n_held_out, seed + 1, DTYPE)[0], mixture, None
+    rows = read_file(data, "float64", log)
+    if rows.shape[0] < MIN_ROWS:
+        raise ValueError(f"--data {data}: holds {rows.shape[0]} rows; npscore train needs at least {MIN_ROWS} "
+                         "(a fifth is held out for the metrics)")
+    perm = backend.asarray(backend.host.random.default_rng(seed).permutation(rows.shape[0]))
+    x, held = rows[perm[rows.shape[0] // 5:]], rows[perm[: rows.shape[0] // 5]][:n_held_out]
+    if shift is None and standardize:
+        shift = standardization(x, f"--data {data}")
+    if shift is not None:
+        mean = backend.asarray(shift[0])
+        x, held = (x - mean) / shift[1], (held - mean) / shift[1]
+    return x.astype(DTYPE), held.astype(DTYPE), None, shift
 
 
 def schedule_for(x, n_steps_each, sigma_max=None, sigma_min=None, sigmas=None, step_scale=None):
@@ -230,41 +244,109 @@ def _measure(samples, held_out, mixture):
     return rows
 
 
-def fit_config(config, x, mixture=None, sigma_max=None, sigma_min=None, progress=True):
+#: ``npscore train``'s files: the resumable checkpoint while training, the final set after
+TRAINING = "training.npz"
+RUN_FILES = ("checkpoint.npz", TRAINING, "metrics.json")
+
+
+def fit_config(config, x, mixture=None, sigma_max=None, sigma_min=None, progress=True, checkpoint=None,
+               resume=False):
     """Train ``config`` on ``x``: returns the :class:`Fitted` model (the config now holding its
-    schedule), the optimiser state and the loss curve."""
+    schedule), the optimiser state and the loss curve. With ``checkpoint`` the run is saved there every
+    :data:`SEGMENT` steps; with ``resume`` it continues from there, drawing what the uninterrupted run
+    would have drawn."""
     schedule = schedule_for(x, config.n_steps_each, sigma_max, sigma_min, config.sigmas, config.step_scale or None)
     config = config.replace(sigmas=tuple(schedule.sigmas), step_scale=schedule.step_scale)
     model, sde = config.build_model(x.shape[1]), config.build_sde()
-    _, state, curve = fit(_loss_fn(config.loss, model, x, config.batch, schedule, sde, mixture),
-                          model.init(config.seed, DTYPE), Adam(lr=config.lr), config.steps, config.seed, ema=0.999,
-                          progress=progress, desc=f"{config.loss} on {os.path.basename(str(config.data))}")
-    return Fitted(config, model, state["ema"], schedule, sde, x), state, curve
+    params, state, losses = model.init(config.seed, DTYPE), None, []
+    if resume:
+        params, state, losses = _resumed(checkpoint, model, config)
+    if state is None or state["step"] < config.steps:
+        hint = _divergence_hint(config, x, sigma_max)
+        _, state, losses = fit(_loss_fn(config.loss, model, x, config.batch, schedule, sde, mixture), params,
+                               Adam(lr=config.lr), config.steps, config.seed, state=state,
+                               start_step=0 if state is None else state["step"], losses=losses, segment=SEGMENT,
+                               checkpoint=checkpoint, config=config.to_dict(), ema=0.999, progress=progress,
+                               desc=f"{config.loss} on {os.path.basename(str(config.data))}", hint=hint)
+    return Fitted(config, model, state["ema"], schedule, sde, x), state, losses
+
+
+#: steps between the draws' re-seeds and the checkpoints of :func:`fit_config`
+SEGMENT = 100
+
+
+def _resumed(path, model, config):
+    """``(params, state, losses)`` of the training checkpoint at ``path``, which must be of ``config``."""
+    if not os.path.exists(path):
+        done = os.path.exists(os.path.join(os.path.dirname(path), "checkpoint.npz"))
+        raise ValueError(f"--resume: {os.path.dirname(path) or '.'} holds " + (
+            "a finished run; pass --force to replace it" if done else "no run to resume; leave out --resume"))
+    params, state, losses, saved = io.load_checkpoint(path, model)
+    saved = RunConfig.from_json(saved, path)
+    theirs, ours = saved.to_dict(), config.to_dict()
+    for key in ours:
+        if key not in ("steps",) and theirs[key] != ours[key]:
+            raise ValueError(f"--resume: {path} was trained with {key} = {theirs[key]!r}; this command asks for "
+                             f"{ours[key]!r} (give the run's own flags, or --force to start over)")
+    if state["step"] > config.steps:
+        raise ValueError(f"--steps must be at least the {state['step']} steps {path} has done; got {config.steps}")
+    return params, state, losses
+
+
+def _divergence_hint(config, x, sigma_max):
+    """The likely cause of a divergence, from the flags (for :func:`npscore.training.fit`'s message)."""
+    scale = float(backend.xp().sqrt(((x - x.mean(axis=0)) ** 2).sum(axis=1).mean()))
+    if sigma_max is not None and sigma_max > 1e3 * scale:
+        return f"--sigma-max {sigma_max:g} is far above the data's scale {scale:.3g}: lower it"
+    if config.lr > 1e-2:
+        return f"--lr {config.lr:g} is large (the default is {RunConfig().lr:g}): lower it"
+    return "lower the learning rate (--lr)"
 
 
 def run(out, config=None, sampler="all", n_samples=2000, sigma_max=None, sigma_min=None, floor_draws=20,
-        progress=True, log=print, **settings):
+        resume=False, force=False, progress=True, log=print, **settings):
     """Train ``config`` (a :class:`npscore.config.RunConfig`, or one made from ``settings``), sample,
     measure, draw; returns the metrics (also ``metrics.json``).
 
-    The schedule comes from the data unless ``config.sigmas`` (and ``step_scale``) are given.
+    ``out`` is locked while the run lives and refused when it holds another run unless ``resume``
+    (continue its ``training.npz``) or ``force`` (replace it); the final files are published as one
+    set (:class:`npscore.io.RunFolder`). The schedule comes from the data unless ``config.sigmas``
+    (and ``step_scale``) are given.
     """
     t0 = time.time()
     config = config or RunConfig(**settings)
-    io.writable_folder(out, "--out")
-    io.clean_stale(out)
-    x, held_out, mixture = split(config.data, config.n_train, n_samples, config.seed)
-    check_args(config.data, config.loss, sampler, mixture is not None)
-    fitted, state, curve = fit_config(config, x, mixture, sigma_max, sigma_min, progress)
-    config, schedule = fitted.config, fitted.schedule
-    log(f"schedule: {len(schedule.sigmas)} levels from sigma_1 = {schedule.sigma_max:.4g} to sigma_L = "
-        f"{schedule.sigma_min:.4g} (ratio {schedule.ratio:.4f}), annealed Langevin step scale "
-        f"{schedule.step_scale:.3g} for T = {config.n_steps_each}")
-    t_train = time.time() - t0
-    names = samplers_for(config.loss) if sampler == "all" else [sampler] if isinstance(sampler, str) else list(sampler)
-    samples, paths = _sample_all(names, fitted, n_samples, config.seed, progress)
+    if config.data not in DATASETS:
+        config = config.replace(data=os.path.abspath(config.data))
+    with io.RunFolder(out, RUN_FILES, resume, force) as folder:
+        x, held_out, mixture, shift = split(config.data, config.n_train, n_samples, config.seed,
+                                            config.standardize, log)
+        check_args(config.data, config.loss, sampler, mixture is not None)
+        fitted, state, curve = fit_config(config.replace(standardization=shift), x, mixture, sigma_max, sigma_min,
+                                          progress, folder.path(TRAINING), resume)
+        _log_schedule(fitted, log)
+        t_train = time.time() - t0
+        names = samplers_for(config.loss) if sampler == "all" else [sampler] if isinstance(sampler, str) else list(sampler)
+        samples, paths = _sample_all(names, fitted, n_samples, config.seed, progress)
+        result = _metrics(fitted, held_out, mixture, samples, curve, n_samples, floor_draws, t_train)
+        written = []
+        folder.publish(lambda d: written.extend(_write(d, fitted, state, curve, mixture, samples, paths, result, t0)))
+    summary(result, log)
+    log(f"{', '.join(written)} written to {out}/")
+    return result
+
+
+def _log_schedule(fitted, log):
+    s = fitted.schedule
+    log(f"schedule: {len(s.sigmas)} levels from sigma_1 = {s.sigma_max:.4g} to sigma_L = {s.sigma_min:.4g} "
+        f"(ratio {s.ratio:.4f}), annealed Langevin step scale {s.step_scale:.3g} for T = {fitted.config.n_steps_each}")
+
+
+def _metrics(fitted, held_out, mixture, samples, curve, n_samples, floor_draws, t_train):
+    """``metrics.json``'s content (``samples`` gains the exact-score Langevin row for a mixture)."""
+    config, schedule, x = fitted.config, fitted.schedule, fitted.x
     result = {"data": str(config.data), "loss": config.loss, "steps": config.steps, "seed": config.seed,
-              "backend": backend.name(), "n_samples": n_samples, "model": config.to_dict()["model"],
+              "backend": backend.name(), "n_samples": n_samples, "held_out_points": int(held_out.shape[0]),
+              "model": config.to_dict()["model"], "standardization": config.to_dict()["standardization"],
               "schedule": {"sigmas": list(schedule.sigmas), "step_scale": schedule.step_scale,
                            "ratio": schedule.ratio, "n_steps_each": config.n_steps_each},
               "final_loss": sum(curve[-100:]) / len(curve[-100:]), "seconds": {"train": t_train}}
@@ -279,20 +361,37 @@ def run(out, config=None, sampler="all", n_samples=2000, sigma_max=None, sigma_m
     errors = _score_errors(fitted, mixture, n_samples, config.seed)
     result.update({"score_error_relative": errors} if errors else {})
     nll = _held_out_nll(fitted, held_out)
-    result.update({"held_out_nll": nll} if nll is not None else {})
+    if nll is not None:                                  # in the data's units: + D log(scale)
+        shift = config.standardization
+        result["held_out_nll"] = nll + (x.shape[1] * math.log(shift[1]) if shift else 0.0)
     result["samplers"] = _measure(samples, held_out, mixture)
+    return result
+
+
+def _write(folder, fitted, state, curve, mixture, samples, paths, result, t0):
+    """The final set into ``folder``; returns the names written. Samples in the data's units."""
+    config, x = fitted.config, fitted.x
     samples = {k: v for k, v in samples.items() if v[0] is not None}
-    io.atomic_savez(os.path.join(out, "samples.npz"), {k.replace("-", "_"): backend.to_numpy(v[0])
-                                                       for k, v in samples.items()})
-    io.save_checkpoint(os.path.join(out, "checkpoint.npz"), fitted.params, state, curve, config.to_dict())
+    io.atomic_savez(os.path.join(folder, "samples.npz"), {k.replace("-", "_"): backend.to_numpy(unstandardize(config, v[0]))
+                                                          for k, v in samples.items()})
+    io.save_checkpoint(os.path.join(folder, "checkpoint.npz"), fitted.params, state, curve, config.to_dict())
+    names = ["samples.npz", "checkpoint.npz"]
     if x.shape[1] == 2:
         from . import plotting
-        plotting.lowdim_figures(out, fitted.model, fitted.params, config.loss, schedule, x, mixture, samples,
-                                curve, paths)
+        plotting.lowdim_figures(folder, fitted.model, fitted.params, config.loss, fitted.schedule, x, mixture,
+                                samples, curve, paths)
+        names.insert(0, "figures")
     result["seconds"]["total"] = time.time() - t0
-    io.atomic_write_json(os.path.join(out, "metrics.json"), result)
-    summary(result, log)
-    return result
+    io.atomic_write_json(os.path.join(folder, "metrics.json"), result)
+    return names + ["metrics.json"]
+
+
+def unstandardize(config, x):
+    """Samples of the standardised model back in the data's units (as they are without a standardization)."""
+    if config.standardization is None:
+        return x
+    mean, scale = config.standardization
+    return x * scale + backend.asarray(mean, dtype=x.dtype)
 
 
 def load_fitted(checkpoint, data=None, dtype=None):
@@ -301,8 +400,15 @@ def load_fitted(checkpoint, data=None, dtype=None):
     config = RunConfig.from_json(io.read_json_array(checkpoint, io.read_npz(checkpoint, ("config",),
                                                                              "an npscore train checkpoint")),
                                  checkpoint)
-    x, mixture = load(data or config.data, config.n_train, config.seed, DTYPE)
-    model = config.build_model(x.shape[1])
+    source = data or config.data
+    if data is None and source not in DATASETS and not os.path.exists(source):
+        raise FileNotFoundError(f"{source}: no such file (the data path recorded in {checkpoint}; "
+                                "--data overrides it)")
+    x, _, mixture, _ = split(source, config.n_train, 1, config.seed, False, shift=config.standardization)
+    model = config.build_model(len(config.standardization[0]) if config.standardization else x.shape[1])
+    if x.shape[1] != model.in_dim:
+        raise ValueError(f"--data {source}: has D = {x.shape[1]} columns; the model in {checkpoint} was "
+                         f"trained on D = {model.in_dim}")
     params = io.load_checkpoint(checkpoint, model, dtype=dtype)[0]
     return Fitted(config, model, params, _schedule_of(config), config.build_sde(), x), mixture
 
@@ -317,7 +423,8 @@ def resample(checkpoint, seed, n=2000, sampler="all"):
     """
     fitted = load_fitted(checkpoint)[0]
     names = samplers_for(fitted.config.loss) if sampler == "all" else [sampler]
-    return {k: v[0] for k, v in _sample_all(names, fitted, n, seed)[0].items()}
+    return {k: None if v[0] is None else unstandardize(fitted.config, v[0])
+            for k, v in _sample_all(names, fitted, n, seed)[0].items()}
 
 
 def summary(m, log=print):

@@ -35,11 +35,15 @@ Schedule = namedtuple("Schedule", "sigmas step_scale sigma_max sigma_min ratio")
 
 
 def _subsample(x, n, seed=0):
+    """Up to ``n`` distinct rows of ``x``, centred (distances from ``|a|^2 + |b|^2 - 2 a.b`` lose
+    everything to cancellation far from the origin), in float64; repeated rows count once."""
     np = backend.host
-    x = backend.to_numpy(x).astype("float64")
+    x = np.unique(backend.to_numpy(x).astype("float64"), axis=0)
+    if x.shape[0] < 2:
+        raise ValueError("x must hold at least 2 distinct points for a noise schedule; all its rows are one point")
     if x.shape[0] > n:
         x = x[np.random.default_rng(seed).choice(x.shape[0], n, replace=False)]
-    return x
+    return x - x.mean(axis=0)
 
 
 def _distances(x):
@@ -54,7 +58,8 @@ def sigma_max(x, n=2000):
 
 
 def sigma_min(x, n=2000):
-    """Half the median nearest-neighbour distance per coordinate, among up to ``n`` rows of ``x``."""
+    """Half the median nearest-neighbour distance per coordinate, among up to ``n`` distinct rows of ``x``
+    (repeated points, as in rounded or integer data, would make it 0)."""
     np = backend.host
     d = _distances(_subsample(x, n))
     np.fill_diagonal(d, np.inf)

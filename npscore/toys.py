@@ -9,6 +9,7 @@ an optional header line).
 """
 import math
 import os
+import textwrap
 
 from . import backend, checks
 from .densities import GaussianMixture, two_modes
@@ -74,35 +75,75 @@ DATASETS = {"two-modes": _mixture(lambda dtype: two_modes((0.2, 0.8), dtype)),
             "moons": _moons, "checkerboard": _checkerboard, "pinwheel": _pinwheel, "rings": _rings}
 
 
-def read_file(path, dtype="float64"):
-    """``(N, D)`` data from a ``.npy`` or ``.csv`` file, checked."""
+#: the fewest rows a file may hold: a fifth is held out for the metrics (k-NN needs more than k points)
+MIN_ROWS = 50
+
+
+def _read_csv(path):
+    """``(x, notes)``: the numbers of a ``.csv`` file and what was done to read them. A first line
+    is a header when one of its fields is not a number; a first column that the header leaves
+    unnamed (or names ``index`` / ``Unnamed: 0``) and that counts 0, 1, 2, ... is an index, dropped."""
+    np = backend.host
+    with open(path) as f:
+        first = f.readline().strip().split(",")
+
+    def number(field):
+        try:
+            float(field)
+            return True
+        except ValueError:
+            return False
+    header = not all(number(v) for v in first)
+    x = np.loadtxt(path, delimiter=",", skiprows=int(header), ndmin=2)
+    notes = ["skipped a header row"] if header else []
+    if header and first[0].strip().strip('"') in ("", "index", "Unnamed: 0") and x.shape[1] > 1 \
+            and np.array_equal(x[:, 0], np.arange(x.shape[0])):
+        x, notes = x[:, 1:], notes + ["dropped an index column"]
+    return x, notes
+
+
+def read_file(path, dtype="float64", log=None):
+    """``(N, D)`` data from a ``.npy`` or ``.csv`` file, checked; ``log`` is told what was read."""
     np = backend.host
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such file (--data takes a built-in name, one of "
                                 f"{', '.join(DATASETS)}, or a .npy / .csv file of shape (N, D))")
     try:
         if path.endswith(".npy"):
-            x = np.load(path, allow_pickle=False)
+            x, notes = np.load(path, allow_pickle=False), []
         elif path.endswith(".csv"):
-            with open(path) as f:
-                first = f.readline()
-            skip = 1 if any(c.isalpha() for c in first.replace("e", "").replace("E", "")) else 0
-            x = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
+            x, notes = _read_csv(path)
         else:
             raise ValueError("the file must end in .npy or .csv")
     except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path}: not readable as (N, D) numbers ({str(exc).splitlines()[0][:100]})") from None
+        detail = textwrap.shorten(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 120)
+        raise ValueError(f"{path}: not readable as (N, D) numbers ({detail})") from None
     if x.ndim != 2 or x.shape[0] < 2 or x.dtype.kind not in "iuf":
         raise ValueError(f"{path}: must hold an (N, D) array of numbers with N >= 2; got "
                          f"{x.dtype} of shape {x.shape}")
     if not np.isfinite(x).all():
-        raise ValueError(f"{path}: holds NaN or inf; remove those rows")
+        rows = np.flatnonzero(~np.isfinite(x).all(axis=1))
+        raise ValueError(f"{path}: holds NaN or inf in {rows.size} row(s), the first row {int(rows[0])}; "
+                         "remove those rows")
+    if log is not None:
+        log(f"{path}: read {x.shape[0]} rows of {x.shape[1]} columns" + "".join(f"; {n}" for n in notes))
     return backend.asarray(x.astype(dtype))
 
 
-def load(data, n, seed=0, dtype="float64"):
+def load(data, n, seed=0, dtype="float64", log=None):
     """``(x, mixture)``: ``n`` draws of a built-in set (and its density when it is a
     Gaussian mixture, else None), or the rows of a file (``n`` ignored; mixture None)."""
     if data in DATASETS:
         return DATASETS[data](checks.integer(n, "n"), backend.rng(seed, 1), dtype)
-    return read_file(data, dtype), None
+    return read_file(data, dtype, log), None
+
+
+def standardization(x, data="--data"):
+    """``(mean, scale)``: the mean row and the RMS distance to it (one scale for every coordinate,
+    so that shapes are kept), for ``x`` read in float64; an error naming the data when all rows are one point."""
+    xp = backend.xp()
+    mean = x.mean(axis=0)
+    scale = float(xp.sqrt(((x - mean) ** 2).sum(axis=1).mean()))
+    if not scale > 0 or scale < 1e-12 * max(float(xp.abs(mean).max()), 1e-300):
+        raise ValueError(f"{data}: all {x.shape[0]} rows are the same point; a score needs data with spread")
+    return [float(v) for v in backend.to_numpy(mean)], scale

@@ -19,13 +19,14 @@ BLOW_UP = 1e4
 WINDOW = 200
 
 
-def _guard(values, history, step):
-    """Raise when a loss is non-finite or has blown up against the running median."""
+def _guard(values, history, step, hint="lower the learning rate (--lr) or check the data", saved=None):
+    """Raise when a loss is non-finite or has blown up against the running median; the message gives
+    ``hint`` and, where one was written (``saved``, a step), the checkpoint."""
+    where = f"; the last checkpoint, {saved[0]}, is from step {saved[1]}" if saved else ""
     for i, v in enumerate(values):
         at = step - len(values) + 2 + i
         if not math.isfinite(v):
-            raise RuntimeError(f"training stopped at step {at}: the loss became {v}; lower the learning "
-                               "rate (--lr) or check the data; the last checkpoint is from before it")
+            raise RuntimeError(f"training stopped at step {at}: the loss became {v}; {hint}{where}")
     recent = sorted(history[-WINDOW:])
     if len(history) >= 50:
         # the running median, or the first loss, and never below 1 (losses near or below 0: ISM, SSM)
@@ -34,12 +35,12 @@ def _guard(values, history, step):
         if abs(worst) > BLOW_UP * level:
             raise RuntimeError(f"training stopped near step {step + 1}: the loss {worst:.3g} is over "
                                f"{BLOW_UP:.0e} times its level {level:.3g} (the median of the last "
-                               f"{len(recent)} steps or the first loss, at least 1): it diverged; lower the "
-                               "learning rate (--lr); the last checkpoint is from before it")
+                               f"{len(recent)} steps or the first loss, at least 1): it diverged; {hint}{where}")
 
 
 def fit(loss_fn, params, opt, n_steps, seed, *, state=None, start_step=0, losses=None,
-        segment=100, checkpoint=None, config=None, ema=0.0, progress=True, desc="train"):
+        segment=100, checkpoint=None, config=None, ema=0.0, progress=True, desc="train",
+        hint="lower the learning rate (--lr) or check the data"):
     """Minimise ``loss_fn(params, rng) -> (value, grads)`` with ``opt``.
 
     With ``ema = r > 0`` the state also keeps an exponential moving average
@@ -63,6 +64,8 @@ def fit(loss_fn, params, opt, n_steps, seed, *, state=None, start_step=0, losses
         Steps between re-seeds and checkpoints.
     checkpoint : str, optional
         Save params, state, losses and ``config`` there every ``segment`` steps.
+    hint : str
+        What a divergence message advises.
 
     Returns
     -------
@@ -94,6 +97,7 @@ def fit(loss_fn, params, opt, n_steps, seed, *, state=None, start_step=0, losses
     bar = tqdm(range(start_step, n_steps), desc=desc, initial=start_step, total=n_steps,
                disable=not progress, dynamic_ncols=True, mininterval=0.5)
     pending, rng = [], None
+    saved = (checkpoint, start_step) if checkpoint and start_step else None
     for step in bar:
         if step % segment == 0:
             rng = backend.rng(seed, step)
@@ -109,10 +113,11 @@ def fit(loss_fn, params, opt, n_steps, seed, *, state=None, start_step=0, losses
         if boundary or len(pending) >= 25:
             values = [backend.to_float(v) for v in pending]   # one device sync per chunk
             pending = []
-            _guard(values, losses, step)
+            _guard(values, losses, step, hint, saved)
             losses.extend(values)
             bar.set_postfix(loss=f"{values[-1]:.4g}")
         if checkpoint and boundary:
             save_checkpoint(checkpoint, params, state, losses, config or {})
+            saved = (checkpoint, step + 1)
     bar.close()
     return params, state, losses

@@ -55,7 +55,7 @@ def test_a_record_from_before_the_model_was_recorded_reads_as_the_notes_mlp():
 
 
 def test_a_checkpoint_rebuilds_the_same_model(tmp_path):
-    x, _, mixture = lowdim.split("moons", 500, 50, 0)
+    x = lowdim.split("moons", 500, 50, 0)[0]
     config = RunConfig("moons", "ncsn", ModelConfig(hidden=16, blocks=1, fourier_features=4), steps=3, n_train=500)
     fitted, state, curve = lowdim.fit_config(config, x, progress=False)
     path = str(tmp_path / "checkpoint.npz")
