@@ -404,11 +404,13 @@ def load_fitted(checkpoint, data=None, dtype=None):
     if data is None and source not in DATASETS and not os.path.exists(source):
         raise FileNotFoundError(f"{source}: no such file (the data path recorded in {checkpoint}; "
                                 "--data overrides it)")
+    D = load(source, 2, config.seed, DTYPE)[0].shape[1]
+    trained_on = len(config.standardization[0]) if config.standardization else D
+    if data is not None and D != trained_on:
+        raise ValueError(f"--data {source}: has D = {D} columns; the model in {checkpoint} was trained on "
+                         f"D = {trained_on}")
     x, _, mixture, _ = split(source, config.n_train, 1, config.seed, False, shift=config.standardization)
-    model = config.build_model(len(config.standardization[0]) if config.standardization else x.shape[1])
-    if x.shape[1] != model.in_dim:
-        raise ValueError(f"--data {source}: has D = {x.shape[1]} columns; the model in {checkpoint} was "
-                         f"trained on D = {model.in_dim}")
+    model = config.build_model(D)
     params = io.load_checkpoint(checkpoint, model, dtype=dtype)[0]
     return Fitted(config, model, params, _schedule_of(config), config.build_sde(), x), mixture
 

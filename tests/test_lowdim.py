@@ -1,6 +1,12 @@
-"""Your own data: the data sets, the schedules from the data, `npscore train`, and the
-probability-flow likelihood against exact log-densities."""
+"""`npscore train` (npscore/lowdim.py): every objective and sampler on low-dimensional data, and the
+run folder it keeps: lock, refusal, resume, one published set; data as it comes."""
+import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -18,95 +24,6 @@ THREE = dict(w=np.array([0.25, 0.35, 0.4]), means=np.array([[-3.5, 0.0], [3.5, 0
 def three_modes():
     """A 3-component anisotropic 2-D mixture, modes about 7 units apart."""
     return GaussianMixture(dev(THREE["w"]), dev(THREE["means"]), dev(THREE["covs"]))
-
-
-# ---------------------------------------------------------------- data sets
-@pytest.mark.parametrize("name", sorted(toys.DATASETS))
-def test_every_builtin_set_is_seeded_and_finite(name):
-    a, mix = toys.load(name, 500, seed=3)
-    b, _ = toys.load(name, 500, seed=3)
-    c, _ = toys.load(name, 500, seed=4)
-    assert a.shape == (500, 2) and np.isfinite(host(a)).all()
-    assert np.array_equal(host(a), host(b)) and not np.array_equal(host(a), host(c))
-    assert (mix is not None) == (name in ("two-modes", "two-modes-equal", "eight-gaussians"))
-
-
-def test_files_npy_and_csv(tmp_path):
-    x = np.random.default_rng(0).standard_normal((50, 3))
-    np.save(tmp_path / "x.npy", x)
-    np.savetxt(tmp_path / "x.csv", x, delimiter=",", header="a,b,c", comments="")
-    for f in ("x.npy", "x.csv"):
-        assert np.allclose(host(toys.load(str(tmp_path / f), 0)[0]), x)
-    (tmp_path / "bad.csv").write_text("1,2\n3,oops\n")
-    with pytest.raises(ValueError, match="bad.csv: not readable as"):
-        toys.read_file(str(tmp_path / "bad.csv"))
-    np.save(tmp_path / "nan.npy", np.array([[1.0, np.nan], [0.0, 1.0]]))
-    with pytest.raises(ValueError, match="NaN or inf"):
-        toys.read_file(str(tmp_path / "nan.npy"))
-    with pytest.raises(FileNotFoundError, match="--data takes a built-in name"):
-        toys.load(str(tmp_path / "missing.npy"), 10)
-
-
-# ---------------------------------------------------------------- schedules
-def test_ratio_solves_technique_2_and_is_capped_in_low_dimension():
-    phi = lambda z: 0.5 * (1 + math.erf(z / math.sqrt(2)))                    # noqa: E731
-    for D in (100, 784, 3072):
-        g, c = schedules.ratio(D), math.sqrt(2 * D)
-        assert phi(c * (g - 1) + 3 * g) - phi(c * (g - 1) - 3 * g) == pytest.approx(0.5, abs=1e-9)
-    assert schedules.ratio(2) == schedules.MAX_RATIO
-    assert 1.03 < schedules.ratio(3072) < 1.045                                # NCSNv2's CIFAR-10: ~1.04
-
-
-def test_sigma_max_min_and_step_scale():
-    x = dev(np.array([[0.0, 0.0], [3.0, 4.0], [1.0, 0.0], [0.0, 2.0]]))
-    assert schedules.sigma_max(x) == pytest.approx(5.0)
-    assert schedules.sigma_min(x) == pytest.approx(0.5 * np.median([1.0, 2.0 ** 0.5 * 2.5, 1.0, 2.0]) / 2 ** 0.5,
-                                                   rel=0.3)
-    g, T, sl = 1.1, 5, 0.01
-    eps = schedules.step_scale(g, T, sl)
-    f = lambda a: (1 - a) ** (2 * T) * (g * g - 2 / (2 - a)) + 2 / (2 - a)   # noqa: E731
-    a = eps / sl ** 2
-    assert all(abs(f(a) - 1) <= abs(f(b) - 1) for b in (a * 0.9, a * 1.1))
-    s = schedules.from_data(dev(np.random.default_rng(0).standard_normal((300, 2))), sigma_1=2.0, sigma_l=0.01)
-    assert s.sigmas[0] == 2.0 and s.sigmas[-1] == pytest.approx(0.01) and s.ratio <= schedules.MAX_RATIO
-    with pytest.raises(ValueError, match="sigma_min must be below"):
-        schedules.from_data(dev(np.ones((3, 2)) * np.arange(3)[:, None]), sigma_1=0.1, sigma_l=0.5)
-
-
-# ---------------------------------------------------------------- likelihood
-@pytest.mark.parametrize("kind", ["VE", "VP"])
-def test_ode_log_density_matches_the_mixture_to_the_integrators_error(kind):
-    mix = three_modes()
-    x = mix.sample(400, backend.rng(0))
-    sde = VESDE(0.01, 20.0) if kind == "VE" else VPSDE()
-
-    def marginal(t):
-        """p_t of the mixture: N(m mu_k, m^2 Sigma_k + s^2 I) per component."""
-        m, s = (float(host(a)[0]) for a in sde.marginal(t))
-        return GaussianMixture(mix.weights, m * mix.means, m * m * mix.covs + s * s * dev(np.eye(2)))
-
-    score = lambda y, t: marginal(t).score(y)                                # noqa: E731
-    trace = lambda y, t: marginal(t).score_divergence(y)[None]               # noqa: E731
-    end = lambda y: marginal(dev(np.array([1.0]))).log_prob(y)               # noqa: E731
-    truth = host(marginal(dev(np.array([1e-3]))).log_prob(x))
-    errors = [np.abs(host(likelihood.ode_log_prob(score, trace, sde, x, n, prior=end))[0] - truth).mean()
-              for n in (50, 200)]
-    assert errors[1] < 0.01 and errors[1] < errors[0] / 3                   # second order: 1/16 per 4x steps
-
-
-def test_hutchinson_agrees_with_the_exact_trace_within_its_error(tmp_path):
-    from npscore import NoiseConditionalMLP
-    model = NoiseConditionalMLP([2, 16, 16, 2], scale_input=True)
-    p = model.init(0)
-    sde = VESDE(0.01, 5.0)
-    x = backend.rng(1).normal((64, 2))
-    score = lambda y, t: model.score_fn(p)(y, sde.marginal(t)[1])            # noqa: E731
-    exact = host(likelihood.ode_log_prob(score, likelihood.exact_trace(model, p, sde), sde, x, 30))[0]
-    hut = host(likelihood.ode_log_prob(score, likelihood.hutchinson_trace(model, p, sde, backend.rng(2), 16),
-                                       sde, x, 30))
-    se = hut.std(0, ddof=1) / 4
-    assert np.all(np.abs(hut.mean(0) - exact) < 5 * se + 1e-9) and se.mean() > 0
-    assert likelihood.bits_per_dim(np.array([0.0]), 784)[0] == pytest.approx(8.0)
 
 
 # ---------------------------------------------------------------- npscore train
@@ -156,3 +73,147 @@ def test_a_three_mode_mixture_from_a_file_is_sampled_right(tmp_path):
         fractions = np.array(lowdim.metrics.mode_fractions(mix, x))
         assert np.abs(fractions - THREE["w"]).max() <= 0.03, (name, fractions)
         assert lowdim.metrics.energy_distance(x, fresh) <= 3 * floor, name
+
+
+# ---------------------------------------------------------------- the run folder
+FAST = ["--steps", "300", "--hidden", "16", "--blocks", "1", "--fourier-features", "4", "--samples", "100",
+        "--no-progress"]
+
+
+def _train(capsys, out, *flags):
+    code = cli.main(["train", "--out", str(out), *FAST, *flags])
+    return code, capsys.readouterr()
+
+
+def test_a_second_run_is_refused_and_force_replaces_the_first_whole(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert _train(capsys, out, "--data", "moons", "--loss", "dsm")[0] == 0
+    assert (out / "score_field.png").exists()
+    code, said = _train(capsys, out, "--data", "moons", "--loss", "dsm")
+    assert code == 2 and "holds a run (checkpoint.npz, metrics.json): pass --resume to continue it, --force" in said.err
+    line = np.random.default_rng(0).standard_normal((200, 1))
+    np.save(tmp_path / "line.npy", line)
+    code, said = _train(capsys, out, "--data", str(tmp_path / "line.npy"), "--loss", "dsm", "--force")
+    assert code == 0 and "samples.npz, checkpoint.npz, metrics.json written to" in said.out
+    assert "figures" not in said.out.splitlines()[-1]
+    assert sorted(os.listdir(out)) == [".lock", "checkpoint.npz", "metrics.json", "samples.npz"]   # no stale figures
+
+
+def test_a_second_process_on_the_folder_fails_at_once(tmp_path, capsys):
+    from npscore import io
+    with io.RunFolder(str(tmp_path), lowdim.RUN_FILES):
+        code, said = _train(capsys, tmp_path, "--data", "moons")
+    assert code == 2 and "another npscore process is writing to this folder" in said.err
+
+
+def _command(out, *flags):
+    return [sys.executable, "-m", "npscore", "train", "--out", str(out), "--data", "moons", "--loss", "dsm",
+            "--sampler", "langevin", *FAST, *flags]
+
+
+def _arrays(path):
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
+def test_resume_after_sigint_matches_the_uninterrupted_run_array_for_array(tmp_path):
+    """Ctrl-C in training (exit 130) keeps the checkpoint of the last 100 steps; --resume ends with the
+    same params, optimiser state, losses and samples as the run that was never stopped."""
+    steps = ["--steps", "1500"]
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    subprocess.run(_command(whole, *steps), check=True, capture_output=True)
+    proc = subprocess.Popen(_command(cut, *steps), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if (cut / "training.npz").exists() and int(_arrays(cut / "training.npz")["opt_step"]) >= 300:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and b"interrupted" in err and not (cut / "checkpoint.npz").exists()
+    assert 300 <= int(_arrays(cut / "training.npz")["opt_step"]) < 1500
+    subprocess.run(_command(cut, *steps, "--resume"), check=True, capture_output=True)
+    for name in ("checkpoint.npz", "samples.npz"):
+        a, b = _arrays(whole / name), _arrays(cut / name)
+        assert set(a) == set(b) and all(np.array_equal(a[k], b[k]) for k in a if k != "config"), name
+    assert not (cut / "training.npz").exists()
+
+
+def test_sigkill_during_the_final_writes_leaves_one_whole_run(tmp_path):
+    """Killed at random moments once its final set is being written, a --force run over a finished one
+    leaves either the old set or the new one, never a mix (repeated)."""
+    out = tmp_path / "out"
+    subprocess.run(_command(out), check=True, capture_output=True)
+    rng = np.random.default_rng(0)
+    def staging():
+        return {n for n in os.listdir(tmp_path) if n.startswith(".out.npscore-staging-")}
+    previous, published = 0, []
+    for seed in range(1, 5):
+        stale = staging()                                  # a killed run's, removed by the next one
+        proc = subprocess.Popen(_command(out, "--force", "--seed", str(seed)), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None and not staging() - stale:
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0, 3.0))
+        proc.kill()
+        proc.wait()
+        seeds = {json.load(open(out / "metrics.json"))["seed"],
+                 json.loads(str(_arrays(out / "checkpoint.npz")["config"]))["seed"]}
+        assert len(seeds) == 1 and {"samples.npz", "metrics.json", "checkpoint.npz"} <= set(os.listdir(out))
+        assert seeds <= {previous, seed}, (seeds, previous, seed)
+        published.append(seeds == {seed})
+        previous = seeds.pop()
+        with np.load(out / "samples.npz") as f:
+            assert f["langevin"].shape == (100, 2)
+    print("kills that left the new set:", published)
+
+
+def test_data_as_it_comes(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "ints.npy", np.round(2 * rng.standard_normal((400, 2))).astype("int64"))
+    assert _train(capsys, tmp_path / "a", "--data", str(tmp_path / "ints.npy"), "--loss", "dsm")[0] == 0
+    np.save(tmp_path / "same.npy", np.full((100, 2), 3.0))
+    code, said = _train(capsys, tmp_path / "b", "--data", str(tmp_path / "same.npy"))
+    assert code == 2 and "same.npy: all 80 rows are the same point; a score needs data with spread" in said.err
+    np.save(tmp_path / "two.npy", rng.standard_normal((49, 2)))
+    code, said = _train(capsys, tmp_path / "c", "--data", str(tmp_path / "two.npy"))
+    assert code == 2 and "holds 49 rows; npscore train needs at least 50" in said.err
+    assert not (tmp_path / "c" / "training.npz").exists()               # refused before any training
+    far = 1e8 + 3.0 * rng.standard_normal((400, 2))
+    np.save(tmp_path / "far.npy", far)
+    assert _train(capsys, tmp_path / "d", "--data", str(tmp_path / "far.npy"), "--loss", "dsm")[0] == 0
+    m = json.load(open(tmp_path / "d" / "metrics.json"))
+    assert m["standardization"][0] == pytest.approx(list(far[np.random.default_rng(0).permutation(400)[80:]]
+                                                         .mean(0)), rel=1e-12)
+    with np.load(tmp_path / "d" / "samples.npz") as f:                  # written back in the data's units
+        assert abs(f["langevin"].mean() - 1e8) < 100
+    big = rng.standard_normal((30000, 2))
+    np.save(tmp_path / "big.npy", big)
+    assert _train(capsys, tmp_path / "e", "--data", str(tmp_path / "big.npy"), "--loss", "dsm")[0] == 0
+    assert json.load(open(tmp_path / "e" / "metrics.json"))["held_out_points"] == 100   # the metrics subsample
+
+
+def test_a_divergence_names_its_likely_cause_and_no_checkpoint_that_is_not_there(tmp_path, capsys):
+    code, said = _train(capsys, tmp_path, "--data", "moons", "--lr", "1000")
+    assert code == 2 and "--lr 1000 is large (the default is 0.001): lower it" in said.err
+    assert "checkpoint" not in said.err and "RuntimeWarning" not in said.err
+
+
+def test_the_likelihood_reads_a_file_run_from_anywhere_and_says_what_it_used(tmp_path, capsys, monkeypatch):
+    x = host(three_modes().sample(300, backend.rng(5)))
+    np.save(tmp_path / "mine.npy", x)
+    monkeypatch.chdir(tmp_path)
+    assert _train(capsys, "out", "--data", "mine.npy", "--loss", "ncsn", "--sampler", "reverse-sde")[0] == 0
+    config = json.loads(str(_arrays(tmp_path / "out" / "checkpoint.npz")["config"]))
+    assert config["data"] == str(tmp_path / "mine.npy")                 # stored absolute
+    monkeypatch.chdir(tmp_path.parent)
+    ckpt = str(tmp_path / "out" / "checkpoint.npz")
+    text = likelihood.report(ckpt, n=1000, n_steps=10, trace="exact", progress=False)
+    assert "60 held-out points (of the 1000 asked: the held-out part has no more)" in text
+    np.save(tmp_path / "wide.npy", np.zeros((100, 3)))
+    with pytest.raises(ValueError, match=r"wide.npy: has D = 3 columns; the model in .* was trained on D = 2"):
+        likelihood.report(ckpt, data=str(tmp_path / "wide.npy"), n=10, progress=False)
+    os.rename(tmp_path / "mine.npy", tmp_path / "moved.npy")
+    with pytest.raises(FileNotFoundError, match=r"the data path recorded in .*checkpoint.npz; --data overrides it"):
+        likelihood.report(ckpt, n=10, progress=False)
