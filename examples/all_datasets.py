@@ -33,7 +33,7 @@ for name in names:
     if args.table_only:
         m = json.load(open(os.path.join(out, "metrics.json")))
     else:
-        m = lowdim.run(out, RunConfig(name, args.loss, **steps), n_samples=2000, floor_draws=5, progress=False,
+        m = lowdim.run(out, RunConfig(name, args.loss, **steps), n_samples=2000, floor_draws=5, force=True, progress=False,
                        log=lambda *a: None)
     cells = []
     for s in samplers:

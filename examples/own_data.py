@@ -24,7 +24,7 @@ np.save("mixture.npy", backend.to_numpy(mix.sample(20000, backend.rng(0))))
 # 1. the command a user runs (the defaults: 10000 steps, schedule from the data)
 steps, n = ("300", 500) if quick else ("10000", 2000)
 subprocess.run([sys.executable, "-m", "npscore", "train", "--data", "mixture.npy", "--out", "own_data_out",
-                "--steps", steps, "--samples", str(n), "--no-progress"], check=True)
+                "--steps", steps, "--samples", str(n), "--force", "--no-progress"], check=True)
 
 # 2. the same model, three more sampling seeds, against fresh data and the floor
 fresh = mix.sample(n, backend.rng(1))
