@@ -95,7 +95,7 @@ def _compare(r, what, x, target, slack=0.01):
             f"max cov gap {np.abs(cov_x - cov_r).max():.4f}, weight gap {np.abs(w_x - w).max():.4f}")
 
 
-def main(break_claim=False, n=8000):
+def main(break_claim=False, n=4000):
     r = Report("The reverse-time SDE recovers the data",
                "With the exact score, reverse SDE and probability flow carry p_1 back to p_0 (VE and VP).")
     data = two_modes((0.3, 0.7))
