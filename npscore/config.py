@@ -18,6 +18,8 @@ from . import checks
 LOSSES = ("esm", "ism", "ssm", "ssm-vr", "dsm", "ncsn", "sde-ve", "sde-vp")
 CONDITIONAL = ("ncsn", "sde-ve", "sde-vp")
 ARCHITECTURES = ("resmlp", "mlp")
+#: the working precision of ``npscore train``
+DTYPE = "float32"
 
 
 @dataclass(frozen=True)

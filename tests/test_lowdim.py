@@ -1,7 +1,6 @@
 """`npscore train` (npscore/lowdim.py): every objective and sampler on low-dimensional data, and the
 run folder it keeps: lock, refusal, resume, one published set; data as it comes."""
 import json
-import math
 import os
 import signal
 import subprocess
@@ -13,9 +12,8 @@ import pytest
 
 from conftest import dev, host
 from npscore.config import NOTES_MLP, RunConfig
-from npscore import backend, cli, likelihood, lowdim, schedules, toys
+from npscore import backend, cli, likelihood, lowdim, metrics
 from npscore.densities import GaussianMixture
-from npscore.sde import VESDE, VPSDE
 
 THREE = dict(w=np.array([0.25, 0.35, 0.4]), means=np.array([[-3.5, 0.0], [3.5, 0.5], [0.0, 5.5]]),
              covs=np.array([[[0.6, 0.4], [0.4, 0.5]], [[0.3, -0.2], [-0.2, 0.8]], [[1.0, 0.0], [0.0, 0.15]]]))
@@ -71,9 +69,9 @@ def test_a_three_mode_mixture_from_a_file_is_sampled_right(tmp_path):
     assert "non-finite" in m["samplers"]["langevin"]["error"]       # diverges here (examples/README.md), said so
     for name in ("annealed_langevin", "reverse_sde", "predictor_corrector", "probability_flow"):
         x = dev(samples[name])
-        fractions = np.array(lowdim.metrics.mode_fractions(mix, x))
+        fractions = np.array(metrics.mode_fractions(mix, x))
         assert np.abs(fractions - THREE["w"]).max() <= 0.03, (name, fractions)
-        assert lowdim.metrics.energy_distance(x, fresh) <= 3 * floor, name
+        assert metrics.energy_distance(x, fresh) <= 3 * floor, name
 
 
 # ---------------------------------------------------------------- the run folder
