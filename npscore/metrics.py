@@ -66,7 +66,6 @@ def _knn_radii(x, k, chunk=2048):
 
 def _covered(y, x, radii, chunk=2048):
     """The fraction of rows of ``y`` inside the ball ``||y - x_i||^2 <= radii_i`` of some row of ``x``."""
-    xp = backend.xp()
     inside = 0
     for i in range(0, y.shape[0], chunk):
         inside += int((_squared_distances(y[i:i + chunk], x) <= radii[None, :]).any(axis=1).sum())

@@ -1,6 +1,4 @@
 """Samplers (npscore/sampling.py) on Gaussian targets with known answers, and each written out."""
-import json
-import os
 import re
 
 import numpy as np

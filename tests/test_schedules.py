@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from conftest import dev, host
-from npscore import backend, schedules, toys
+from conftest import dev
+from npscore import schedules
 
 
 
