@@ -157,6 +157,9 @@ def dsm(model, params, x, sigma, rng=None, noise=None, check=True):
     with ``eps ~ N(0, I)``: the target ``-(x~ - x) / sigma^2 = -eps / sigma`` is
     the score of the Gaussian kernel ``p(x~ | x) = N(x, sigma^2 I)``.
 
+    Here ``x`` is the *clean* point (the notes' x_0) and ``x~`` the noisy one (the notes' x);
+    the notes' eps ~ N(0, sigma^2 I) is ``sigma * noise`` (tutorials/03 shows both).
+
     Parameters
     ----------
     sigma : float

@@ -13,7 +13,11 @@ def ncsn(model, params, x, sigmas, rng=None, noise=None, labels=None, check=True
 
     .. math:: L = E_{i, x, \\epsilon}\\, \\sigma_i^2\\, \\tfrac12 \\| s_\\theta(x + \\sigma_i\\epsilon, \\sigma_i) + \\epsilon / \\sigma_i \\|^2
 
-    with ``lambda(sigma) = sigma^2`` and the level ``i`` drawn uniformly per example.
+    with ``lambda(sigma) = sigma^2`` and the level ``i`` drawn uniformly per example. Neither the
+    weighting nor a model that divides its output by sigma is in the notes (section 8 (b) writes the loss
+    unweighted): the target ``-eps / sigma`` has norm of order ``sqrt(D) / sigma``, so ``sigma^2``
+    makes every level's term of order one and no level dominates the gradient; each level's
+    minimiser is unchanged (``proofs/ncsn_weighting.py``).
 
     Parameters
     ----------

@@ -1,8 +1,11 @@
 """ESM = ISM + C (first report, section 5, equation (3); Hyvarinen 2005).
 
-Claim: L_ESM(theta) - L_ISM(theta) = C = 1/2 E_p ||grad log p||^2, the same for
-every theta (integration by parts moves the unknown score off the model), so
-the two have the same gradient in theta too.
+Claim: L_ESM(theta) - L_ISM(theta) = C, the same for every theta (integration by
+parts moves the unknown score off the model), so the two have the same gradient
+in theta too. With npscore's ``esm`` and ``ism``, which are the second report's
+scaling (section 2.2: ``1/2 E||s - grad log p||^2`` and ``E[tr J + 1/2 ||s||^2]``),
+C = 1/2 E_p ||grad log p||^2. Under the first report's Definition 1 (no 1/2 in
+either loss) both losses double and C = E_p ||grad log p||^2 (tutorials/02 shows both).
 
 1. Exact: Gaussian data N(mu, Sigma) and the Gaussian (linear) score model, where
    both expectations are closed-form quadratics; C = 1/2 tr(Sigma^{-1}).
@@ -54,7 +57,8 @@ def _ism(model, params, x, break_claim):
 
 
 def main(break_claim=False, n=4000):
-    r = Report("ESM = ISM + C", "L_ESM(theta) - L_ISM(theta) is one constant C = 1/2 E||grad log p||^2.")
+    r = Report("ESM = ISM + C", "esm(theta) - ism(theta) is one constant C = 1/2 E||grad log p||^2 "
+               "(the second report's scaling; E||grad log p||^2 under Definition 1).")
     mu, S = np.array([1.0, -0.5]), np.array([[1.5, 0.4], [0.4, 0.7]])
     C = 0.5 * np.trace(np.linalg.inv(S))
     rng = np.random.default_rng(0)

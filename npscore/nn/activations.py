@@ -5,6 +5,8 @@ section 2.2), so every activation carries f, f' and f''. They are smooth:
 ReLU's a'' = 0 would silently drop a term of that gradient. Each rule
 computes what it is asked for from one exponential, so a forward pass that
 also needs a' (every training step) pays for one ``exp``, not three.
+
+Here sigma(z) = 1 / (1 + e^-z) is the logistic function, not a noise level.
 """
 from .. import backend
 

@@ -4,6 +4,9 @@ Implicit score matching needs ``tr(ds/dx)`` per example (first report,
 Definition 1; second report, section 2.2) and its gradient in theta. Both
 forms below are exact and never form the ``(B, D, D)`` Jacobian.
 
+Layers are numbered from 1 here, as in the maths (``W_1`` the first weight); :mod:`npscore.nn.mlp`
+numbers them from 0 (``params[0]`` is ``W_1``).
+
 **Bilinear form** (two hidden layers). With ``D_l = diag a'(z_l)`` the
 Jacobian is ``J = W_3^T D_2 W_2^T D_1 W_1^T`` (``W_1`` restricted to the x
 rows), and the cyclic property of the trace gives
