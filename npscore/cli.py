@@ -6,11 +6,8 @@ what was wrong and what to do (--debug shows the traceback).
 import argparse
 import sys
 
-from . import backend
-from .cli_args import _backend_arg, _common, _mnist_args, _sizes, _train_args, non_negative_int, positive_int
+from . import backend, cli_args
 from .mnist.run import PRESETS
-
-DEMO_STEPS = 10000
 
 
 # ---------------------------------------------------------------- commands
@@ -38,19 +35,21 @@ def _cmd_demo(args):
 def _cmd_train(args):
     from . import lowdim
     from .config import ModelConfig, RunConfig
-    model = ModelConfig(args.arch, args.hidden, args.blocks, args.activation, args.fourier_features,
-                        args.fourier_scale, args.sigma_features)
-    config = RunConfig(args.data, args.loss, model, args.steps, args.batch, args.lr, args.seed,
-                       n_steps_each=args.steps_each, standardize=not args.no_standardize)
-    lowdim.run(args.out, config, args.sampler, args.samples, sigma_max=args.sigma_max, sigma_min=args.sigma_min,
+    model = ModelConfig(arch=args.arch, hidden=args.hidden, blocks=args.blocks, activation=args.activation,
+                        fourier_features=args.fourier_features, fourier_scale=args.fourier_scale,
+                        sigma_features=args.sigma_features)
+    config = RunConfig(data=args.data, loss=args.loss, model=model, steps=args.steps, batch=args.batch, lr=args.lr,
+                       seed=args.seed, n_steps_each=args.steps_each, standardize=not args.no_standardize)
+    lowdim.run(args.out, config, sampler=args.sampler, n_samples=args.samples, sigma_max=args.sigma_max,
+               sigma_min=args.sigma_min,
                resume=args.resume, force=args.force, progress=not args.no_progress)
     return 0
 
 
 def _cmd_likelihood(args):
     from . import likelihood
-    report = likelihood.report(args.checkpoint, args.data, args.n, args.steps, args.trace, args.probes,
-                               args.seed, progress=not args.no_progress)
+    report = likelihood.report(args.checkpoint, data=args.data, n=args.n, n_steps=args.steps, trace=args.trace,
+                               n_probes=args.probes, seed=args.seed, progress=not args.no_progress)
     print(report)
     return 0
 
@@ -68,8 +67,6 @@ def _mnist_inputs(args, evaluate):
     return run, data, clf
 
 
-
-
 def _cmd_mnist(args):
     import dataclasses
     from .mnist import run
@@ -78,14 +75,14 @@ def _cmd_mnist(args):
     config = PRESETS[args.preset].replace(**given)
     run.check_start(args.out, config.steps, args.resume, args.force)
     run, data, clf = _mnist_inputs(args, config.samples > 0)
-    model, params, losses, seconds, record = run.train(args.out, data["x_train"], config, args.resume, args.force,
-                                                       progress=not args.no_progress)
+    model, params, losses, seconds, record = run.train(args.out, data["x_train"], config, resume=args.resume,
+                                                       force=args.force, progress=not args.no_progress)
     print(f"trained to step {len(losses)}; last 100 steps mean loss {sum(losses[-100:]) / len(losses[-100:]):.4f}; "
           f"this run {seconds:.1f}s")
     if config.samples:
-        run.sample_and_evaluate(model, params, record["sigmas"], args.out, data, clf, config.samples, config.seed,
-                                args.sampler, args.steps_each, args.step_scale,
-                                extra={"train_seconds_this_run": seconds, "steps": config.steps,
+        run.sample_and_evaluate(model, params, record["sigmas"], args.out, data, clf, n=config.samples,
+                                seed=config.seed, sampler=args.sampler, n_steps_each=args.steps_each,
+                                step_scale=args.step_scale, extra={"train_seconds_this_run": seconds, "steps": config.steps,
                                        "hidden": config.hidden, "batch_size": config.batch_size},
                                 progress=not args.no_progress)
     return 0
@@ -95,12 +92,34 @@ def _cmd_sample(args):
     from .mnist import run
     model, params, config = run.load_model(args.checkpoint)
     run, data, clf = _mnist_inputs(args, True)
-    run.sample_and_evaluate(model, params, config["sigmas"], args.out, data, clf, args.samples, args.seed,
-                            args.sampler, args.steps_each, args.step_scale, progress=not args.no_progress)
+    run.sample_and_evaluate(model, params, config["sigmas"], args.out, data, clf, n=args.samples, seed=args.seed,
+                            sampler=args.sampler, n_steps_each=args.steps_each, step_scale=args.step_scale,
+                            progress=not args.no_progress)
     return 0
 
 
 # ---------------------------------------------------------------- the parser
+#: each subcommand: its help, the function that adds its flags (:mod:`npscore.cli_args`), what it runs
+COMMANDS = {
+    "demo": ("the notes' two-mode 2-D example: train, sample, figures, metrics", cli_args._demo_args, _cmd_demo),
+    "train": ("any objective on low-dimensional data: train, sample with every sampler, measure",
+              cli_args._train_args, _cmd_train),
+    "likelihood": ("exact log-likelihood of held-out data through the probability-flow ODE",
+                   cli_args._likelihood_args, _cmd_likelihood),
+    "mnist": ("train the MNIST score model, sample, score", cli_args._mnist_args, _cmd_mnist),
+    "sample": ("sample and score from a saved MNIST checkpoint", cli_args._sample_args, _cmd_sample),
+    "check": ("check the hand-written MLP passes against autograd", cli_args._check_args, _cmd_check),
+}
+
+
+def _release():
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("npscore")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser():
     """The ``npscore`` argument parser: every flag typed, helped and defaulted."""
     fmt = argparse.ArgumentDefaultsHelpFormatter
@@ -108,59 +127,12 @@ def build_parser():
         "Score matching and score-based generative modelling from scratch in NumPy. "
         "Every argument is checked before any work."))
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        release = version("npscore")
-    except PackageNotFoundError:
-        release = "unknown (not installed)"
-    parser.add_argument("--version", action="version", version=f"npscore {release}")
+    parser.add_argument("--version", action="version", version=f"npscore {_release()}")
     sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("demo", formatter_class=fmt,
-                       help="the notes' two-mode 2-D example: train, sample, figures, metrics")
-    _common(p, "demo_out")
-    p.add_argument("--steps", type=positive_int, default=DEMO_STEPS, help="training steps per model")
-    p.add_argument("--samples", type=positive_int, default=2000, help="samples per sampler")
-    p.add_argument("--equal-weights", action="store_true", help="weights (1/2, 1/2) instead of (1/5, 4/5)")
-    p.set_defaults(func=_cmd_demo)
-
-    _train_args(sub.add_parser("train", formatter_class=fmt, help="any objective on low-dimensional data: "
-                                                                "train, sample with every sampler, measure")
-                ).set_defaults(func=_cmd_train)
-
-    p = sub.add_parser("likelihood", formatter_class=fmt,
-                       help="exact log-likelihood of held-out data through the probability-flow ODE")
-    p.add_argument("--checkpoint", required=True, help="OUT/checkpoint.npz of `npscore train` (--loss ncsn, "
-                   "sde-ve or sde-vp) or of `npscore mnist`")
-    p.add_argument("--data", default=None, help="the data the model was trained on (default: as recorded in "
-                   "the checkpoint; for MNIST the folder of its IDX files)")
-    p.add_argument("--n", type=positive_int, default=1000, help="held-out points")
-    p.add_argument("--steps", type=positive_int, default=200, help="Heun steps of the ODE")
-    p.add_argument("--trace", default="both", choices=("exact", "hutchinson", "both"),
-                   help="the divergence: npscore's exact trace, Hutchinson's estimate, or both side by side")
-    p.add_argument("--probes", type=positive_int, default=4, help="Hutchinson probes per step")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the held-out draws and probes")
-    _backend_arg(p)
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    p.set_defaults(func=_cmd_likelihood)
-
-    p = sub.add_parser("mnist", formatter_class=fmt, help="train the MNIST score model, sample, score")
-    _mnist_args(p)
-    p.set_defaults(func=_cmd_mnist)
-
-    p = sub.add_parser("sample", formatter_class=fmt, help="sample and score from a saved MNIST checkpoint")
-    p.add_argument("--checkpoint", required=True, help="an OUT/checkpoint.npz written by `npscore mnist`")
-    _mnist_args(p, train=False)
-    p.set_defaults(func=_cmd_sample)
-
-    p = sub.add_parser("check", formatter_class=fmt, help="check the hand-written MLP passes against autograd")
-    p.add_argument("--sizes", type=_sizes, default=[2, 64, 64, 2], help="layer widths, comma-separated")
-    p.add_argument("--activation", default="softplus", choices=("softplus", "tanh", "elu", "swish"),
-                   help="activation of the hidden layers")
-    p.add_argument("--batch", type=positive_int, default=16, help="examples to check on")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the params and inputs")
-    _backend_arg(p)
-    p.set_defaults(func=_cmd_check)
+    for name, (help_text, add_flags, func) in COMMANDS.items():
+        p = sub.add_parser(name, formatter_class=fmt, help=help_text)
+        add_flags(p)
+        p.set_defaults(func=func)
     return parser
 
 

@@ -103,23 +103,51 @@ def _mnist_args(p, train=True):
         p.add_argument("--force", action="store_true", help="start over even if OUT/checkpoint.npz exists")
 
 
-def _train_args(p):
-    """``npscore train``'s flags; the defaults are :class:`npscore.config.RunConfig`'s and
-    :class:`npscore.config.ModelConfig`'s, the reasons from ``docs/design/structure.md``."""
-    from .config import ARCHITECTURES, LOSSES, ModelConfig, RunConfig
-    from .sampling import SAMPLERS
-    from .toys import DATASETS
-    run, model = RunConfig(), ModelConfig()
-    _common(p, "train_out")
-    p.add_argument("--data", default=run.data,
-                   help=f"a built-in set ({', '.join(DATASETS)}) or a .npy / .csv file of shape (N, D)")
-    p.add_argument("--loss", default=run.loss, choices=LOSSES, help="the objective")
-    p.add_argument("--sampler", default="all", choices=("all",) + tuple(SAMPLERS),
-                   help="a sampler, or every one the model can drive")
-    p.add_argument("--steps", type=positive_int, default=run.steps,
-                   help="training steps (the precision and recall of the sweep stop improving past it)")
-    p.add_argument("--batch", type=positive_int, default=run.batch, help="examples per step")
-    p.add_argument("--lr", type=positive_float, default=run.lr, help="Adam's learning rate")
+def _demo_args(p):
+    """``npscore demo``'s flags."""
+    from .demo import STEPS
+    _common(p, "demo_out")
+    p.add_argument("--steps", type=positive_int, default=STEPS, help="training steps per model")
+    p.add_argument("--samples", type=positive_int, default=2000, help="samples per sampler")
+    p.add_argument("--equal-weights", action="store_true", help="weights (1/2, 1/2) instead of (1/5, 4/5)")
+
+
+def _likelihood_args(p):
+    """``npscore likelihood``'s flags."""
+    p.add_argument("--checkpoint", required=True, help="OUT/checkpoint.npz of `npscore train` (--loss ncsn, "
+                   "sde-ve or sde-vp) or of `npscore mnist`")
+    p.add_argument("--data", default=None, help="the data the model was trained on (default: as recorded in "
+                   "the checkpoint; for MNIST the folder of its IDX files)")
+    p.add_argument("--n", type=positive_int, default=1000, help="held-out points")
+    p.add_argument("--steps", type=positive_int, default=200, help="Heun steps of the ODE")
+    p.add_argument("--trace", default="both", choices=("exact", "hutchinson", "both"),
+                   help="the divergence: npscore's exact trace, Hutchinson's estimate, or both side by side")
+    p.add_argument("--probes", type=positive_int, default=4, help="Hutchinson probes per step")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the held-out draws and probes")
+    _backend_arg(p)
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def _sample_args(p):
+    """``npscore sample``'s flags."""
+    p.add_argument("--checkpoint", required=True, help="an OUT/checkpoint.npz written by `npscore mnist`")
+    _mnist_args(p, train=False)
+
+
+def _check_args(p):
+    """``npscore check``'s flags."""
+    p.add_argument("--sizes", type=_sizes, default=[2, 64, 64, 2], help="layer widths, comma-separated")
+    p.add_argument("--activation", default="softplus", choices=("softplus", "tanh", "elu", "swish"),
+                   help="activation of the hidden layers")
+    p.add_argument("--batch", type=positive_int, default=16, help="examples to check on")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the params and inputs")
+    _backend_arg(p)
+
+
+def _model_args(p):
+    """``npscore train``'s model flags; the defaults are :class:`npscore.config.ModelConfig`'s."""
+    from .config import ARCHITECTURES, ModelConfig
+    model = ModelConfig()
     p.add_argument("--arch", default=model.arch, choices=ARCHITECTURES,
                    help="resmlp: residual blocks on Fourier features of x, which learn thin structure; "
                         "mlp: the notes' two-hidden-layer MLP on raw x, which blurs it")
@@ -134,6 +162,26 @@ def _train_args(p):
                    help="standard deviation of the frequencies, in cycles per unit of x")
     p.add_argument("--sigma-features", type=non_negative_int, default=model.sigma_features,
                    help="Fourier features of log sigma the model sees beside log sigma (--loss ncsn, sde-ve, sde-vp)")
+
+
+def _train_args(p):
+    """``npscore train``'s flags; the defaults are :class:`npscore.config.RunConfig`'s and
+    :class:`npscore.config.ModelConfig`'s, the reasons from ``docs/design/structure.md``."""
+    from .config import LOSSES, RunConfig
+    from .sampling import SAMPLERS
+    from .toys import DATASETS
+    run = RunConfig()
+    _common(p, "train_out")
+    p.add_argument("--data", default=run.data,
+                   help=f"a built-in set ({', '.join(DATASETS)}) or a .npy / .csv file of shape (N, D)")
+    p.add_argument("--loss", default=run.loss, choices=LOSSES, help="the objective")
+    p.add_argument("--sampler", default="all", choices=("all",) + tuple(SAMPLERS),
+                   help="a sampler, or every one the model can drive")
+    p.add_argument("--steps", type=positive_int, default=run.steps,
+                   help="training steps (the precision and recall of the sweep stop improving past it)")
+    p.add_argument("--batch", type=positive_int, default=run.batch, help="examples per step")
+    p.add_argument("--lr", type=positive_float, default=run.lr, help="Adam's learning rate")
+    _model_args(p)
     p.add_argument("--samples", type=positive_int, default=2000, help="samples per sampler")
     p.add_argument("--sigma-max", type=positive_float, default=None,
                    help="largest noise level (default: the largest distance between training points)")
@@ -146,6 +194,3 @@ def _train_args(p):
                         "radius, and the samples written back in the data's units)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--force", action="store_true", help="replace the run in --out")
-    return p
-
-

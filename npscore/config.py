@@ -22,6 +22,12 @@ ARCHITECTURES = ("resmlp", "mlp")
 DTYPE = "float32"
 
 
+def kind_of(record):
+    """The command whose checkpoint holds the config ``record`` (a dict): ``"npscore train"`` or
+    ``"npscore mnist"``; records from before the ``kind`` field are told apart by the MNIST base."""
+    return record.get("kind") or ("npscore mnist" if "base" in record else "npscore train")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """A score model: ``resmlp`` (:class:`npscore.nn.ResidualMLP`: residual blocks on Fourier
@@ -140,7 +146,7 @@ class RunConfig:
             d = json.loads(text) if isinstance(text, str) else dict(text)
         except (ValueError, TypeError):
             raise ValueError(f"{where}: its config is not JSON; the file is damaged: train again") from None
-        if "base" in d or d.get("kind", "npscore train") != "npscore train":
+        if kind_of(d) != "npscore train":
             raise ValueError(f"{where}: its config is from another kind of run (npscore mnist?), "
                              "not from npscore train")
         try:
@@ -200,6 +206,39 @@ class MnistConfig:
         return make_model(self.hidden, base, scale_input=True, sigma_features=self.sigma_features,
                           depth=self.depth, bound=self.bound, window=window,
                           gate_input=self.gate_input if window else "x")
+
+    def to_record(self, sigmas, base):
+        """The record a checkpoint stores: these settings under the names the model uses, the noise
+        levels and the per-pixel base (:meth:`npscore.mnist.base.FactorizedMixture.to_lists`)."""
+        from .mnist.model import ACTIVATION
+        return {"hidden": self.hidden, "depth": self.depth, "gated": True, "scale_input": True,
+                "sigma_features": self.sigma_features, "residual_bound": self.bound, "gate_window": self.window,
+                "gate_steps": self.gate_steps if self.window else 0, "gate_trained": False,
+                "gate_input": self.gate_input if self.window else "x", "continuous": True, "activation": ACTIVATION,
+                "sigmas": list(sigmas), "seed": self.seed, "batch_size": self.batch_size, "lr": self.lr,
+                "checkpoint_every": self.checkpoint_every, "base": base.to_lists(), "kind": "npscore mnist"}
+
+    @classmethod
+    def from_record(cls, record, where="the checkpoint"):
+        """The config of a record written by :meth:`to_record`; a one-line error for anything else
+        (a record without ``"gated"``, from before the gate, describes no config of this class)."""
+        from .mnist.model import ACTIVATION
+        if kind_of(record) != "npscore mnist":
+            raise ValueError(f"{where}: its config is from another kind of run ({kind_of(record)}), "
+                             "not from npscore mnist")
+        if not (record.get("scale_input") is True and record.get("activation", ACTIVATION) == ACTIVATION):
+            raise ValueError(f"{where}: its config is from an older npscore mnist (scale_input "
+                             f"{record.get('scale_input')!r}, activation {record.get('activation')!r}); train again")
+        try:
+            return cls(hidden=int(record["hidden"]), depth=int(record["depth"]),
+                       sigma_features=int(record["sigma_features"]), bound=float(record["residual_bound"]),
+                       window=int(record["gate_window"]), gate_input=str(record["gate_input"]),
+                       gate_steps=int(record["gate_steps"]) or cls.gate_steps,     # 0 without a gate: unused
+                       seed=int(record["seed"]), batch_size=int(record["batch_size"]), lr=float(record["lr"]),
+                       checkpoint_every=int(record["checkpoint_every"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: its config is damaged or from an unknown version ({exc}); "
+                             "train again") from None
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

@@ -16,9 +16,10 @@ from . import lowdim
 from .config import NOTES_MLP, RunConfig
 
 NOTES_SIGMAS = (0.75, 0.5, 0.25, 0.1, 0.05, 0.025, 0.01)
+STEPS = 10000
 
 
-def run(out="demo_out", seed=0, steps=10000, weights=(0.2, 0.8), n_samples=2000, progress=True, log=print):
+def run(out="demo_out", seed=0, steps=STEPS, weights=(0.2, 0.8), n_samples=2000, progress=True, log=print):
     """The demo; returns the metrics (also ``out/metrics.json``); a demo already in ``out`` is replaced."""
     data = "two-modes-equal" if tuple(weights) == (0.5, 0.5) else "two-modes"
     if tuple(weights) not in ((0.5, 0.5), (0.2, 0.8)):

@@ -119,7 +119,8 @@ def _held_out(checkpoint, data, n, rng):
     from . import io
     from .sde import VESDE
     config = io.read_json_array(checkpoint, io.read_npz(checkpoint, ("config",), "an npscore checkpoint"))
-    if "base" in config:                                 # an MNIST checkpoint (its config: npscore.mnist.run)
+    from .config import kind_of
+    if kind_of(config) == "npscore mnist":
         from .mnist import run
         from .mnist.idx import load_mnist
         model, params, config = run.load_model(checkpoint)

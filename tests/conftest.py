@@ -88,3 +88,14 @@ def with_biases(params, seed):
 
 
 rel_err = relative_error     # max |a - b| / max |b| over arrays or lists of arrays
+
+
+def mlp_setup(sizes, act, B, seed, cond_dim=0):
+    """``(model, params, host params, x, c, rng)``: an MLP with nonzero biases and its inputs, float64."""
+    from npscore import MLP
+    model = MLP(sizes, act, cond_dim=cond_dim)
+    params = with_biases(model.init(seed, "float64"), seed)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((B, sizes[0]))
+    c = rng.standard_normal((B, cond_dim)) if cond_dim else None
+    return model, params, host_params(params), x, c, rng

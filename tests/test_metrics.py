@@ -5,12 +5,9 @@ import numpy as np
 import pytest
 
 from conftest import dev, host
-from npscore import MLP, backend, cli, metrics
+from npscore import backend, metrics
 from npscore.densities import GaussianMixture
-from npscore.gradcheck import check_mlp
 from npscore.metrics import energy_distance, energy_floor, frechet_distance, mode_fractions
-from npscore.optim import SGD
-from npscore.training import fit
 
 
 def _mean_abs_normal(m, s):
@@ -45,47 +42,6 @@ def test_frechet_distance_closed_forms():
     q, _ = np.linalg.qr(rng.standard_normal((4, 4)))                        # rotating both changes nothing
     assert frechet_distance(q @ m1, q @ np.diag(a) @ q.T, q @ m2, q @ np.diag(b) @ q.T) == pytest.approx(exact, rel=1e-8)
     assert frechet_distance(m1, np.diag(a), m1, np.diag(a)) == pytest.approx(0.0, abs=1e-10)
-
-
-def test_gradient_checker_and_its_command(capsys):
-    model = MLP([3, 5, 4, 3], "swish")
-    p = model.init(0)
-    x = backend.rng(1).normal((4, 3))
-    errors = check_mlp(model, p, x)
-    assert set(errors) == {"apply", "vjp_params", "vjp_x", "jvp", "trace", "trace_grad"}
-    assert max(errors.values()) < 1e-10
-    assert cli.main(["check", "--sizes", "3,6,6,3", "--activation", "tanh"]) == 0
-    assert "all passes agree with autograd to 1e-10" in capsys.readouterr().out
-
-
-def test_gradient_checker_catches_a_wrong_derivative(monkeypatch):
-    from npscore.nn import activations
-    right = activations.softplus
-
-    def wrong(z, order=0):
-        out = right(z, order)
-        return out[:1] + tuple(1.01 * d for d in out[1:])
-    monkeypatch.setitem(activations.ACTIVATIONS, "softplus", wrong)
-    model = MLP([2, 4, 4, 2], "softplus")
-    errors = check_mlp(model, model.init(0), backend.rng(1).normal((3, 2)))
-    assert errors["apply"] < 1e-12 and errors["vjp_params"] > 1e-4 and errors["trace"] > 1e-4
-
-
-def test_ema_follows_its_recursion():
-    """With constant gradients SGD moves the params by -lr each step; the EMA is
-    a_k = r_k a_{k-1} + (1 - r_k) p_k with r_k = min(r, (1 + k) / (10 + k))."""
-    model = MLP([1, 1])
-    p0 = [(dev(np.zeros((1, 1))), dev(np.zeros(1)))]
-    grads = [(dev(np.ones((1, 1))), dev(np.ones(1)))]
-    _, state, _ = fit(lambda p, rng: (backend.xp().asarray(1.0), grads), p0, SGD(lr=0.1), 30, 0, ema=0.9,
-                      progress=False)
-    a = 0.0
-    for k in range(30):
-        r = min(0.9, (1 + k) / (10 + k))
-        a = r * a + (1 - r) * (-0.1 * (k + 1))
-    assert float(host(state["ema"][0][0])[0, 0]) == pytest.approx(a, rel=1e-12)
-    assert float(host(state["ema"][0][1])[0]) == pytest.approx(a, rel=1e-12)
-    assert state["step"] == 30
 
 
 def test_frechet_distance_of_rank_deficient_covariances_is_finite():

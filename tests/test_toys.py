@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 
 from conftest import dev, host
-from npscore import backend, toys
-
+from npscore import toys
 
 
 @pytest.mark.parametrize("name", sorted(toys.DATASETS))

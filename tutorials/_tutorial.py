@@ -40,8 +40,9 @@ def where(fn):
 
 
 def show(fig):
-    """The figure inline in a notebook; closed (not drawn) when run as a script."""
+    """The figure inline in a notebook (whatever backend a library call has switched to); closed, not
+    drawn, when run as a script."""
     if "ipykernel" in sys.modules:
-        plt.show()
-    else:
-        plt.close(fig)
+        from IPython.display import display
+        display(fig)
+    plt.close(fig)

@@ -1,0 +1,42 @@
+"""Sampling the MNIST score model: the reverse-time VE SDE over the training range of noise levels
+(the default), another SDE sampler, or annealed Langevin over the geometric levels of
+:func:`npscore.schedules.from_data` (ratio from the dimension, step scale :data:`STEP_FRACTION` of
+Song and Ermon 2020's technique 4), each from the prior ``N(0, sigma_1^2 I)``.
+"""
+from .. import backend, checks, schedules
+from ..sampling import run as run_sampler, sde_score
+from ..sde import VESDE
+
+#: the samplers that run on this model (names of :data:`npscore.sampling.SAMPLERS`)
+SAMPLERS = ("reverse-sde", "annealed-langevin", "predictor-corrector", "probability-flow")
+#: steps of the SDE samplers
+SDE_STEPS = 1000
+#: annealed Langevin's default step scale, as a fraction of technique 4's (``docs/mnist-design.md``)
+STEP_FRACTION = 0.5
+
+
+def sample(model, params, sigmas, n, seed, sampler="reverse-sde", n_steps_each=10, step_scale=None,
+           progress=False):
+    """``n`` images as the sampler leaves them (clip to [0, 1] to show them), from the prior
+    ``N(0, sigma_1^2 I)``.
+
+    ``annealed-langevin`` runs ``n_steps_each`` steps at each of ``sigmas``
+    with :func:`langevin_step`; the SDE samplers
+    run :data:`SDE_STEPS` steps on the VE SDE from ``sigmas[-1]`` to ``sigmas[0]``.
+    """
+    checks.one_of(sampler, "sampler (--sampler)", SAMPLERS)
+    sigmas = checks.sigmas(sigmas)
+    rng = backend.rng(seed, 7)
+    x1 = sigmas[0] * rng.normal((n, 784), "float32")
+    if sampler == "annealed-langevin":
+        return run_sampler(sampler, model.score_fn(params), x1, rng, sigmas=sigmas, n_steps_each=n_steps_each,
+                           step_scale=langevin_step(sigmas, n_steps_each, step_scale), progress=progress)
+    sde = VESDE(sigmas[-1], sigmas[0])
+    return run_sampler(sampler, sde_score(model, params, sde), x1, rng, sde=sde, progress=progress,
+                       n_steps=SDE_STEPS // (2 if sampler == "predictor-corrector" else 1))
+
+
+def langevin_step(sigmas, n_steps_each, step_scale=None):
+    """Annealed Langevin's step scale: ``step_scale`` if given, else :data:`STEP_FRACTION` of
+    technique 4's for the levels ``sigmas`` (largest first) and ``n_steps_each``."""
+    return step_scale or STEP_FRACTION * schedules.step_scale(sigmas[0] / sigmas[1], n_steps_each, sigmas[-1])

@@ -1,0 +1,42 @@
+"""npscore.mnist.sample: annealed Langevin's default step and the reverse-SDE path."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import host
+from npscore import backend, schedules
+from npscore.mnist import classifier, run, sample as msample
+from npscore.sampling import annealed_langevin
+from mnist_fakes import train_small, fake_mnist
+
+
+def test_annealed_langevin_defaults_to_a_fraction_of_technique_4(tmp_path):
+    """Without ``step_scale`` the MNIST sampler runs ``STEP_FRACTION`` times technique 4's step,
+    and metrics.json records the step it ran."""
+    data = fake_mnist(tmp_path / "data")
+    model, params, _, _, config = train_small(tmp_path / "a", data)
+    sigmas, d = config["sigmas"], run.load_data(str(data))
+    clf = classifier.train_classifier(d["x_train"], d["y_train"], steps=5, progress=False)
+    run.sample_and_evaluate(model, params, sigmas, str(tmp_path / "out"), d, clf, n=8,
+                            sampler="annealed-langevin", n_steps_each=2, log=lambda *a: None)
+    eps = msample.STEP_FRACTION * schedules.step_scale(sigmas[0] / sigmas[1], 2, sigmas[-1])
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["step_scale"] == pytest.approx(eps)
+    rng = backend.rng(0, 7)
+    x0 = sigmas[0] * rng.normal((8, 784), "float32")
+    expect = annealed_langevin(model.score_fn(params), x0, sigmas, rng, step_scale=eps, n_steps_each=2)
+    with np.load(tmp_path / "out" / "samples.npz", allow_pickle=False) as f:
+        assert np.array_equal(f["images"], np.clip(host(expect), 0.0, 1.0))
+
+
+def test_reverse_sde_sampler(tmp_path):
+    """The reverse-SDE path: the same seed gives the same images, another seed others."""
+    data = fake_mnist(tmp_path / "data")
+    model, params, _, _, config = train_small(tmp_path / "a", data)
+    sig = config["sigmas"]
+    a = run.sample(model, params, sig, 6, 0, sampler="reverse-sde")
+    b = run.sample(model, params, sig, 6, 0, sampler="reverse-sde")
+    assert a.shape == (6, 784) and np.array_equal(host(a), host(b))
+    assert not np.array_equal(host(a), host(run.sample(model, params, sig, 6, 1, sampler="reverse-sde")))
+    with pytest.raises(ValueError, match=r"sampler \(--sampler\) must be one of"):
+        run.sample(model, params, sig, 6, 0, sampler="ddpm")
