@@ -1,17 +1,23 @@
-"""Every figure npscore draws (matplotlib, Agg, PNG written atomically)."""
-import matplotlib
+"""Every figure npscore draws (matplotlib, PNG written atomically).
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+Figures are ``matplotlib.figure.Figure`` objects drawn by the Agg canvas, never through pyplot, so
+that importing npscore leaves the caller's backend (a notebook's inline one, a desktop window) as it is.
+"""
+from matplotlib.figure import Figure
 
-from . import backend  # noqa: E402
-from .io import atomic_write  # noqa: E402
+from . import backend
+from .io import atomic_write
+
+
+def _subplots(*args, figsize, **kw):
+    """``(fig, axes)`` as ``pyplot.subplots`` gives them, on a figure pyplot does not manage."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kw)
 
 
 def save(fig, path, dpi=110):
     """Write ``fig`` to ``path`` as PNG, atomically, and close it."""
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png"))
-    plt.close(fig)
     return path
 
 
@@ -27,7 +33,7 @@ def density(path, log_prob, lim=3.0, title="data density p_0(x)"):
     np = backend.host
     X, Y, pts = _grid(lim, 200)
     Z = np.exp(backend.to_numpy(log_prob(backend.asarray(pts))).reshape(X.shape))
-    fig, ax = plt.subplots(figsize=(4.6, 4))
+    fig, ax = _subplots(figsize=(4.6, 4))
     im = ax.contourf(X, Y, Z, levels=30, cmap="viridis")
     fig.colorbar(im, ax=ax)
     ax.set_title(title)
@@ -40,7 +46,7 @@ def score_fields(path, fields, lim=3.0, n=21):
     relative error shaded where the exact field is known."""
     np = backend.host
     X, Y, pts = _grid(lim, n)
-    fig, axes = plt.subplots(1, len(fields), figsize=(5 * len(fields), 4.6))
+    fig, axes = _subplots(1, len(fields), figsize=(5 * len(fields), 4.6))
     axes = np.atleast_1d(axes)
     for ax, (title, learned, exact) in zip(axes, fields):
         s = backend.to_numpy(learned(backend.asarray(pts)))
@@ -65,7 +71,7 @@ def trajectories(path, samples, traj, data=None, n_paths=10, lim=3.0, title="ann
     """Samples over grey trajectories (start: x), as the first report's Figure 5."""
     np = backend.host
     x, t = backend.to_numpy(samples), backend.to_numpy(traj)
-    fig, ax = plt.subplots(figsize=(4.6, 4.6))
+    fig, ax = _subplots(figsize=(4.6, 4.6))
     for i in np.linspace(0, t.shape[1] - 1, n_paths).astype(int):
         ax.plot(t[:, i, 0], t[:, i, 1], color="0.55", lw=0.5, alpha=0.6, zorder=1)
         ax.plot(t[0, i, 0], t[0, i, 1], "x", color="0.3", ms=4, zorder=3)
@@ -83,7 +89,7 @@ def trajectories(path, samples, traj, data=None, n_paths=10, lim=3.0, title="ann
 
 def sample_panels(path, panels, lim=3.0):
     """``panels``: list of ``(title, samples)`` side by side."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.5), sharey=True, squeeze=False)
+    fig, axes = _subplots(1, len(panels), figsize=(3.4 * len(panels), 3.5), sharey=True, squeeze=False)
     for ax, (title, s) in zip(axes[0], panels):
         s = backend.to_numpy(s)
         ax.scatter(s[:, 0], s[:, 1], s=1.5, alpha=0.4)
@@ -97,7 +103,7 @@ def sample_panels(path, panels, lim=3.0):
 def loss_curves(path, curves):
     """``curves``: dict name -> list of per-step losses."""
     np = backend.host
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = _subplots(figsize=(6, 3.6))
     for name, losses in curves.items():
         v = np.asarray(losses)
         k = max(1, len(v) // 100)
@@ -121,7 +127,7 @@ def image_grid(path, images, nrow=10, title=None):
     for i in range(n):
         r, c = divmod(i, nrow)
         canvas[r * 30 + 1:r * 30 + 29, c * 30 + 1:c * 30 + 29] = x[i]
-    fig, ax = plt.subplots(figsize=(nrow * 0.6, ncol * 0.6))
+    fig, ax = _subplots(figsize=(nrow * 0.6, ncol * 0.6))
     ax.imshow(canvas, cmap="gray", vmin=0, vmax=1)
     ax.axis("off")
     if title:
@@ -157,7 +163,7 @@ def lowdim_figures(out, model, params, loss, schedule, x, mixture, samples, curv
 def dataset_grid(path, rows):
     """``rows``: ``(name, data, samples, label)``; data above samples (titled ``label``), one column each."""
     np = backend.host
-    fig, axes = plt.subplots(2, len(rows), figsize=(2.3 * len(rows), 4.8), squeeze=False)
+    fig, axes = _subplots(2, len(rows), figsize=(2.3 * len(rows), 4.8), squeeze=False)
     for j, (name, data, samples, label) in enumerate(rows):
         d = backend.to_numpy(data)
         lim = 1.15 * float(np.abs(d).max())

@@ -99,3 +99,10 @@ def mlp_setup(sizes, act, B, seed, cond_dim=0):
     x = rng.standard_normal((B, sizes[0]))
     c = rng.standard_normal((B, cond_dim)) if cond_dim else None
     return model, params, host_params(params), x, c, rng
+
+
+def moments_ok(x, mean, cov, mtol, ctol):
+    """Assert that the rows of ``x`` have this mean and covariance, within absolute tolerances."""
+    x = host(x)
+    assert np.allclose(x.mean(0), mean, atol=mtol), x.mean(0)
+    assert np.allclose(np.cov(x.T), cov, atol=ctol), np.cov(x.T)

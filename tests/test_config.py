@@ -64,3 +64,43 @@ def test_a_checkpoint_rebuilds_the_same_model(tmp_path):
     assert again.config == fitted.config
     y = dev(np.random.default_rng(0).standard_normal((4, 2)).astype("float32"))
     assert np.array_equal(host(again.model.apply(again.params, y, 0.3)), host(fitted.model.apply(fitted.params, y, 0.3)))
+
+
+def _mnist_record(config):
+    from npscore.mnist.base import data_base
+    x = dev(np.random.default_rng(0).uniform(0, 1, (32, 784)).astype("float32"))
+    return config.to_record([2.0, 0.5, 0.01], data_base(x))
+
+
+def test_an_mnist_record_round_trips_and_says_what_it_is():
+    from npscore.config import MNIST_PRESETS, MnistConfig, kind_of
+    gpu = MNIST_PRESETS["gpu"]
+    record = json.loads(json.dumps(_mnist_record(gpu)))                 # as a checkpoint stores it
+    back = MnistConfig.from_record(record, "c.npz")
+    recorded = ("hidden", "depth", "sigma_features", "bound", "window", "gate_input", "gate_steps", "seed",
+                "batch_size", "lr", "checkpoint_every")
+    assert [getattr(back, k) for k in recorded] == [getattr(gpu, k) for k in recorded]
+    assert kind_of(record) == "npscore mnist" and kind_of(RunConfig().to_dict()) == "npscore train"
+    assert kind_of({"base": [], "hidden": 8}) == "npscore mnist"                 # before the kind field
+    no_gate = MnistConfig.from_record(_mnist_record(gpu.replace(window=0)))
+    assert no_gate.window == 0 and no_gate.gate_input == "x"
+
+
+@pytest.mark.parametrize("change, says", [
+    (lambda r: r.pop("depth"), r"^c.npz: its config is damaged or from an unknown version \('depth'\); train again$"),
+    (lambda r: r.update(hidden="wide"), "^c.npz: its config is damaged"),
+    (lambda r: r.update(scale_input=False), r"^c.npz: its config is from an older npscore mnist \(scale_input False"),
+    (lambda r: r.update(kind="npscore train"), r"^c.npz: its config is from another kind of run \(npscore train\)"),
+])
+def test_a_damaged_or_foreign_mnist_record_is_one_line(change, says):
+    from npscore.config import MNIST_PRESETS, MnistConfig
+    record = _mnist_record(MNIST_PRESETS["cpu"])
+    change(record)
+    with pytest.raises(ValueError, match=says):
+        MnistConfig.from_record(record, "c.npz")
+
+
+def test_each_kind_of_config_refuses_the_other():
+    from npscore.config import MNIST_PRESETS
+    with pytest.raises(ValueError, match="from another kind of run"):
+        RunConfig.from_json(json.dumps(_mnist_record(MNIST_PRESETS["cpu"])), "c.npz")

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from conftest import dev, host
+from conftest import dev, host, moments_ok
 from npscore import backend
 from npscore.densities import Gaussian, two_modes
 from npscore.sampling import (SAMPLERS, annealed_langevin, langevin, predictor_corrector, probability_flow,
@@ -17,18 +17,12 @@ COV = np.array([[0.5, 0.2], [0.2, 0.3]])
 N = 20000
 
 
-def _moments_ok(x, mean, cov, mtol, ctol):
-    x = host(x)
-    assert np.allclose(x.mean(0), mean, atol=mtol), x.mean(0)
-    assert np.allclose(np.cov(x.T), cov, atol=ctol), np.cov(x.T)
-
-
 def test_langevin_reaches_the_gaussian():
     g = Gaussian(dev(MU), dev(COV))
     r = backend.rng(0)
     x = langevin(g.score, r.normal((N, 2)), r, step=0.01, n_steps=1500)
     # standard error of the mean ~ 0.005; ULA's O(step) variance bias ~ 0.005
-    _moments_ok(x, MU, COV, 0.03, 0.03)
+    moments_ok(x, MU, COV, 0.03, 0.03)
 
 
 def test_annealed_langevin_with_exact_noised_scores():
@@ -37,7 +31,7 @@ def test_annealed_langevin_with_exact_noised_scores():
     r = backend.rng(1)
     x, traj = annealed_langevin(lambda y, s: g.noised(s).score(y), r.uniform((N, 2), -4, 4), sigmas, r,
                                 step_scale=2e-3, n_steps_each=200, record_every=50)
-    _moments_ok(x, MU, COV, 0.03, 0.03)
+    moments_ok(x, MU, COV, 0.03, 0.03)
     assert traj.shape == (4 * 200 // 50 + 2, N, 2)
 
 

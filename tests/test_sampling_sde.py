@@ -3,7 +3,7 @@ targets with known answers, and each written out as published."""
 import numpy as np
 import pytest
 
-from conftest import dev, host
+from conftest import dev, host, moments_ok
 from npscore import backend
 from npscore.sampling import predictor_corrector, probability_flow, reverse_sde, run
 from npscore.sde import VESDE, VPSDE
@@ -11,12 +11,6 @@ from npscore.sde import VESDE, VPSDE
 MU = np.array([1.0, -2.0])
 COV = np.array([[0.5, 0.2], [0.2, 0.3]])
 N = 20000
-
-
-def _moments_ok(x, mean, cov, mtol, ctol):
-    x = host(x)
-    assert np.allclose(x.mean(0), mean, atol=mtol), x.mean(0)
-    assert np.allclose(np.cov(x.T), cov, atol=ctol), np.cov(x.T)
 
 
 def _gaussian_sde_score(sde):
@@ -42,7 +36,7 @@ def test_reverse_vp_sde_returns_the_gaussian(sampler):
         x = predictor_corrector(score, sde, x1, r, n_steps=300, snr=0.05)
     else:
         x = probability_flow(score, sde, x1, n_steps=300)
-    _moments_ok(x, MU, COV, 0.04, 0.04)
+    moments_ok(x, MU, COV, 0.04, 0.04)
 
 
 def test_sde_score_feeds_the_model_the_marginal_std():

@@ -81,20 +81,21 @@ T.claim("sigma = 0.01: the field points into the nearest mode", np.median(cos) >
 # %% [markdown]
 # ## Figure 5: annealed Langevin with trajectories
 #
-# From Gaussian starts of scale $\sigma_1$, as the demo samples, recording every 10th step. Grey lines are
-# ten trajectories; the final samples land in the modes in the data's proportions (1/5, 4/5).
+# From Gaussian starts of scale $\sigma_1$, as the demo samples. Each grey line joins one chain's start to
+# where it stands at the end of each noise level (every 100th step; within a level a chain jitters on the
+# scale $\sqrt{2\alpha_i}$); the final samples land in the modes in the data's proportions (1/5, 4/5).
 
 # %%
 rng = backend.rng(1)
 n = T.pick(2000, 200)
 x0 = sigmas[0] * rng.normal((n, 2))
 x, path = annealed_langevin(model.score_fn(params), x0, sigmas, rng, step_scale=fitted.schedule.step_scale,
-                            n_steps_each=fitted.config.n_steps_each, record_every=10)
-path = np.stack([np.asarray(p) for p in path])
+                            n_steps_each=fitted.config.n_steps_each, record_every=fitted.config.n_steps_each)
+path = np.stack([np.asarray(x0)] + [np.asarray(p) for p in path])          # (levels + 1, n, 2)
 fig, ax = plt.subplots(figsize=(5, 5))
 ax.scatter(*np.asarray(data.sample(n, rng)).T, s=2, c="tab:blue", alpha=0.3, label="data")
 for k in range(10):
-    ax.plot(path[:, k, 0], path[:, k, 1], c="grey", lw=0.8)
+    ax.plot(path[:, k, 0], path[:, k, 1], c="grey", lw=0.8, marker=".", ms=4)
 ax.scatter(*np.asarray(x).T, s=2, c="tab:orange", label="samples")
 ax.set(xlim=(-3, 3), ylim=(-3, 3), aspect="equal", title=f"annealed Langevin, {len(sigmas)} x 100 steps")
 ax.legend(loc="upper left")
