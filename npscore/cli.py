@@ -18,6 +18,9 @@ def _cmd_check(args):
           f"(backend {backend.name()}, float64), max relative error:")
     for name, err in errors.items():
         print(f"  {name:<11} {err:.2e}")
+    if args.sizes[0] != args.sizes[-1]:
+        print(f"  trace, trace_grad: not checked (the Jacobian of a {args.sizes[0]} -> {args.sizes[-1]} map "
+              "is not square, so it has no trace)")
     ok = max(errors.values()) < 1e-10
     print("all passes agree with autograd to 1e-10" if ok else "MISMATCH: a pass disagrees with autograd")
     return 0 if ok else 1
@@ -122,7 +125,7 @@ def _release():
 
 def build_parser():
     """The ``npscore`` argument parser: every flag typed, helped and defaulted."""
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = cli_args.HelpFormatter
     parser = argparse.ArgumentParser(prog="npscore", formatter_class=fmt, description=(
         "Score matching and score-based generative modelling from scratch in NumPy. "
         "Every argument is checked before any work."))

@@ -8,6 +8,16 @@ from .mnist.model import GATE_INPUTS
 from .mnist.run import PRESETS
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each default shown once: not added where the help states it, nor for None or an off switch."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "(default:" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
 # ---------------------------------------------------------------- argument types
 def _number(kind, low, what, closed=False):
     def parse(text):

@@ -32,3 +32,23 @@ def test_help_shows_every_default(capsys):
 def test_debug_shows_the_traceback(tmp_path):
     with pytest.raises(FileNotFoundError):
         cli.main(["--debug", "sample", "--checkpoint", str(tmp_path / "none.npz"), "--out", str(tmp_path)])
+
+
+def test_version_and_debug_anywhere(tmp_path, capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.build_parser().parse_args(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("npscore ")
+    with pytest.raises(FileNotFoundError):                  # after the command as well as before it
+        cli.main(["sample", "--checkpoint", str(tmp_path / "none.npz"), "--out", str(tmp_path), "--debug"])
+    assert cli.main(["sample", "--checkpoint", str(tmp_path / "none.npz"), "--out", str(tmp_path)]) == 2
+
+
+def test_each_default_is_shown_once():
+    commands = next(a for a in cli.build_parser()._actions if a.dest == "command").choices
+    for name, sub in commands.items():
+        fmt = sub._get_formatter()
+        for action in sub._actions:
+            shown = fmt._get_help_string(action) or ""
+            assert shown.count("(default:") <= 1, (name, action.option_strings, shown)
+            assert "(default: None)" not in shown and "(default: False)" not in shown, (name, shown)
+    assert "(default: $NPSCORE_BACKEND, else numpy)" in " ".join(commands["train"].format_help().split())

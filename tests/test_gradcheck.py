@@ -12,7 +12,10 @@ def test_gradient_checker_and_its_command(capsys):
     assert set(errors) == {"apply", "vjp_params", "vjp_x", "jvp", "trace", "trace_grad"}
     assert max(errors.values()) < 1e-10
     assert cli.main(["check", "--sizes", "3,6,6,3", "--activation", "tanh"]) == 0
-    assert "all passes agree with autograd to 1e-10" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "all passes agree with autograd to 1e-10" in out and "trace_grad" in out and "not checked" not in out
+    assert cli.main(["check", "--sizes", "3,16,2"]) == 0                   # no trace: said, not dropped
+    assert "trace, trace_grad: not checked (the Jacobian of a 3 -> 2 map is not square" in capsys.readouterr().out
 
 
 def test_gradient_checker_catches_a_wrong_derivative(monkeypatch):
