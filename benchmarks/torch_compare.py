@@ -9,11 +9,20 @@ Each side runs in its own process (one library's thread pools and allocator
 change the other's timings), the sides alternate for ``--rounds`` rounds, and
 the best of each side's medians is reported, with the process's system time
 and peak RSS. Sides: ``npscore`` as a library user's script runs it (nothing
-tuned), ``npscore+tuned`` after ``backend.tune_allocator()`` (what the
-``npscore`` command does), and ``torch`` (not a dependency: install it, or
-point ``--torch-path`` at a folder holding it).
+tuned), ``npscore+tuned`` after ``backend.tune_allocator()`` (what the README
+tells a library user to call, and what the ``npscore`` command does), and
+``torch``: the PyTorch a CPU user installs (``pip install torch`` resolves to
+the ``+cpu`` build here; not a dependency: install it, or point
+``--torch-path`` at a folder holding it), on ``--threads`` threads, as
+NumPy's OpenBLAS runs on the machine's cores.
 
-Run: python benchmarks/torch_compare.py [--rounds 3] [--repeats 20] [--torch-path DIR]
+The ``gemm`` column is the BLAS limit of npscore's own code: the matrix
+products one step performs, with the same operands (shapes, dtypes and
+transposed views), timed alone. They are recorded by wrapping the affine
+primitives of :mod:`npscore.nn.layers` that :mod:`npscore.nn.mlp` calls; ISM's
+bilinear trace multiplies outside them, so its row has none.
+
+Run: python benchmarks/torch_compare.py [--rounds 3] [--repeats 20] [--threads 2] [--torch-path DIR]
 """
 import argparse
 import json
@@ -39,6 +48,36 @@ def _median_time(fn, repeats, warmup=3):
     return sorted(ts)[len(ts) // 2]
 
 
+def _gemms_of(step):
+    """The ``(a, b)`` operand pairs of every matrix product ``step()`` makes through the affine
+    primitives (the arrays themselves, so that a replay multiplies the same layouts)."""
+    from npscore.nn import layers, mlp
+    pairs, saved = [], {}
+
+    def recording(name, operands):
+        original = getattr(layers, name)
+
+        def wrapped(*args):
+            pairs.extend(operands(*args))
+            return original(*args)
+        return wrapped
+    rows = layers._rows
+    spec = {"affine": lambda h, W, b: [(h, W)],
+            "affine_vjp_params": lambda h, g: [(h.T, g)],
+            "affine_vjp_input": lambda W, g: [(g, W.T)],
+            "affine_jvp": lambda dh, W: [(rows(dh), W)],
+            "affine_tangent_vjp": lambda dh, W, G: [(rows(dh).T, rows(G)), (rows(G), W.T)]}
+    for name, operands in spec.items():
+        saved[name] = getattr(mlp, name)
+        setattr(mlp, name, recording(name, operands))
+    try:
+        step()
+    finally:
+        for name, fn in saved.items():
+            setattr(mlp, name, fn)
+    return pairs
+
+
 def npscore_side(repeats, tuned):
     from npscore import MLP, backend, losses
     if tuned:
@@ -54,11 +93,17 @@ def npscore_side(repeats, tuned):
                  "ssm-vr": lambda: losses.ssm(model, p, x, 1, rng=rng, variance_reduction=True, check=False),
                  "ism": lambda: losses.ism(model, p, x, check=False)}
         out[name] = {k: _median_time(f, repeats) for k, f in steps.items()}
+        if tuned:                                   # the BLAS limit: the step's products alone
+            for k in ("dsm", "ssm", "ssm-vr"):
+                pairs = _gemms_of(steps[k])
+                out[name][k + " gemm"] = _median_time(lambda: [a @ b for a, b in pairs], repeats)
+                out[name][k + " gemm count"] = len(pairs)
     return out
 
 
-def torch_side(repeats):
+def torch_side(repeats, threads):
     import torch
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
 
     def mlp(D, H):
@@ -84,12 +129,12 @@ def torch_side(repeats):
         out[name] = {"dsm": _median_time(lambda: dsm(net, x), repeats),
                      "ssm": _median_time(lambda: ssm(net, x), repeats),
                      "ssm-vr": _median_time(lambda: ssm(net, x, True), repeats)}
-    out["version"] = torch.__version__
+    out["version"], out["threads"] = torch.__version__, torch.get_num_threads()
     return out
 
 
-def child(side, repeats):
-    res = torch_side(repeats) if side == "torch" else npscore_side(repeats, side == "npscore+tuned")
+def child(side, repeats, threads):
+    res = torch_side(repeats, threads) if side == "torch" else npscore_side(repeats, side == "npscore+tuned")
     ru = resource.getrusage(resource.RUSAGE_SELF)
     res["sys_s"], res["user_s"], res["peak_rss_mb"] = ru.ru_stime, ru.ru_utime, ru.ru_maxrss / 1024
     print(json.dumps(res))
@@ -100,18 +145,20 @@ def main():
     ap.add_argument("--side", choices=("npscore", "npscore+tuned", "torch"), help=argparse.SUPPRESS)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="PyTorch's intra-op threads")
     ap.add_argument("--torch-path", default=None, help="a folder to put on sys.path for torch")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "compare_cpu.json"))
     args = ap.parse_args()
     if args.side:
         if args.torch_path:
             sys.path.insert(0, args.torch_path)
-        return child(args.side, args.repeats)
+        return child(args.side, args.repeats, args.threads)
     sides = ["npscore", "npscore+tuned", "torch"]
     runs = {s: [] for s in sides}
     for r in range(args.rounds):
         for side in sides:
-            cmd = [sys.executable, __file__, "--side", side, "--repeats", str(args.repeats)]
+            cmd = [sys.executable, __file__, "--side", side, "--repeats", str(args.repeats), "--threads",
+                   str(args.threads)]
             cmd += ["--torch-path", args.torch_path] if args.torch_path else []
             p = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.path.dirname(HERE)})
             if p.returncode:
@@ -121,13 +168,22 @@ def main():
         print(f"round {r + 1} of {args.rounds} done", flush=True)
     best = {s: {w: {k: min(run[w][k] for run in rs) for k in rs[0][w]} for w in WORKLOADS}
             for s, rs in runs.items() if rs}
-    print(f"\n{'workload':<8} {'loss':<7}" + "".join(f"{s + ' ms':>17}" for s in best) + f"{'tuned / torch':>15}")
+    cols = ["npscore", "npscore+tuned", "gemm", "torch"]
+    print(f"\n{'workload':<8} {'loss':<7}" + "".join(f"{c + ' ms':>17}" for c in cols)
+          + f"{'tuned / torch':>15}{'tuned / gemm':>14}")
     for w in WORKLOADS:
         for k in LOSSES:
-            cells = "".join(f"{1e3 * best[s][w][k]:17.2f}" if k in best[s][w] else f"{'-':>17}" for s in best)
-            ratio = (f"{best['npscore+tuned'][w][k] / best['torch'][w][k]:15.2f}"
-                     if "torch" in best and k in best["torch"][w] else "")
-            print(f"{w:<8} {k:<7}{cells}{ratio}")
+            value = {"npscore": best.get("npscore", {}).get(w, {}).get(k),
+                     "npscore+tuned": best.get("npscore+tuned", {}).get(w, {}).get(k),
+                     "gemm": best.get("npscore+tuned", {}).get(w, {}).get(k + " gemm"),
+                     "torch": best.get("torch", {}).get(w, {}).get(k)}
+            cells = "".join(f"{1e3 * value[c]:17.2f}" if value[c] else f"{'-':>17}" for c in cols)
+            tuned = value["npscore+tuned"]
+            ratios = "".join(f"{tuned / value[c]:{width}.2f}" if value[c] and tuned else f"{'-':>{width}}"
+                             for c, width in (("torch", 15), ("gemm", 14)))
+            print(f"{w:<8} {k:<7}{cells}{ratios}")
+    if "torch" in best:
+        print(f"torch {runs['torch'][0]['version']} on {runs['torch'][0]['threads']} threads")
     for s, rs in runs.items():
         if rs:
             print(f"{s}: system time {min(r['sys_s'] for r in rs):.2f} s of {min(r['user_s'] for r in rs):.2f} s user, "
