@@ -13,6 +13,17 @@ import math
 from . import backend, checks
 from .tree import tree_leaves, zeros_like
 
+_WORK = {}
+
+
+def workspace(like):
+    """A scratch array of ``like``'s shape and dtype, the same one on every call: the in-place updates
+    write their temporaries there instead of allocating one per step (``like`` itself is never it)."""
+    key = (backend.name(), like.shape, like.dtype.str)
+    if key not in _WORK:
+        _WORK[key] = backend.xp().empty_like(like)
+    return _WORK[key]
+
 
 class SGD:
     """Gradient descent with momentum.
@@ -88,14 +99,18 @@ class Adam:
         step, floor = self.lr * math.sqrt(c2) / c1, self.eps * math.sqrt(c2)
         for p, g, m, v in zip(tree_leaves(params), tree_leaves(grads),
                               tree_leaves(state["m"]), tree_leaves(state["v"])):
+            w = workspace(p)
             m *= b1
-            m += (1.0 - b1) * g
+            xp.multiply(g, 1.0 - b1, out=w)
+            m += w                                       # m <- b1 m + (1 - b1) g
             v *= b2
-            v += (1.0 - b2) * (g * g)
-            d = xp.sqrt(v)
-            d += floor
-            xp.divide(m, d, out=d)
-            d *= step
-            p -= d
+            xp.multiply(g, g, out=w)
+            w *= 1.0 - b2
+            v += w                                       # v <- b2 v + (1 - b2) g^2
+            xp.sqrt(v, out=w)
+            w += floor
+            xp.divide(m, w, out=w)
+            w *= step
+            p -= w                                       # theta <- theta - step m / (sqrt(v) + floor)
         state["step"] = t
         return params, state

@@ -11,6 +11,7 @@ import math
 
 from . import backend, checks
 from .io import save_checkpoint
+from .optim import workspace
 from .tree import tree_leaves, tree_map
 
 #: a loss this many times its level (running median or first loss, at least 1) stops training
@@ -107,8 +108,10 @@ def fit(loss_fn, params, opt, n_steps, seed, *, state=None, start_step=0, losses
         if ema:
             r = min(ema, (1.0 + step) / (10.0 + step))      # warm-up, as TF's num_updates
             for a, p in zip(tree_leaves(state["ema"]), tree_leaves(params)):
+                w = workspace(p)
                 a *= r
-                a += (1.0 - r) * p
+                backend.xp().multiply(p, 1.0 - r, out=w)
+                a += w                                   # a <- r a + (1 - r) p
         boundary = (step + 1) % segment == 0 or step + 1 == n_steps
         if boundary or len(pending) >= 25:
             values = [backend.to_float(v) for v in pending]   # one device sync per chunk
