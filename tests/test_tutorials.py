@@ -54,3 +54,11 @@ def test_notebook_is_its_source_executed(source):
     assert any("image/png" in o.get("data", {}) for o in outputs), "figures inline"
     assert any("[holds]" in "".join(o.get("text", "")) for o in outputs)
     assert nb["metadata"]["npscore"]["quick"] is False, "the committed notebook is the full run"
+
+
+def test_the_readme_leads_through_every_tutorial_in_order():
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Read along with the notes", 1)[1].split("\n## ", 1)[0]
+    linked = [line.split("(tutorials/", 1)[1].split(")", 1)[0] for line in section.splitlines()
+              if "](tutorials/" in line]
+    assert linked == [p.with_suffix(".ipynb").name for p in SOURCES]
