@@ -146,7 +146,7 @@ def lowdim_figures(out, model, params, loss, schedule, x, mixture, samples, curv
     sample_panels(f("samples.png"), [("data", x[:2000])] + [(k, v[0]) for k, v in samples.items()], lim=lim)
     if hasattr(model, "score_fn"):
         score = model.score_fn(params)
-        levels = (schedule.sigmas[len(schedule.sigmas) // 3], schedule.sigmas[-1])
+        levels = (schedule.sigmas[0], schedule.sigmas[-1])      # high and low noise, as Table 1 of the notes
         fields = [(f"sigma = {s:.3g}: learned (blue)" + (" over exact (grey)" if mixture is not None else ""),
                    lambda y, s=s: score(y, s), None if mixture is None else mixture.noised(s).score) for s in levels]
     else:
