@@ -197,6 +197,8 @@ def test_a_divergence_names_its_likely_cause_and_no_checkpoint_that_is_not_there
     code, said = _train(capsys, tmp_path, "--data", "moons", "--lr", "1000")
     assert code == 2 and "--lr 1000 is large (the default is 0.001): lower it" in said.err
     assert "checkpoint" not in said.err and "RuntimeWarning" not in said.err
+    code, said = _train(capsys, tmp_path / "s", "--data", "moons", "--sigma-max", "1e300")
+    assert code == 2 and "--sigma-max 1e+300 is far above the data's scale" in said.err and "--lr" not in said.err
 
 
 def test_the_likelihood_reads_a_file_run_from_anywhere_and_says_what_it_used(tmp_path, capsys, monkeypatch):
