@@ -49,8 +49,25 @@ def _sample_all(names, fitted, n, seed, progress=False):
             continue
         if name == "annealed-langevin":
             xs, paths = xs
-        out[name] = (xs, time.time() - t)
+        far = _ran_away(xs, fitted.x)
+        out[name] = (xs, time.time() - t) if far is None else (None, time.time() - t, far)
     return out, paths
+
+
+#: a sample set reaching farther from the data's mean than this many times the data's own reach ran away
+RUNAWAY = 1e3
+
+
+def _ran_away(xs, x):
+    """Why the finite samples ``xs`` are a divergence all the same (None if they are not): far beyond
+    the data, where every k-NN ball of the samples is huge and recall would read 1."""
+    xp = backend.xp()
+    centre = x.mean(axis=0)
+    reach = backend.to_float(xp.abs(x - centre).max())
+    far = backend.to_float(xp.abs(xs - centre).max())
+    if far > RUNAWAY * reach:
+        return f"the samples ran away: up to {far:.3g} from the data's mean, whose points lie within {reach:.3g}"
+    return None
 
 
 def _one_sampler(name, fitted, n, rng, box, step, progress):

@@ -80,7 +80,9 @@ def precision_recall(samples, data, k=5):
     fraction of samples inside it. Recall is the reverse: the fraction of data
     points inside the samples' manifold. A blurred model spills outside the
     data (low precision); a collapsed one misses part of it (low recall).
-    Read both against their floor, data against data (:func:`precision_recall_floor`).
+    Read both against their floor, data against data (:func:`precision_recall_floor`),
+    and recall only beside precision: samples scattered far beyond the data have
+    huge k-NN balls, which cover every data point (precision near 0, recall near 1).
 
     Parameters
     ----------

@@ -218,3 +218,11 @@ def test_the_likelihood_reads_a_file_run_from_anywhere_and_says_what_it_used(tmp
     os.rename(tmp_path / "mine.npy", tmp_path / "moved.npy")
     with pytest.raises(FileNotFoundError, match=r"the data path recorded in .*checkpoint.npz; --data overrides it"):
         likelihood.report(ckpt, n=10, progress=False)
+
+
+def test_samples_that_ran_away_are_reported_as_a_divergence():
+    from npscore import lowdim_eval
+    x = backend.rng(0).normal((500, 2))
+    assert lowdim_eval._ran_away(x * 3, x) is None
+    said = lowdim_eval._ran_away(x * 1e6, x)
+    assert said.startswith("the samples ran away: up to ") and "whose points lie within" in said

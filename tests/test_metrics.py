@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import dev, host
+from npscore.optim import Adam
 from npscore import backend, metrics
 from npscore.densities import GaussianMixture
 from npscore.metrics import energy_distance, energy_floor, frechet_distance, mode_fractions
@@ -93,7 +94,7 @@ def test_energy_distance_exactly_and_its_argument_checks():
         energy_distance(x, dev(np.array([[np.inf]])))
     y = dev(np.array([[0.0], [3.0]]))
     with pytest.raises(ValueError, match="lr must be a positive finite number; got -1"):
-        __import__("npscore").optim.Adam(lr=-1)
+        Adam(lr=-1)
 
 
 # ---------------------------------------------------------------- k-NN precision and recall
@@ -116,6 +117,9 @@ def test_precision_sees_blur_recall_sees_collapse_and_data_sits_at_the_floor(nam
     collapsed = dev(half[np.random.default_rng(0).integers(len(half), size=2000)])
     p, r = metrics.precision_recall(collapsed, data, 5)
     assert r < 0.7 and p > 0.95, (p, r)
+    scattered = fresh + 100.0 * backend.rng(5).normal(fresh.shape, fresh.dtype)    # samples that ran away:
+    p, r = metrics.precision_recall(scattered, data, 5)
+    assert p < 0.05 and r > 0.9, (p, r)                      # precision sees it; recall, alone, does not
 
 
 def test_precision_recall_checks_its_arguments():
