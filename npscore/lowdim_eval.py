@@ -64,9 +64,11 @@ def _ran_away(xs, x):
     xp = backend.xp()
     centre = x.mean(axis=0)
     reach = backend.to_float(xp.abs(x - centre).max())
-    far = backend.to_float(xp.abs(xs - centre).max())
-    if far > RUNAWAY * reach:
-        return f"the samples ran away: up to {far:.3g} from the data's mean, whose points lie within {reach:.3g}"
+    dist = xp.abs(xs - centre).max(axis=1)
+    n_far = int(backend.to_float((dist > RUNAWAY * reach).sum()))
+    if n_far:
+        return (f"{n_far} of {xs.shape[0]} samples ran away: up to {backend.to_float(dist.max()):.3g} from the "
+                f"data's mean, whose points lie within {reach:.3g}")
     return None
 
 
