@@ -39,6 +39,15 @@ def _guard(values, history, step, hint="lower the learning rate (--lr) or check 
                                f"{len(recent)} steps or the first loss, at least 1): it diverged; {hint}{where}")
 
 
+def _ema_update(average, params, r):
+    """``a <- r a + (1 - r) p`` for every leaf, in place, the temporary in the shared workspace."""
+    for a, p in zip(tree_leaves(average), tree_leaves(params)):
+        w = workspace(p)
+        a *= r
+        backend.xp().multiply(p, 1.0 - r, out=w)
+        a += w
+
+
 def fit(loss_fn, params, opt, n_steps, seed, *, state=None, start_step=0, losses=None,
         segment=100, checkpoint=None, config=None, ema=0.0, progress=True, desc="train",
         hint="lower the learning rate (--lr) or check the data"):
@@ -106,12 +115,7 @@ def fit(loss_fn, params, opt, n_steps, seed, *, state=None, start_step=0, losses
         pending.append(value)
         params, state = opt.update(params, grads, state)
         if ema:
-            r = min(ema, (1.0 + step) / (10.0 + step))      # warm-up, as TF's num_updates
-            for a, p in zip(tree_leaves(state["ema"]), tree_leaves(params)):
-                w = workspace(p)
-                a *= r
-                backend.xp().multiply(p, 1.0 - r, out=w)
-                a += w                                   # a <- r a + (1 - r) p
+            _ema_update(state["ema"], params, min(ema, (1.0 + step) / (10.0 + step)))   # warm-up, as TF's
         boundary = (step + 1) % segment == 0 or step + 1 == n_steps
         if boundary or len(pending) >= 25:
             values = [backend.to_float(v) for v in pending]   # one device sync per chunk
