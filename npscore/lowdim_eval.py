@@ -81,7 +81,7 @@ def _one_sampler(name, fitted, n, rng, box, step, progress):
             smallest = schedule.sigmas[-1] if config.loss != "sde-vp" else float(sde.marginal(t_min)[1][0])
             score = lambda y, s=smallest, f=model.score_fn(params): f(y, s)          # noqa: E731
         else:
-            score = lambda y, p=params: model.apply(p, y)                             # noqa: E731
+            score = model.fn(params)
         return run_sampler(name, score, box, rng, step=step, n_steps=1000, progress=progress)
     if name == "annealed-langevin":
         x1 = schedule.sigmas[0] * rng.normal((n, x.shape[1]), x.dtype)

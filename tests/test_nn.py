@@ -150,3 +150,15 @@ def test_params_condition_and_sigma_checks_say_what_was_wrong():
             call()
     x32 = dev(np.zeros((3, 2), dtype="float32"))
     assert n.sigma_array(x32, dev(np.array([0.5, 0.4, 0.2]))).dtype == np.float32     # float64 sigmas cast
+
+
+def test_fn_checks_the_params_once_and_leaves_non_finite_iterates_to_the_sampler():
+    model = MLP([2, 4, 2])
+    p = model.init(0)
+    x = dev(np.array([[np.nan, 0.0], [1.0, 2.0]]))
+    with pytest.raises(ValueError, match="x must be finite"):
+        model.apply(p, x)
+    out = host(model.fn(p)(x))
+    assert np.isnan(out[0]).all() and np.allclose(out[1], host(model.apply(p, x[1:]))[0], rtol=1e-12)
+    with pytest.raises(ValueError, match=r"params\[0\] must be"):
+        model.fn([(p[0][0][:1], p[0][1]), p[1]])

@@ -171,6 +171,13 @@ class MLP:
         self.check(params, x, c)
         return self._forward(params, x, c, order=0)[0]
 
+    def fn(self, params):
+        """The callable ``x -> s(x)`` that plain Langevin takes (params checked once, here; a non-finite
+        iterate is the sampler's to report, not an argument error)."""
+        self.check(params, backend.xp().zeros((1, self.in_dim), dtype=params[0][0].dtype),
+                   backend.xp().zeros((1, self.cond_dim), dtype=params[0][0].dtype) if self.cond_dim else None)
+        return lambda x: self._forward(params, x, None, 0)[0]
+
     def vjp(self, params, x, g, c=None):
         """``(g^T ds/dtheta, g^T ds/dx)``: params-shaped (summed over B), and ``(B, D)``."""
         self.check(params, x, c)
