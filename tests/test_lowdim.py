@@ -163,8 +163,9 @@ def test_sigkill_during_the_final_writes_leaves_one_whole_run(tmp_path):
         assert seeds <= {previous, seed}, (seeds, previous, seed)
         published.append(seeds == {seed})
         previous = seeds.pop()
-        with np.load(out / "samples.npz") as f:
-            assert f["langevin"].shape == (100, 2)
+        diverged = "error" in json.load(open(out / "metrics.json"))["samplers"]["langevin"]
+        with np.load(out / "samples.npz") as f:              # the samples are the metrics' run's
+            assert ("langevin" not in f.files) if diverged else f["langevin"].shape == (100, 2)
     print("kills that left the new set:", published)
 
 
