@@ -35,7 +35,7 @@ from npscore.sde import VESDE, VPSDE
 from proofs._report import Report, h
 
 
-class _NotesReverseSDE:
+class NotesReverseSDE:
     """An SDE whose reverse drift has the second report's 1/2 in the SDE (the break)."""
 
     def __init__(self, sde):
@@ -103,7 +103,7 @@ def main(break_claim=False, n=4000):
         start = marginal(data, sde, 1.0).sample(n, backend.rng(1))
         score = exact_score(data, sde)
         target = marginal(data, sde, 1e-3)
-        run_sde = _NotesReverseSDE(sde) if break_claim else sde
+        run_sde = NotesReverseSDE(sde) if break_claim else sde
         _compare(r, f"{label} reverse SDE (1000 steps)", reverse_sde(score, run_sde, start, backend.rng(2)), target)
         _compare(r, f"{label} probability flow (500 Heun steps)", probability_flow(score, sde, start), target)
         half = probability_flow(score, sde, start, n_steps=250, t_min=0.5)

@@ -30,7 +30,7 @@ from npscore import backend, likelihood
 from npscore.densities import GaussianMixture, two_modes
 from npscore.sampling import probability_flow, reverse_sde
 from npscore.sde import VPSDE, SDE
-from proofs.reverse_sde import _NotesReverseSDE, exact_score, marginal
+from proofs.reverse_sde import NotesReverseSDE, exact_score, marginal
 
 backend.use("numpy")
 T.where(SDE.reverse_drift)
@@ -81,7 +81,7 @@ T.show(fig)
 gauss = GaussianMixture(np.ones(1), np.array([[1.0, -0.5]]), np.array([0.01]))
 n_g = T.pick(4000, 2000)
 start = marginal(gauss, sde, 1.0).sample(n_g, backend.rng(3))
-for label, run_sde in (("g^2 (the code)", sde), ("1/2 g^2 (the notes)", _NotesReverseSDE(sde))):
+for label, run_sde in (("g^2 (the code)", sde), ("1/2 g^2 (the notes)", NotesReverseSDE(sde))):
     out = reverse_sde(exact_score(gauss, sde), run_sde, start, backend.rng(4), n_steps=T.pick(1000, 500))
     var = out.var(0, ddof=1).mean()
     print(f"reverse SDE with {label:20s}: sample variance {var:.5f}   (data 0.01000, its SE {0.01 * np.sqrt(1 / n_g):.5f})")
@@ -100,7 +100,7 @@ start = marginal(data, sde, 1.0).sample(T.pick(4000, 1000), backend.rng(5))
 score = exact_score(data, sde)
 outs = {"reverse SDE, g^2": reverse_sde(score, sde, start, backend.rng(6), n_steps=T.pick(1000, 300)),
         "probability flow": probability_flow(score, sde, start, n_steps=T.pick(500, 200)),
-        "reverse SDE, the notes' 1/2 g^2": reverse_sde(score, _NotesReverseSDE(sde), start, backend.rng(6),
+        "reverse SDE, the notes' 1/2 g^2": reverse_sde(score, NotesReverseSDE(sde), start, backend.rng(6),
                                                        n_steps=T.pick(1000, 300))}
 ref = data.sample(len(start), backend.rng(7))
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
