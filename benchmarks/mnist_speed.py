@@ -40,8 +40,9 @@ def main():
     best = {c: 0.0 for c in args.checkouts}
     for r in range(args.rounds):
         for c in args.checkouts:
+            env = {**os.environ, "PYTHONPATH": os.path.abspath(c)}
             p = subprocess.run([sys.executable, "-c", CHILD, args.data, str(args.steps)], capture_output=True,
-                               text=True, cwd=tempfile.gettempdir(), env={**os.environ, "PYTHONPATH": os.path.abspath(c)})
+                               text=True, cwd=tempfile.gettempdir(), env=env)
             if p.returncode:
                 sys.exit(f"{c}: {p.stderr.strip().splitlines()[-1]}")
             rate = json.loads(p.stdout.strip().splitlines()[-1])["steps_per_s"]

@@ -44,8 +44,7 @@ def _cmd_train(args):
     config = RunConfig(data=args.data, loss=args.loss, model=model, steps=args.steps, batch=args.batch, lr=args.lr,
                        seed=args.seed, n_steps_each=args.steps_each, standardize=not args.no_standardize)
     lowdim.run(args.out, config, sampler=args.sampler, n_samples=args.samples, sigma_max=args.sigma_max,
-               sigma_min=args.sigma_min,
-               resume=args.resume, force=args.force, progress=not args.no_progress)
+               sigma_min=args.sigma_min, resume=args.resume, force=args.force, progress=not args.no_progress)
     return 0
 
 
@@ -83,11 +82,11 @@ def _cmd_mnist(args):
     print(f"trained to step {len(losses)}; last 100 steps mean loss {sum(losses[-100:]) / len(losses[-100:]):.4f}; "
           f"this run {seconds:.1f}s")
     if config.samples:
+        extra = {"train_seconds_this_run": seconds, "steps": config.steps, "hidden": config.hidden,
+                 "batch_size": config.batch_size}
         run.sample_and_evaluate(model, params, record["sigmas"], args.out, data, clf, n=config.samples,
                                 seed=config.seed, sampler=args.sampler, n_steps_each=args.steps_each,
-                                step_scale=args.step_scale, extra={"train_seconds_this_run": seconds, "steps": config.steps,
-                                       "hidden": config.hidden, "batch_size": config.batch_size},
-                                progress=not args.no_progress)
+                                step_scale=args.step_scale, extra=extra, progress=not args.no_progress)
     return 0
 
 

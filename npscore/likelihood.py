@@ -19,6 +19,7 @@ data minus the data's entropy estimates KL(p || p_theta).
 import math
 
 from . import backend, checks
+from .config import kind_of
 
 
 def exact_trace(model, params, sde):
@@ -119,7 +120,6 @@ def _held_out(checkpoint, data, n, rng):
     from . import io
     from .sde import VESDE
     config = io.read_json_array(checkpoint, io.read_npz(checkpoint, ("config",), "an npscore checkpoint"))
-    from .config import kind_of
     if kind_of(config) == "npscore mnist":
         from .mnist import run
         from .mnist.idx import load_mnist

@@ -132,36 +132,19 @@ T.claim("the code's samplers keep the modes' width; the notes' SDE widens them",
 # $\operatorname{div} \tilde f = \operatorname{div} f - \frac12 g^2 \operatorname{tr}(\partial s / \partial \mathbf{x})$, so integrating
 # from $t_{min}$ to 1 gives $\log p_{t_{min}}(\mathbf{x})$ from the prior's density at the end point.
 # `likelihood.ode_log_prob` does this; for a trained model the trace is npscore's exact one (tutorial 2),
-# which is what `npscore likelihood` reports. With the exact score of the Gaussian and its trace
-# $-D / (m_t^2 s_0^2 + \sigma_t^2)$, the answer can be checked against the closed form.
+# which is what `npscore likelihood` reports. With the exact score of the noised Gaussian and its trace
+# (`GaussianMixture.score_divergence`: $-D / (m_t^2 s_0^2 + \sigma_t^2)$ here), the answer can be checked
+# against the closed form.
 
 # %%
 T.where(likelihood.ode_log_prob)
-mu, s0 = np.array([1.0, -0.5]), 0.1
-
-
-def var_t(t):
-    m, s = sde.marginal(t)
-    return m * m * s0 ** 2 + s * s
-
-
-def gauss_score(x, t):
-    m = sde.marginal(t)[0]
-    return -(x - m[:, None] * mu) / var_t(t)[:, None]
-
-
-def log_gauss(x, t):
-    v = var_t(np.full(len(x), t))
-    m = float(sde.marginal(np.full(1, t))[0][0])
-    return -0.5 * ((x - m * mu) ** 2).sum(1) / v - np.log(2 * np.pi * v)
-
-
 xq = gauss.sample(T.pick(500, 100), backend.rng(8))
-truth = log_gauss(xq, 1e-3)
+truth = marginal(gauss, sde, 1e-3).log_prob(xq)                  # log p_{t_min}, closed form
+trace = lambda x, t: marginal(gauss, sde, float(t[0])).score_divergence(x)[None]   # noqa: E731
 errors = {}
 for n_steps in T.pick((100, 200, 400, 800), (100, 200)):
-    lp = likelihood.ode_log_prob(gauss_score, lambda x, t: (-2 / var_t(t))[None], sde, xq, n_steps=n_steps,
-                                 t_min=1e-3, prior=lambda x: log_gauss(x, 1.0))[0]
+    lp = likelihood.ode_log_prob(exact_score(gauss, sde), trace, sde, xq, n_steps=n_steps, t_min=1e-3,
+                                 prior=marginal(gauss, sde, 1.0).log_prob)[0]
     errors[n_steps] = np.abs(lp - truth).max()
     print(f"{n_steps:4d} Heun steps: mean log p {lp.mean():.4f} (closed form {truth.mean():.4f}), "
           f"largest error {errors[n_steps]:.1e} nats")

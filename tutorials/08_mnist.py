@@ -47,14 +47,17 @@ print(f"MNIST: {data['x_train'].shape[0]} training and {data['x_test'].shape[0]}
 
 # %%
 out = os.path.join(tempfile.mkdtemp(), "mnist")
-model, params, losses, seconds, config = run.train(out, data["x_train"], steps=T.pick(4000, 40),
+steps = T.pick(4000, 40)
+model, params, losses, seconds, config = run.train(out, data["x_train"], steps=steps,
                                                    hidden=T.pick(512, 32), depth=T.pick(5, 2),
                                                    gate_steps=T.pick(1000, 20), force=True, progress=False,
                                                    log=print)
-print(f"trained {len(losses)} steps in {seconds:.0f} s; mean loss of the last 100 steps "
-      f"{float(np.mean(losses[-100:])):.3f}")
+print(f"trained {steps} steps, then the local gate alone for {len(losses) - steps}, in {seconds:.0f} s; "
+      f"mean loss of the last 100 steps {float(np.mean(losses[-100:])):.3f}")
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.plot(np.convolve(losses, np.ones(50) / 50, mode="valid") if len(losses) > 50 else losses)
+ax.axvline(steps, c="grey", lw=0.8, ls="--")
+ax.text(steps, ax.get_ylim()[1], " local gate alone", va="top", fontsize=8, color="grey")
 ax.set(xlabel="step", ylabel="DSM loss (running mean)", yscale="log")
 T.show(fig)
 
