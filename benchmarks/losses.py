@@ -6,10 +6,11 @@ ism (autograd reference, toy2d only): median seconds per step after warm-up,
 achieved GFLOP/s (counted below), and the backend's matmul GFLOP/s for scale.
 Then a sweep of step time against D for ism / ssm / dsm, plotted.
 
-Each run is one process of npscore alone; ``--tune`` first calls
-``backend.tune_allocator()``, as the ``npscore`` command does.
+Each run is one process of npscore alone, as a library user runs it (the
+NumPy backend tunes the allocator on first use; ``NPSCORE_TUNE_ALLOCATOR=0``
+in the environment leaves it alone).
 
-Run: python benchmarks/losses.py [--backend cupy] [--quick] [--tune] [--out benchmarks/results]
+Run: python benchmarks/losses.py [--backend cupy] [--quick] [--out benchmarks/results]
 """
 import argparse
 import json
@@ -74,11 +75,8 @@ def main():
     ap.add_argument("--backend", default="numpy")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
-    ap.add_argument("--tune", action="store_true", help="call backend.tune_allocator() first (as the CLI does)")
     args = ap.parse_args()
     backend.use(args.backend)
-    if args.tune:
-        backend.tune_allocator()
     reps = 3 if args.quick else 10
     res = {"backend": backend.name(), "date": time.strftime("%Y-%m-%d"), "matmul_gflops": matmul_gflops(),
            "workloads": {}, "sweep": {}}
@@ -108,7 +106,7 @@ def main():
             res["sweep"][kind].append(time_it(step_fn(kind, model, params, x, backend.rng(2)), reps))
     res["sweep"]["D"] = dims
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, f"losses_{backend.name()}{'_tuned' if args.tune else ''}.json"), "w") as f:
+    with open(os.path.join(args.out, f"losses_{backend.name()}.json"), "w") as f:
         json.dump(res, f, indent=2)
     import matplotlib
     matplotlib.use("Agg")
@@ -122,7 +120,7 @@ def main():
     ax.set_ylabel("ms per step")
     ax.set_title(f"step time against D ({backend.name()})")
     ax.legend()
-    fig.savefig(os.path.join(args.out, f"sweep_{backend.name()}{'_tuned' if args.tune else ''}.png"), dpi=100,
+    fig.savefig(os.path.join(args.out, f"sweep_{backend.name()}.png"), dpi=100,
                 bbox_inches="tight")
     print("sweep (ms/step) D =", dims)
     for kind in ("dsm", "ssm", "ism"):

@@ -2,7 +2,7 @@
 
 Each measurement is a process of its own (``PYTHONPATH`` = the checkout) that trains the ``cpu``
 preset's model (without its local gate, whose steps come after) for ``--steps`` steps on real
-MNIST, after ``backend.tune_allocator()`` as ``npscore mnist`` does, and reports steps per second
+MNIST, after ``backend.tune_allocator()`` (which the checkouts since 2026-12-03 call themselves), and reports steps per second
 of the training loop alone (``npscore.mnist.run.train``'s seconds). The checkouts alternate for
 ``--rounds`` rounds; the best round of each is printed.
 

@@ -8,13 +8,13 @@ Workloads: toy2d (D = 2, H = 128, B = 1024) and mnist (D = 784, H = 512, B = 128
 Each side runs in its own process (one library's thread pools and allocator
 change the other's timings), the sides alternate for ``--rounds`` rounds, and
 the best of each side's medians is reported, with the process's system time
-and peak RSS. Sides: ``npscore`` as a library user's script runs it (nothing
-tuned), ``npscore+tuned`` after ``backend.tune_allocator()`` (what the README
-tells a library user to call, and what the ``npscore`` command does), and
-``torch``: the PyTorch a CPU user installs (``pip install torch`` resolves to
-the ``+cpu`` build here; not a dependency: install it, or point
-``--torch-path`` at a folder holding it), on ``--threads`` threads, as
-NumPy's OpenBLAS runs on the machine's cores.
+and peak RSS. Sides: ``npscore`` as a library user's script runs it (the NumPy
+backend tunes glibc's allocator on first use), ``npscore-untuned`` with
+``NPSCORE_TUNE_ALLOCATOR=0`` (the allocator left alone, to show what the
+tuning is worth), and ``torch``: the PyTorch a CPU user installs (``pip
+install torch`` resolves to the ``+cpu`` build here; not a dependency:
+install it, or point ``--torch-path`` at a folder holding it), on
+``--threads`` threads, as NumPy's OpenBLAS runs on the machine's cores.
 
 The ``gemm`` column is the BLAS limit of npscore's own code: the matrix
 products one step performs, with the same operands (shapes, dtypes and
@@ -35,6 +35,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOADS = {"toy2d": (2, 128, 1024), "mnist": (784, 512, 128)}
 LOSSES = ("dsm", "ssm", "ssm-vr", "ism")
+SIDES = ("npscore", "npscore-untuned", "torch")
 
 
 def _median_time(fn, repeats, warmup=3):
@@ -78,10 +79,8 @@ def _gemms_of(step):
     return pairs
 
 
-def npscore_side(repeats, tuned):
+def npscore_side(repeats, gemms):
     from npscore import MLP, backend, losses
-    if tuned:
-        backend.tune_allocator()
     out = {}
     for name, (D, H, B) in WORKLOADS.items():
         model = MLP([D, H, H, D])
@@ -93,7 +92,7 @@ def npscore_side(repeats, tuned):
                  "ssm-vr": lambda: losses.ssm(model, p, x, 1, rng=rng, variance_reduction=True, check=False),
                  "ism": lambda: losses.ism(model, p, x, check=False)}
         out[name] = {k: _median_time(f, repeats) for k, f in steps.items()}
-        if tuned:                                   # the BLAS limit: the step's products alone
+        if gemms:                                   # the BLAS limit: the step's products alone
             for k in ("dsm", "ssm", "ssm-vr"):
                 pairs = _gemms_of(steps[k])
                 out[name][k + " gemm"] = _median_time(lambda: [a @ b for a, b in pairs], repeats)
@@ -134,7 +133,7 @@ def torch_side(repeats, threads):
 
 
 def child(side, repeats, threads):
-    res = torch_side(repeats, threads) if side == "torch" else npscore_side(repeats, side == "npscore+tuned")
+    res = torch_side(repeats, threads) if side == "torch" else npscore_side(repeats, side == "npscore")
     ru = resource.getrusage(resource.RUSAGE_SELF)
     res["sys_s"], res["user_s"], res["peak_rss_mb"] = ru.ru_stime, ru.ru_utime, ru.ru_maxrss / 1024
     print(json.dumps(res))
@@ -142,7 +141,7 @@ def child(side, repeats, threads):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--side", choices=("npscore", "npscore+tuned", "torch"), help=argparse.SUPPRESS)
+    ap.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="PyTorch's intra-op threads")
@@ -153,14 +152,16 @@ def main():
         if args.torch_path:
             sys.path.insert(0, args.torch_path)
         return child(args.side, args.repeats, args.threads)
-    sides = ["npscore", "npscore+tuned", "torch"]
+    sides = SIDES
     runs = {s: [] for s in sides}
     for r in range(args.rounds):
         for side in sides:
             cmd = [sys.executable, __file__, "--side", side, "--repeats", str(args.repeats), "--threads",
                    str(args.threads)]
             cmd += ["--torch-path", args.torch_path] if args.torch_path else []
-            p = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.path.dirname(HERE)})
+            env = {**os.environ, "PYTHONPATH": os.path.dirname(HERE),
+                   "NPSCORE_TUNE_ALLOCATOR": "0" if side == "npscore-untuned" else "1"}
+            p = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if p.returncode:
                 print(f"{side}: failed ({p.stderr.strip().splitlines()[-1] if p.stderr.strip() else p.returncode})")
                 continue
@@ -168,19 +169,20 @@ def main():
         print(f"round {r + 1} of {args.rounds} done", flush=True)
     best = {s: {w: {k: min(run[w][k] for run in rs) for k in rs[0][w]} for w in WORKLOADS}
             for s, rs in runs.items() if rs}
-    cols = ["npscore", "npscore+tuned", "gemm", "torch"]
-    print(f"\n{'workload':<8} {'loss':<7}" + "".join(f"{c + ' ms':>17}" for c in cols)
-          + f"{'tuned / torch':>15}{'tuned / gemm':>14}")
+    cols = ["npscore", "npscore-untuned", "gemm", "torch"]
+    print(f"\n{'workload':<8} {'loss':<7}" + "".join(f"{c + ' ms':>19}" for c in cols)
+          + f"{'/ torch':>9}{'/ gemm':>8}{'untuned /':>11}")
     for w in WORKLOADS:
         for k in LOSSES:
             value = {"npscore": best.get("npscore", {}).get(w, {}).get(k),
-                     "npscore+tuned": best.get("npscore+tuned", {}).get(w, {}).get(k),
-                     "gemm": best.get("npscore+tuned", {}).get(w, {}).get(k + " gemm"),
+                     "npscore-untuned": best.get("npscore-untuned", {}).get(w, {}).get(k),
+                     "gemm": best.get("npscore", {}).get(w, {}).get(k + " gemm"),
                      "torch": best.get("torch", {}).get(w, {}).get(k)}
-            cells = "".join(f"{1e3 * value[c]:17.2f}" if value[c] else f"{'-':>17}" for c in cols)
-            tuned = value["npscore+tuned"]
-            ratios = "".join(f"{tuned / value[c]:{width}.2f}" if value[c] and tuned else f"{'-':>{width}}"
-                             for c, width in (("torch", 15), ("gemm", 14)))
+            cells = "".join(f"{1e3 * value[c]:19.2f}" if value[c] else f"{'-':>19}" for c in cols)
+            ours = value["npscore"]
+            ratios = "".join(f"{ours / value[c]:{width}.2f}" if value[c] and ours else f"{'-':>{width}}"
+                             for c, width in (("torch", 9), ("gemm", 8)))
+            ratios += f"{value['npscore-untuned'] / ours:11.2f}" if value["npscore-untuned"] and ours else f"{'-':>11}"
             print(f"{w:<8} {k:<7}{cells}{ratios}")
     if "torch" in best:
         print(f"torch {runs['torch'][0]['version']} on {runs['torch'][0]['threads']} threads")

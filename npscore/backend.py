@@ -10,7 +10,9 @@ function, and writes its maths against it::
 The backend is chosen by :func:`use` or, when first needed, by the
 environment variable ``NPSCORE_BACKEND`` (``numpy``, the default, or
 ``cupy``); a bad value is an error at that point, not at import. CuPy is
-imported lazily, so ``import npscore`` never needs a GPU. Host arrays (for plotting, saving,
+imported lazily, so ``import npscore`` never needs a GPU. The first time
+the NumPy backend is chosen, npscore tunes the process's allocator
+(:func:`tune_allocator`) unless ``NPSCORE_TUNE_ALLOCATOR=0``. Host arrays (for plotting, saving,
 reading files) are made with :func:`to_numpy` and the host module
 :data:`host`; device arrays with :func:`asarray`.
 """
@@ -26,6 +28,7 @@ BACKENDS = ("numpy", "cupy")
 FLOAT_DTYPES = ("float32", "float64")
 
 _active = {}
+_allocator = {}       # "tuned": whether the first use of the NumPy backend tuned the allocator
 
 
 def _load_cupy():
@@ -60,6 +63,9 @@ def use(name):
     if key not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {name!r}")
     module = numpy if key == "numpy" else _load_cupy()
+    if key == "numpy" and "tuned" not in _allocator:
+        _allocator["tuned"] = os.environ.get("NPSCORE_TUNE_ALLOCATOR", "1").strip().lower() not in (
+            "0", "false", "no", "off") and tune_allocator()
     _active["name"], _active["xp"] = key, module
     return module
 
@@ -191,8 +197,10 @@ def tune_allocator(mmap_threshold=64 << 20, trim_threshold=256 << 20):
     glibc's malloc hands large freed blocks back to the OS and every training
     step then pays page faults for its temporaries afresh; ``mallopt`` with
     these thresholds makes it reuse them (what ``MALLOC_MMAP_THRESHOLD_`` and
-    ``MALLOC_TRIM_THRESHOLD_`` do from the environment). The ``npscore``
-    command calls this; a script of one's own calls it once at the start.
+    ``MALLOC_TRIM_THRESHOLD_`` do from the environment). :func:`use` calls it
+    the first time the NumPy backend is chosen, unless the environment sets
+    ``NPSCORE_TUNE_ALLOCATOR=0``; the cost is that up to ``trim_threshold``
+    bytes of freed memory stay with the process instead of going back to the OS.
 
     Returns
     -------

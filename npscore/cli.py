@@ -145,8 +145,7 @@ def main(argv=None):
     import warnings
     args = build_parser().parse_args(argv)
     try:
-        backend.use(args.backend)
-        backend.tune_allocator()
+        backend.use(args.backend)                   # the NumPy backend tunes the allocator (backend.use)
         with warnings.catch_warnings(), backend.quiet():
             warnings.simplefilter("ignore", RuntimeWarning)
             return args.func(args)

@@ -49,6 +49,38 @@ def test_tune_allocator_takes_effect_on_glibc_or_says_not():
     assert backend.tune_allocator() is (platform.libc_ver()[0] == "glibc")
 
 
+FAULTS = """
+import resource
+from npscore import backend
+xp = backend.xp()
+def rounds():
+    for _ in range(10):
+        arrays = [xp.ones(1 << 18, dtype="float32") for _ in range(20)]      # 20 buffers of 1 MiB at once
+        del arrays
+rounds()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+rounds()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_first_use_of_numpy_tunes_the_allocator_unless_told_not_to():
+    import os
+    import subprocess
+    import sys
+
+    def page_faults(setting):
+        env = {k: v for k, v in os.environ.items() if k != "NPSCORE_TUNE_ALLOCATOR"}
+        env.update({"NPSCORE_BACKEND": "numpy", **({"NPSCORE_TUNE_ALLOCATOR": setting} if setting else {})})
+        r = subprocess.run([sys.executable, "-c", FAULTS], capture_output=True, text=True, env=env, check=True)
+        return int(r.stdout)
+    # 10 rounds of 20 MiB freed at once: glibc's default trims them and faults their 5120
+    # pages in again every round; the tuned allocator keeps and reuses them
+    assert page_faults(None) < 2000
+    assert page_faults("0") > 20000
+
+
 @pytest.mark.skipif(cupy_available(), reason="CuPy and a GPU are present here")
 def test_cupy_without_gpu_is_a_clear_error():
     before = backend.name()
