@@ -28,7 +28,9 @@ def _rows(a):
 # ---------------------------------------------------------------- affine: z = h W + b
 def affine(h, W, b):
     """z = h W + b."""
-    return h @ W + b
+    z = h @ W
+    z += b                                               # z = h W + b, without a second array
+    return z
 
 
 def affine_vjp_params(h, g):
