@@ -11,8 +11,7 @@ import math
 
 from . import backend, checks
 from .io import save_checkpoint
-from .optim import workspace
-from .tree import tree_leaves, tree_map
+from .tree import tree_map
 
 #: a loss this many times its level (running median or first loss, at least 1) stops training
 BLOW_UP = 1e4
@@ -37,15 +36,6 @@ def _guard(values, history, step, hint="lower the learning rate (--lr) or check 
             raise RuntimeError(f"training stopped near step {step + 1}: the loss {worst:.3g} is over "
                                f"{BLOW_UP:.0e} times its level {level:.3g} (the median of the last "
                                f"{len(recent)} steps or the first loss, at least 1): it diverged; {hint}{where}")
-
-
-def _ema_update(average, params, r):
-    """``a <- r a + (1 - r) p`` for every leaf, in place, the temporary in the shared workspace."""
-    for a, p in zip(tree_leaves(average), tree_leaves(params)):
-        w = workspace(p)
-        a *= r
-        backend.xp().multiply(p, 1.0 - r, out=w)
-        a += w
 
 
 def fit(loss_fn, params, opt, n_steps, seed, *, state=None, start_step=0, losses=None,
@@ -113,9 +103,8 @@ def fit(loss_fn, params, opt, n_steps, seed, *, state=None, start_step=0, losses
             rng = backend.rng(seed, step)
         value, grads = loss_fn(params, rng)
         pending.append(value)
-        params, state = opt.update(params, grads, state)
-        if ema:
-            _ema_update(state["ema"], params, min(ema, (1.0 + step) / (10.0 + step)))   # warm-up, as TF's
+        average = (state["ema"], min(ema, (1.0 + step) / (10.0 + step))) if ema else None   # warm-up, as TF's
+        params, state = opt.update(params, grads, state, ema=average)
         boundary = (step + 1) % segment == 0 or step + 1 == n_steps
         if boundary or len(pending) >= 25:
             values = [backend.to_float(v) for v in pending]   # one device sync per chunk

@@ -7,8 +7,22 @@ computes what it is asked for from one exponential, so a forward pass that
 also needs a' (every training step) pays for one ``exp``, not three.
 
 Here sigma(z) = 1 / (1 + e^-z) is the logistic function, not a noise level.
+
+On CuPy each rule runs as one fused kernel of the same formulas
+(:mod:`npscore.fused`); ``rule.reference`` is the NumPy definition below.
 """
-from .. import backend
+import functools
+
+from .. import backend, fused
+
+
+def _fusable(rule):
+    """``rule``, run on CuPy as :func:`npscore.fused.activation` of the same name; ``.reference`` is ``rule``."""
+    @functools.wraps(rule)
+    def run(z, order=0):
+        return fused.activation(rule.__name__, z, order) if fused.enabled() else rule(z, order)
+    run.reference = rule
+    return run
 
 
 def _logistic_numerator(e, z):
@@ -18,6 +32,7 @@ def _logistic_numerator(e, z):
     return backend.xp().maximum(e, z >= 0)
 
 
+@_fusable
 def softplus(z, order=0):
     """a = log(1 + e^z),  a' = sigma(z),  a'' = sigma(z) (1 - sigma(z)).
 
@@ -54,6 +69,7 @@ def softplus(z, order=0):
     return out
 
 
+@_fusable
 def tanh(z, order=0):
     """a = tanh z,  a' = sech^2 z,  a'' = -2 a a'.
 
@@ -72,6 +88,7 @@ def tanh(z, order=0):
     return out
 
 
+@_fusable
 def elu(z, order=0):
     """a = z (z > 0) or e^z - 1,  a' = 1 or e^z,  a'' = 0 or e^z."""
     xp = backend.xp()
@@ -86,6 +103,7 @@ def elu(z, order=0):
     return out
 
 
+@_fusable
 def swish(z, order=0):
     """a = z sigma(z),  a' = sigma + z sigma',  a'' = sigma' (2 + z (1 - 2 sigma)),
     with sigma' = sigma (1 - sigma)."""

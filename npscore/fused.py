@@ -1,0 +1,86 @@
+"""Fused elementwise kernels for the CuPy backend: one kernel where the NumPy reference makes a pass
+per operation.
+
+A training step of the networks here is, on a GPU, bound by kernel launches rather than by its
+arithmetic: every NumPy-style operation is a kernel of its own. The kernels below compute the same
+formulas, in the same order, as their NumPy references, which stay the definitions:
+
+* an activation with its first and second derivatives, one kernel per activation and order
+  (:mod:`npscore.nn.activations`; the rules there run these on CuPy);
+* Adam's update of one leaf together with the moving average of the parameters after it
+  (:class:`npscore.optim.Adam`, :func:`npscore.optim.ema_update`).
+
+Each kernel is CUDA C over one element, written in the arrays' type ``T``. ``tests/test_fused.py``
+compiles the same bodies with a C++ compiler on the CPU and compares them with the NumPy
+references, and on a GPU compares the CuPy kernels themselves. ``NPSCORE_FUSED=0`` makes CuPy run
+the NumPy references instead. (The GPU's compiler may contract ``a * b + c`` into one fused
+multiply-add, so the kernels agree with the references to rounding, not bit for bit.)
+"""
+import os
+
+from . import backend
+
+# e = exp(-|z|) and sigma(z) = (1 or e) / (1 + e), as in activations._logistic_numerator
+_LOGISTIC = "const T e = exp(-fabs(z)); const T s = (z >= T(0) ? T(1) : e) / (T(1) + e);"
+
+#: name -> (locals, (a, a', a'')): CUDA C in ``z`` for each activation of :mod:`npscore.nn.activations`
+ACTIVATIONS = {
+    # a = log(1 + e) + max(z, 0),  a' = sigma,  a'' = (1 - sigma) sigma
+    "softplus": (_LOGISTIC, ("log(T(1) + e) + (z > T(0) ? z : T(0))", "s", "(T(1) - s) * s")),
+    # a = z sigma,  a' = z sigma' + sigma,  a'' = ((1 - 2 sigma) z + 2) sigma',  sigma' = (1 - sigma) sigma
+    "swish": (_LOGISTIC + " const T ds = (T(1) - s) * s;",
+              ("z * s", "z * ds + s", "((s * T(-2) + T(1)) * z + T(2)) * ds")),
+    # e = exp(-2|z|):  a = sign(z) (1 - e) / (1 + e),  a' = 4 e / (1 + e)^2,  a'' = -2 a a'
+    "tanh": ("const T e = exp(T(-2) * fabs(z)); const T t = T((z > T(0)) - (z < T(0))) * (T(1) - e) / (T(1) + e);"
+             " const T d = T(4) * e / ((T(1) + e) * (T(1) + e));",
+             ("t", "d", "T(-2) * t * d")),
+    # e = exp(min(z, 0)):  a = (e - 1) + max(z, 0),  a' = e,  a'' = e - [z > 0]
+    # (z > 0 ? 0 : z) rather than a minimum, so that a NaN stays one
+    "elu": ("const T e = exp(z > T(0) ? T(0) : z);",
+            ("(e - T(1)) + (z > T(0) ? z : T(0))", "e", "e - T(z > T(0))")),
+}
+
+#: Adam's update of a leaf (m, v, theta), then, in the kernel with the average, the average of theta:
+#: m <- b1 m + (1 - b1) g,  v <- b2 v + (1 - b2) g^2,  theta <- theta - (m / (sqrt(v) + eps_hat)) step,
+#: a <- r a + (1 - r) theta  (``c1``, ``c2``, ``cr`` are 1 - b1, 1 - b2, 1 - r)
+ADAM = ("T g, T b1, T c1, T b2, T c2, T step, T eps_hat", "T p, T m, T v",
+        "m = m * b1 + g * c1; v = v * b2 + g * g * c2; p = p - m / (sqrt(v) + eps_hat) * step;")
+ADAM_EMA = (ADAM[0] + ", T r, T cr", ADAM[1] + ", T a", ADAM[2] + " a = a * r + p * cr;")
+
+OUTPUTS = ("a", "d1", "d2")
+_KERNELS = {}
+
+
+def enabled():
+    """True on the CuPy backend unless ``NPSCORE_FUSED=0``."""
+    return backend.name() == "cupy" and os.environ.get("NPSCORE_FUSED", "1").strip() != "0"
+
+
+def activation_kernel(name, order):
+    """``(inputs, outputs, body)`` of activation ``name`` with ``order`` derivatives."""
+    local, exprs = ACTIVATIONS[name]
+    outs = OUTPUTS[:order + 1]
+    return "T z", ", ".join(f"T {o}" for o in outs), local + "".join(f" {o} = {x};" for o, x in zip(outs, exprs))
+
+
+def _compiled(key, spec):
+    if key not in _KERNELS:
+        _KERNELS[key] = backend.xp().ElementwiseKernel(*spec, "npscore_" + "_".join(map(str, key)))
+    return _KERNELS[key]
+
+
+def activation(name, z, order):
+    """``(a, a', a'')[:order + 1]`` of activation ``name`` at ``z``, one kernel."""
+    out = _compiled((name, order), activation_kernel(name, order))(z)
+    return out if isinstance(out, tuple) else (out,)
+
+
+def adam(p, g, m, v, b1, b2, step, floor, ema=None):
+    """Adam's step on one leaf in place, with ``ema = (a, r)`` also ``a <- r a + (1 - r) theta``;
+    one kernel (:data:`ADAM`, :data:`ADAM_EMA`)."""
+    scalars = (b1, 1.0 - b1, b2, 1.0 - b2, step, floor)
+    if ema is None:
+        _compiled(("adam",), ADAM)(g, *scalars, p, m, v)
+    else:
+        a, r = ema
+        _compiled(("adam_ema",), ADAM_EMA)(g, *scalars, r, 1.0 - r, p, m, v, a)

@@ -1,0 +1,144 @@
+"""The fused CuPy kernels against their NumPy references.
+
+On the CPU the kernels' CUDA C bodies are compiled as C++ (one loop over the elements, each
+parameter an array) and run on NumPy arrays; on a GPU the CuPy kernels themselves run."""
+import ctypes
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from npscore import backend, fused, optim
+from npscore.nn import activations
+
+DTYPES = {"float32": ("float", 2e-6), "float64": ("double", 1e-14)}
+Z = np.concatenate([np.linspace(-40.0, 40.0, 801), [0.0, -0.0, 1e-30, -1e-30, 88.0, -88.0, 700.0, -700.0, np.nan]])
+
+
+def _kernels():
+    """name -> (inputs, outputs, body) of every kernel in npscore.fused."""
+    specs = {f"{n}_{k}": fused.activation_kernel(n, k) for n in fused.ACTIVATIONS for k in range(3)}
+    return {**specs, "adam": fused.ADAM, "adam_ema": fused.ADAM_EMA}
+
+
+def _names(params):
+    return [p.split()[1] for p in params.split(",")]
+
+
+def _source(ctype):
+    out = ["#include <cmath>", "using namespace std;", f"typedef {ctype} T;"]
+    for name, (ins, outs, body) in _kernels().items():
+        args = [f"const T *{p}_" for p in _names(ins)] + [f"T *{p}_" for p in _names(outs)]
+        reads = "".join(f" const T {p} = {p}_[i];" for p in _names(ins))
+        refs = "".join(f" T &{p} = {p}_[i];" for p in _names(outs))
+        out.append(f'extern "C" void {name}(long n, {", ".join(args)}) {{\n'
+                   f"  for (long i = 0; i < n; ++i) {{{reads}{refs}\n    {body}\n  }}\n}}")
+    return "\n".join(out)
+
+
+@pytest.fixture(scope="module")
+def host_kernels(tmp_path_factory):
+    """dtype -> a callable ``(name, *arrays)`` running the C++ build of each kernel in place."""
+    if shutil.which("g++") is None:
+        pytest.skip("no C++ compiler to build the kernel bodies on the CPU")
+    folder, libs = tmp_path_factory.mktemp("fused"), {}
+    for dtype, (ctype, _) in DTYPES.items():
+        src, lib = folder / f"{dtype}.cpp", folder / f"{dtype}.so"
+        src.write_text(_source(ctype))
+        subprocess.run(["g++", "-O2", "-ffp-contract=off", "-shared", "-fPIC", str(src), "-o", str(lib)],
+                       check=True, capture_output=True)
+        libs[dtype] = ctypes.CDLL(str(lib))
+
+    def run(dtype, name, *arrays):
+        for a in arrays:
+            assert a.dtype == dtype and a.flags.c_contiguous
+        getattr(libs[dtype], name)(ctypes.c_long(arrays[0].size), *[a.ctypes.data_as(ctypes.c_void_p) for a in arrays])
+    return run
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", fused.ACTIVATIONS)
+def test_activation_bodies_compute_their_numpy_rules(host_kernels, name, dtype):
+    z, tol = Z.astype(dtype), DTYPES[dtype][1]
+    rule = activations.ACTIVATIONS[name].reference
+    for order in range(3):
+        outs = [np.empty_like(z) for _ in range(order + 1)]
+        with np.errstate(all="ignore"):
+            host_kernels(dtype, f"{name}_{order}", z, *outs)
+            expected = rule(z, order)
+        for k, (got, want) in enumerate(zip(outs, expected)):
+            assert np.array_equal(np.isnan(got), np.isnan(want)), (name, order, k)      # NaN in, NaN out
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"{name} order {order}, output {k}")
+
+
+def _adam_case(dtype, n=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    p, g, a = (rng.standard_normal(n).astype(dtype) for _ in range(3))
+    m, v = 0.1 * rng.standard_normal(n).astype(dtype), rng.random(n).astype(dtype) ** 4
+    return p, g, m, v, a
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("with_ema", [False, True])
+def test_adam_bodies_take_adams_numpy_step(host_kernels, dtype, with_ema):
+    p, g, m, v, a = _adam_case(dtype)
+    opt, tol, r = optim.Adam(lr=1e-2), DTYPES[dtype][1], 0.9
+    state = {"step": 4, "m": [(m.copy(),)], "v": [(v.copy(),)]}
+    ref_p, ref_a = [(p.copy(),)], [(a.copy(),)]
+    opt.update(ref_p, [(g,)], state, ema=(ref_a, r) if with_ema else None)
+    t = 5
+    c1, c2 = 1.0 - opt.b1 ** t, 1.0 - opt.b2 ** t                  # as Adam.update folds them
+    scalars = (opt.b1, 1 - opt.b1, opt.b2, 1 - opt.b2, opt.lr * c2 ** 0.5 / c1, opt.eps * c2 ** 0.5)
+    scalars += (r, 1 - r) if with_ema else ()
+    full = [np.full_like(p, s) for s in scalars]
+    host_kernels(dtype, "adam_ema" if with_ema else "adam", g, *full, p, m, v, *([a] if with_ema else []))
+    for got, want in [(p, ref_p[0][0]), (m, state["m"][0][0]), (v, state["v"][0][0])] + \
+            ([(a, ref_a[0][0])] if with_ema else []):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    assert not np.array_equal(p, _adam_case(dtype)[0])             # the step moved the params
+
+
+def test_the_numpy_backend_never_fuses(monkeypatch):
+    backend.use("numpy")
+    assert not fused.enabled()
+    z = np.linspace(-3, 3, 7)
+    assert all(np.array_equal(a, b) for a, b in zip(activations.swish(z, 2), activations.swish.reference(z, 2)))
+
+
+# ---------------------------------------------------------------- on a GPU: the CuPy kernels themselves
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", fused.ACTIVATIONS)
+def test_cupy_activation_kernels_match_the_references(name, dtype, monkeypatch):
+    backend.use("cupy")                                             # conftest restores the backend
+    z = backend.asarray(Z.astype(dtype))
+    rule, tol = activations.ACTIVATIONS[name], 4 * DTYPES[dtype][1]
+    assert fused.enabled()
+    for order in range(3):
+        got, want = rule(z, order), rule.reference(z, order)
+        assert len(got) == order + 1
+        for a, b in zip(got, want):
+            a, b = backend.to_numpy(a), backend.to_numpy(b)
+            assert np.array_equal(np.isnan(a), np.isnan(b))
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("with_ema", [False, True])
+def test_cupy_adam_kernel_matches_the_numpy_path(with_ema, monkeypatch):
+    backend.use("cupy")                                             # conftest restores the backend
+    results = {}
+    for setting in ("1", "0"):                                      # the kernel, then the NumPy path on CuPy
+        monkeypatch.setenv("NPSCORE_FUSED", setting)
+        p, g, m, v, a = (backend.asarray(x) for x in _adam_case("float32"))
+        params, average, opt = [(p, p[:10].copy())], [(a, a[:10].copy())], optim.Adam(lr=1e-2)
+        state = opt.init(params)
+        for _ in range(3):
+            opt.update(params, [(g, g[:10])], state, ema=(average, 0.9) if with_ema else None)
+        results[setting] = [backend.to_numpy(x) for x in (params[0][0], state["m"][0][0], state["v"][0][0],
+                                                           average[0][0])]
+    for got, want in zip(*results.values()):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    moved = not np.array_equal(results["1"][3], _adam_case("float32")[4])
+    assert moved == with_ema                                        # the average moves only when asked
