@@ -16,6 +16,9 @@ install torch`` resolves to the ``+cpu`` build here; not a dependency:
 install it, or point ``--torch-path`` at a folder holding it), on
 ``--threads`` threads, as NumPy's OpenBLAS runs on the machine's cores.
 
+The ``act`` column is the step's activation calls (value and derivatives), replayed alone
+on the same pre-activations: what the elementwise maths costs beside the GEMMs.
+
 The ``gemm`` column is the BLAS limit of npscore's own code: the matrix
 products one step performs, with the same operands (shapes, dtypes and
 transposed views), timed alone. They are recorded by wrapping the affine
@@ -79,6 +82,21 @@ def _gemms_of(step):
     return pairs
 
 
+def _activations_of(model, step):
+    """The ``(z, order)`` of every activation call ``step()`` makes through ``model.act``."""
+    calls, act = [], model.act
+
+    def recording(z, order=0):
+        calls.append((z.copy(), order))
+        return act(z, order)
+    model.act = recording
+    try:
+        step()
+    finally:
+        model.act = act
+    return calls
+
+
 def npscore_side(repeats, gemms):
     from npscore import MLP, backend, losses
     out = {}
@@ -97,6 +115,8 @@ def npscore_side(repeats, gemms):
                 pairs = _gemms_of(steps[k])
                 out[name][k + " gemm"] = _median_time(lambda: [a @ b for a, b in pairs], repeats)
                 out[name][k + " gemm count"] = len(pairs)
+                calls = _activations_of(model, steps[k])
+                out[name][k + " act"] = _median_time(lambda: [model.act(z, o) for z, o in calls], repeats)
     return out
 
 
@@ -169,7 +189,7 @@ def main():
         print(f"round {r + 1} of {args.rounds} done", flush=True)
     best = {s: {w: {k: min(run[w][k] for run in rs) for k in rs[0][w]} for w in WORKLOADS}
             for s, rs in runs.items() if rs}
-    cols = ["npscore", "npscore-untuned", "gemm", "torch"]
+    cols = ["npscore", "npscore-untuned", "gemm", "act", "torch"]
     print(f"\n{'workload':<8} {'loss':<7}" + "".join(f"{c + ' ms':>19}" for c in cols)
           + f"{'/ torch':>9}{'/ gemm':>8}{'untuned /':>11}")
     for w in WORKLOADS:
@@ -177,6 +197,7 @@ def main():
             value = {"npscore": best.get("npscore", {}).get(w, {}).get(k),
                      "npscore-untuned": best.get("npscore-untuned", {}).get(w, {}).get(k),
                      "gemm": best.get("npscore", {}).get(w, {}).get(k + " gemm"),
+                     "act": best.get("npscore", {}).get(w, {}).get(k + " act"),
                      "torch": best.get("torch", {}).get(w, {}).get(k)}
             cells = "".join(f"{1e3 * value[c]:19.2f}" if value[c] else f"{'-':>19}" for c in cols)
             ours = value["npscore"]
