@@ -26,14 +26,17 @@ def _names(params):
     return [p.split()[1] for p in params.split(",")]
 
 
-def _source(ctype):
-    out = ["#include <cmath>", "using namespace std;", f"typedef {ctype} T;"]
+def _source(ctype, cuda=False):
+    """Every kernel as a C++ loop over the elements, or (``cuda``) as a CUDA kernel of one thread per element."""
+    out = ([] if cuda else ["#include <cmath>", "using namespace std;"]) + [f"typedef {ctype} T;"]
+    head, loop = (("__global__ void", "long i = blockIdx.x * (long)blockDim.x + threadIdx.x; if (i < n)") if cuda
+                  else ('extern "C" void', "for (long i = 0; i < n; ++i)"))
     for name, (ins, outs, body) in _kernels().items():
         args = [f"const T *{p}_" for p in _names(ins)] + [f"T *{p}_" for p in _names(outs)]
         reads = "".join(f" const T {p} = {p}_[i];" for p in _names(ins))
         refs = "".join(f" T &{p} = {p}_[i];" for p in _names(outs))
-        out.append(f'extern "C" void {name}(long n, {", ".join(args)}) {{\n'
-                   f"  for (long i = 0; i < n; ++i) {{{reads}{refs}\n    {body}\n  }}\n}}")
+        out.append(f'{head} {name}(long n, {", ".join(args)}) {{\n'
+                   f"  {loop} {{{reads}{refs}\n    {body}\n  }}\n}}")
     return "\n".join(out)
 
 
@@ -55,6 +58,15 @@ def host_kernels(tmp_path_factory):
             assert a.dtype == dtype and a.flags.c_contiguous
         getattr(libs[dtype], name)(ctypes.c_long(arrays[0].size), *[a.ctypes.data_as(ctypes.c_void_p) for a in arrays])
     return run
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="no CUDA compiler")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_bodies_compile_as_cuda(tmp_path, dtype):
+    src = tmp_path / "kernels.cu"
+    src.write_text(_source(DTYPES[dtype][0], cuda=True))
+    r = subprocess.run(["nvcc", "-c", str(src), "-o", str(tmp_path / "kernels.o")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
