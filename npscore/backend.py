@@ -64,10 +64,23 @@ def use(name):
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {name!r}")
     module = numpy if key == "numpy" else _load_cupy()
     if key == "numpy" and "tuned" not in _allocator:
-        _allocator["tuned"] = os.environ.get("NPSCORE_TUNE_ALLOCATOR", "1").strip().lower() not in (
-            "0", "false", "no", "off") and tune_allocator()
+        _allocator["tuned"] = env_flag("NPSCORE_TUNE_ALLOCATOR") and tune_allocator()
     _active["name"], _active["xp"] = key, module
     return module
+
+
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def env_flag(var, default=True):
+    """The switch the environment variable ``var`` sets (``1``/``0``, ``true``/``false``, ``yes``/``no``,
+    ``on``/``off``; ``default`` when unset or empty), or a ValueError naming it."""
+    value = os.environ.get(var, "").strip().lower()
+    if not value:
+        return default
+    if value not in _FLAGS:
+        raise ValueError(f"{var} must be 1 or 0 (true/false, yes/no, on/off); got {os.environ[var]!r}")
+    return _FLAGS[value]
 
 
 def from_environment():
@@ -78,10 +91,9 @@ def from_environment():
 def _get():
     if not _active:
         env = from_environment()
-        try:
-            use(env)
-        except (TypeError, ValueError):
-            raise ValueError(f"NPSCORE_BACKEND must be one of {', '.join(BACKENDS)}; got {env!r}") from None
+        if env.strip().lower() not in BACKENDS:
+            raise ValueError(f"NPSCORE_BACKEND must be one of {', '.join(BACKENDS)}; got {env!r}")
+        use(env)
     return _active
 
 

@@ -16,8 +16,6 @@ references, and on a GPU compares the CuPy kernels themselves. ``NPSCORE_FUSED=0
 the NumPy references instead. (The GPU's compiler may contract ``a * b + c`` into one fused
 multiply-add, so the kernels agree with the references to rounding, not bit for bit.)
 """
-import os
-
 from . import backend
 
 # e = exp(-|z|) and sigma(z) = (1 or e) / (1 + e), as in activations._logistic_numerator
@@ -53,7 +51,7 @@ _KERNELS = {}
 
 def enabled():
     """True on the CuPy backend unless ``NPSCORE_FUSED=0``."""
-    return backend.name() == "cupy" and os.environ.get("NPSCORE_FUSED", "1").strip() != "0"
+    return backend.name() == "cupy" and backend.env_flag("NPSCORE_FUSED")
 
 
 def activation_kernel(name, order):

@@ -42,6 +42,9 @@ def test_the_environment_is_read_when_first_needed(tmp_path):
                        env={**__import__("os").environ, "NPSCORE_BACKEND": "foo"})
     assert r.stdout.strip() == "imported"
     assert "NPSCORE_BACKEND must be one of numpy, cupy; got 'foo'" in r.stderr
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**__import__("os").environ, "NPSCORE_BACKEND": "numpy", "NPSCORE_TUNE_ALLOCATOR": "2"})
+    assert "NPSCORE_TUNE_ALLOCATOR must be 1 or 0 (true/false, yes/no, on/off); got '2'" in r.stderr
 
 
 def test_tune_allocator_takes_effect_on_glibc_or_says_not():
@@ -62,6 +65,17 @@ before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 rounds()
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
+
+
+def test_switches_in_the_environment_read_their_words_and_name_themselves(monkeypatch):
+    for word, on in (("1", True), ("off", False), (" No ", False), ("TRUE", True), ("", True)):
+        monkeypatch.setenv("NPSCORE_FUSED", word)
+        assert backend.env_flag("NPSCORE_FUSED") is on
+    monkeypatch.delenv("NPSCORE_FUSED")
+    assert backend.env_flag("NPSCORE_FUSED", default=False) is False
+    monkeypatch.setenv("NPSCORE_FUSED", "maybe")
+    with pytest.raises(ValueError, match="NPSCORE_FUSED must be 1 or 0 .*got 'maybe'"):
+        backend.env_flag("NPSCORE_FUSED")
 
 
 @pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="mallopt is glibc's")
