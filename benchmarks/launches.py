@@ -3,9 +3,10 @@
 The step of a preset (``--preset gpu`` by default, its model without the local gate: loss,
 gradients, Adam with the moving average) runs on NumPy with every array a counting subclass of
 ``ndarray``: each ufunc call (arithmetic, ``exp``, ``matmul``, reductions) and each array function
-(``concatenate``, ``stack``, ``pad``, ...) counts one. Indexing, ``astype`` and copies are not
+returning an array (``concatenate``, ``stack``, ``pad``, ...) counts one. Indexing, ``astype`` and copies are not
 counted, so the figures are a floor. Then the same with the kernels of :mod:`npscore.fused`
-standing in as one operation each, as they run on CuPy.
+(activations, Adam with the average, the base mixture's components and softmax) standing in as
+one operation each, as they run on CuPy.
 
 Run: python benchmarks/launches.py [--preset gpu] [--images 5000]
 """
@@ -33,8 +34,9 @@ class Counted(np.ndarray):
         return tuple(map(wrap, result)) if isinstance(result, tuple) else wrap(result)
 
     def __array_function__(self, func, types, args, kwargs):
-        Counted.n += not Counted.paused
-        return super().__array_function__(func, types, args, kwargs)
+        result = super().__array_function__(func, types, args, kwargs)
+        Counted.n += not Counted.paused and isinstance(result, np.ndarray)       # not result_type and the like
+        return result
 
 
 def counted(a):
@@ -83,7 +85,7 @@ def main():
                 Counted.paused = False
         return run_as_one
     from npscore.nn import activations
-    fused.enabled = lambda: True
+    fused.enabled = lambda: not Counted.paused             # inside a stand-in kernel, the NumPy path
     fused.activation = one_kernel(lambda name, z, order: activations.ACTIVATIONS[name].reference(z, order))
 
     def adam_leaf(p, g, m, v, b1, b2, step_size, floor, ema=None):
@@ -95,6 +97,21 @@ def main():
         if ema is not None:
             ema[0][...] = ema[0] * ema[1] + p * (1.0 - ema[1])
     fused.adam = one_kernel(adam_leaf)
+
+    def components(x, s2, logw, means, variances):
+        var = [variances[:, k] + s2 for k in range(logw.shape[1])]
+        d = [x - means[:, k] for k in range(logw.shape[1])]
+        return ([logw[:, k] - 0.5 * np.log(v) - 0.5 * dk * dk / v for k, (v, dk) in enumerate(zip(var, d))],
+                [-dk / v for v, dk in zip(var, d)], var)
+    fused.components = one_kernel(components)
+
+    def mix(logs, a, offsets, floor):
+        logits = [lk + offsets[k] if offsets is not None and k < len(logs) - 1 else lk for k, lk in enumerate(logs)]
+        top = np.maximum.reduce(logits)
+        e = [np.exp(np.maximum(lk - top, floor)) for lk in logits]
+        r = [ek / sum(e) for ek in e]
+        return r, sum(rk * ak for rk, ak in zip(r, a))
+    fused.mix = one_kernel(mix)
     with_kernels = step(2)
     print(f"preset {args.preset}: array operations in one training step (a floor: indexing, astype, copies uncounted)")
     print(f"{'':<24}{'loss + gradients':>18}{'Adam + average':>16}{'step':>8}")

@@ -8,7 +8,9 @@ formulas, in the same order, as their NumPy references, which stay the definitio
 * an activation with its first and second derivatives, one kernel per activation and order
   (:mod:`npscore.nn.activations`; the rules there run these on CuPy);
 * Adam's update of one leaf together with the moving average of the parameters after it
-  (:class:`npscore.optim.Adam`, :func:`npscore.optim.ema_update`).
+  (:class:`npscore.optim.Adam`, :func:`npscore.optim.ema_update`);
+* the per-pixel mixture of the MNIST base, its K components' terms and their softmax, one kernel
+  each (:meth:`npscore.mnist.base.FactorizedMixture.components` and ``.mix``).
 
 Each kernel is CUDA C over one element, written in the arrays' type ``T``. ``tests/test_fused.py``
 compiles the same bodies with a C++ compiler on the CPU and compares them with the NumPy
@@ -45,6 +47,39 @@ ADAM = ("T g, T b1, T c1, T b2, T c2, T step, T eps_hat", "T p, T m, T v",
         "m = m * b1 + g * c1; v = v * b2 + g * g * c2; p = p - m / (sqrt(v) + eps_hat) * step;")
 ADAM_EMA = (ADAM[0] + ", T r, T cr", ADAM[1] + ", T a", ADAM[2] + " a = a * r + p * cr;")
 
+#: NumPy's maximum, which keeps a NaN of either side (CUDA's fmax drops it)
+PREAMBLE = "#define NPSCORE_MAX(p, q) (((p) != (p) || (p) >= (q)) ? (p) : (q))\n"
+
+
+def components_kernel(K):
+    """``(inputs, outputs, body)`` of :meth:`FactorizedMixture.components` for K components: per k,
+    ``var_k = v_k + sigma^2``, ``l_k = log w_k - log(var_k) / 2 - (x - mu_k)^2 / (2 var_k)``,
+    ``a_k = -(x - mu_k) / var_k``, each written as the NumPy reference orders it."""
+    ins = "T x, T s2, " + ", ".join(f"T lw{k}, T mu{k}, T v{k}" for k in range(K))
+    outs = ", ".join(f"T l{k}, T a{k}, T var{k}" for k in range(K))
+    body = "".join(f"var{k} = v{k} + s2; const T d{k} = x - mu{k}; "
+                   f"l{k} = lw{k} - T(0.5) * log(var{k}) - T(0.5) * d{k} * d{k} / var{k}; a{k} = -d{k} / var{k}; "
+                   for k in range(K))
+    return ins, outs, body
+
+
+def mix_kernel(K, offsets):
+    """``(inputs, outputs, body)`` of :meth:`FactorizedMixture.mix` for K components (``offsets``: with
+    ``u_0 .. u_{K-2}``): ``r_k = exp(max(l_k + u_k - top, floor)) / sum_j (...)`` with ``top`` the largest
+    logit, and ``s = sum_k r_k a_k``, the sums in the reference's order."""
+    ins = ", ".join([f"T l{k}" for k in range(K)] + [f"T a{k}" for k in range(K)]
+                    + ([f"T u{k}" for k in range(K - 1)] if offsets else []) + ["T floor_"])
+    outs = ", ".join([f"T r{k}" for k in range(K)] + ["T s"])
+    logit = [f"l{k} + u{k}" if offsets and k < K - 1 else f"l{k}" for k in range(K)]
+    body = "".join(f"const T z{k} = {z}; " for k, z in enumerate(logit))
+    body += "T top = z0; " + "".join(f"top = NPSCORE_MAX(top, z{k}); " for k in range(1, K))
+    body += "".join(f"const T e{k} = exp(NPSCORE_MAX(z{k} - top, floor_)); " for k in range(K))
+    body += "T total = e0; " + "".join(f"total = total + e{k}; " for k in range(1, K))
+    body += "".join(f"r{k} = e{k} / total; " for k in range(K))
+    body += "s = r0 * a0; " + "".join(f"s = s + r{k} * a{k}; " for k in range(1, K))
+    return ins, outs, body
+
+
 OUTPUTS = ("a", "d1", "d2")
 _KERNELS = {}
 
@@ -63,7 +98,8 @@ def activation_kernel(name, order):
 
 def _compiled(key, spec):
     if key not in _KERNELS:
-        _KERNELS[key] = backend.xp().ElementwiseKernel(*spec, "npscore_" + "_".join(map(str, key)))
+        _KERNELS[key] = backend.xp().ElementwiseKernel(*spec, "npscore_" + "_".join(map(str, key)),
+                                                       preamble=PREAMBLE)
     return _KERNELS[key]
 
 
@@ -82,3 +118,20 @@ def adam(p, g, m, v, b1, b2, step, floor, ema=None):
     else:
         a, r = ema
         _compiled(("adam_ema",), ADAM_EMA)(g, *scalars, r, 1.0 - r, p, m, v, a)
+
+
+def components(x, s2, logw, means, variances):
+    """``(l, a, var)``, lists of K ``(B, D)`` arrays, from ``x : (B, D)``, ``s2 = sigma^2 : (B, 1)`` and
+    the base's ``(D, K)`` log-weights, means and variances (:func:`components_kernel`)."""
+    K = logw.shape[1]
+    out = _compiled(("components", K), components_kernel(K))(
+        x, s2, *[c for k in range(K) for c in (logw[:, k], means[:, k], variances[:, k])])
+    return list(out[0::3]), list(out[1::3]), list(out[2::3])
+
+
+def mix(logs, a, offsets, floor):
+    """``(r, s)``: the K responsibilities and ``s = sum_k r_k a_k`` (:func:`mix_kernel`)."""
+    K = len(logs)
+    out = _compiled(("mix", K, offsets is not None), mix_kernel(K, offsets is not None))(
+        *logs, *a, *(offsets or []), floor)
+    return list(out[:K]), out[K]

@@ -16,10 +16,14 @@ DTYPES = {"float32": ("float", 2e-6), "float64": ("double", 1e-14)}
 Z = np.concatenate([np.linspace(-40.0, 40.0, 801), [0.0, -0.0, 1e-30, -1e-30, 88.0, -88.0, 700.0, -700.0, np.nan]])
 
 
+K = 5                                       # the MNIST base's components
+
+
 def _kernels():
     """name -> (inputs, outputs, body) of every kernel in npscore.fused."""
     specs = {f"{n}_{k}": fused.activation_kernel(n, k) for n in fused.ACTIVATIONS for k in range(3)}
-    return {**specs, "adam": fused.ADAM, "adam_ema": fused.ADAM_EMA}
+    return {**specs, "adam": fused.ADAM, "adam_ema": fused.ADAM_EMA, "components": fused.components_kernel(K),
+            "mix": fused.mix_kernel(K, False), "mix_offsets": fused.mix_kernel(K, True)}
 
 
 def _names(params):
@@ -28,7 +32,7 @@ def _names(params):
 
 def _source(ctype, cuda=False):
     """Every kernel as a C++ loop over the elements, or (``cuda``) as a CUDA kernel of one thread per element."""
-    out = ([] if cuda else ["#include <cmath>", "using namespace std;"]) + [f"typedef {ctype} T;"]
+    out = ([] if cuda else ["#include <cmath>", "using namespace std;"]) + [fused.PREAMBLE, f"typedef {ctype} T;"]
     head, loop = (("__global__ void", "long i = blockIdx.x * (long)blockDim.x + threadIdx.x; if (i < n)") if cuda
                   else ('extern "C" void', "for (long i = 0; i < n; ++i)"))
     for name, (ins, outs, body) in _kernels().items():
@@ -111,6 +115,49 @@ def test_adam_bodies_take_adams_numpy_step(host_kernels, dtype, with_ema):
     assert not np.array_equal(p, _adam_case(dtype)[0])             # the step moved the params
 
 
+def _mixture_case(dtype, B=6, D=40, seed=0):
+    """A FactorizedMixture of K components with a point mass, data, sigma and offsets in ``dtype``."""
+    from npscore.mnist.base import FactorizedMixture
+    rng = np.random.default_rng(seed)
+    w = rng.random((D, K)) + 0.05
+    variances = rng.random((D, K)) * 0.05
+    variances[:, 0] = 0.0                                         # an atom, as MNIST's base has at 0
+    base = FactorizedMixture(w / w.sum(1, keepdims=True), rng.random((D, K)), variances)
+    x, sigma = rng.random((B, D)).astype(dtype), np.exp(rng.uniform(-5, 0, B)).astype(dtype)
+    x[0, 0] = np.nan                                              # NaN in, NaN out
+    offsets = [3.0 * rng.standard_normal((B, D)).astype(dtype) for _ in range(K - 1)]
+    return base, x, sigma, offsets
+
+
+def _full(a, shape):
+    return np.ascontiguousarray(np.broadcast_to(a, shape))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mixture_bodies_compute_the_bases_numpy_terms(host_kernels, dtype):
+    base, x, sigma, offsets = _mixture_case(dtype)
+    tol, shape = DTYPES[dtype][1], x.shape
+    with np.errstate(invalid="ignore"):
+        logs, a, var = base.components(x, sigma)
+    logw = np.log(base.weights.astype(dtype))
+    ins = [x, _full((sigma * sigma)[:, None], shape)]
+    ins += [_full(c[:, k].astype(dtype), shape) for k in range(K) for c in (logw, base.means, base.variances)]
+    outs = [np.empty_like(x) for _ in range(3 * K)]
+    host_kernels(dtype, "components", *ins, *outs)
+    for got, want in zip(outs, [c for k in range(K) for c in (logs[k], a[k], var[k])]):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    for name, u in (("mix", None), ("mix_offsets", offsets)):
+        with np.errstate(invalid="ignore"):
+            r, s = base.mix(logs, a, u)
+        floor = np.full_like(x, 0.7 * np.log(np.finfo(dtype).tiny))
+        outs = [np.empty_like(x) for _ in range(K + 1)]
+        host_kernels(dtype, name, *logs, *a, *(u or []), floor, *outs)
+        for got, want in zip(outs, r + [s]):
+            assert np.isnan(want[0, 0])
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.nanmax(np.abs(want)))
+        assert np.allclose(sum(outs[:K]).ravel()[1:], 1.0)         # responsibilities of one pixel sum to 1
+
+
 def test_the_numpy_backend_never_fuses(monkeypatch):
     backend.use("numpy")
     assert not fused.enabled()
@@ -134,6 +181,26 @@ def test_cupy_activation_kernels_match_the_references(name, dtype, monkeypatch):
             a, b = backend.to_numpy(a), backend.to_numpy(b)
             assert np.array_equal(np.isnan(a), np.isnan(b))
             np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cupy_mixture_kernels_match_the_numpy_path(dtype, monkeypatch):
+    base, x, sigma, offsets = _mixture_case(dtype)
+    backend.use("cupy")                                             # conftest restores the backend
+    from npscore.mnist.base import FactorizedMixture
+    base = FactorizedMixture(*(backend.asarray(c) for c in (base.weights, base.means, base.variances)))
+    x, sigma, offsets = backend.asarray(x), backend.asarray(sigma), [backend.asarray(u) for u in offsets]
+    results = {}
+    for setting in ("1", "0"):
+        monkeypatch.setenv("NPSCORE_FUSED", setting)
+        logs, a, var = base.components(x, sigma)
+        results[setting] = logs + a + var + [c for u in (None, offsets) for rs in [base.mix(logs, a, u)]
+                                             for c in rs[0] + [rs[1]]]
+    tol = 4 * DTYPES[dtype][1]
+    for got, want in zip(*results.values()):
+        got, want = backend.to_numpy(got), backend.to_numpy(want)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * max(1.0, np.nanmax(np.abs(want))))
 
 
 @pytest.mark.gpu

@@ -8,7 +8,7 @@ Gaussian fit, the baseline every MNIST number is read against.
 """
 import math
 
-from .. import backend, checks
+from .. import backend, checks, fused
 from ..densities import Gaussian
 
 #: Gaussians of the base between the atoms at 0 and 1
@@ -78,10 +78,13 @@ class FactorizedMixture:
         """``(l, a, var)``: per component k, ``(B, D)`` arrays, the log-terms
         ``l_k = log w_k - log(var_k) / 2 - (x - mu_k)^2 / (2 var_k)`` of the noised density,
         the slopes ``a_k`` and ``var_k``: the part of :meth:`terms` that does not depend on
-        the offsets. (A loop over the few components: NumPy reduces a short last axis slowly.)"""
+        the offsets. (A loop over the few components: NumPy reduces a short last axis slowly.)
+        On CuPy, one kernel of the same formulas (:func:`npscore.fused.components`)."""
         xp = backend.xp()
         s2 = (sigma * sigma)[:, None]
         logw = xp.log(self.weights.astype(x.dtype))
+        if fused.enabled():
+            return fused.components(x, s2, logw, self.means.astype(x.dtype), self.variances.astype(x.dtype))
         logs, slopes, variances = [], [], []
         for k in range(self.weights.shape[1]):
             var = self.variances[:, k].astype(x.dtype) + s2
@@ -95,15 +98,19 @@ class FactorizedMixture:
         """``(r, s)``: ``r_k = softmax_k(l_k + u_k)`` (``u_{K-1} = 0``) and ``s = sum_k r_k a_k``,
         for the ``l = logs, a`` of :meth:`components` and the ``offsets`` ``u`` of :meth:`terms`.
         Responsibilities below ``exp(0.7 log tiny)`` of the largest are raised to it (1e-27 in
-        float32), which keeps them out of the slow subnormal range."""
+        float32), which keeps them out of the slow subnormal range. On CuPy, one kernel of the same
+        formulas (:func:`npscore.fused.mix`)."""
         xp, K = backend.xp(), self.weights.shape[1]
         if offsets is not None and len(offsets) != K - 1:
             raise ValueError(f"offsets must hold K - 1 = {K - 1} arrays; got {len(offsets)}")
+        dtype = xp.result_type(logs[0], offsets[0]) if offsets else logs[0].dtype      # the logits'
+        floor = 0.7 * math.log(float(xp.finfo(dtype).tiny))
+        if fused.enabled():
+            return fused.mix(logs, a, offsets, floor)
         logits = [lk if offsets is None or k == K - 1 else lk + offsets[k] for k, lk in enumerate(logs)]
         top = logits[0]
         for lk in logits[1:]:
             top = xp.maximum(top, lk)
-        floor = 0.7 * math.log(float(xp.finfo(top.dtype).tiny))
         e = [xp.exp(xp.maximum(lk - top, floor)) for lk in logits]
         total = sum(e)
         r = [ek / total for ek in e]
