@@ -83,7 +83,7 @@ class FactorizedMixture:
         xp = backend.xp()
         s2 = (sigma * sigma)[:, None]
         logw = xp.log(self.weights.astype(x.dtype))
-        if fused.enabled():
+        if fused.enabled() and s2.dtype == x.dtype:                      # (the kernel takes one dtype)
             return fused.components(x, s2, logw, self.means.astype(x.dtype), self.variances.astype(x.dtype))
         logs, slopes, variances = [], [], []
         for k in range(self.weights.shape[1]):
@@ -105,7 +105,7 @@ class FactorizedMixture:
             raise ValueError(f"offsets must hold K - 1 = {K - 1} arrays; got {len(offsets)}")
         dtype = xp.result_type(logs[0], offsets[0]) if offsets else logs[0].dtype      # the logits'
         floor = 0.7 * math.log(float(xp.finfo(dtype).tiny))
-        if fused.enabled():
+        if fused.enabled() and len({t.dtype for t in [*logs, *a, *(offsets or [])]}) == 1:
             return fused.mix(logs, a, offsets, floor)
         logits = [lk if offsets is None or k == K - 1 else lk + offsets[k] for k, lk in enumerate(logs)]
         top = logits[0]
