@@ -20,7 +20,8 @@ git rev-parse HEAD 2>/dev/null || true
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || true
 python3 -c "import cupy; print('cupy', cupy.__version__)"
 echo "== the fused kernels' tests on CuPy =="
-NPSCORE_BACKEND=cupy python3 -m pytest -q -p no:cacheprovider tests/test_fused.py tests/test_activations.py tests/test_optim.py
+NPSCORE_BACKEND=cupy python3 -m pytest -q -p no:cacheprovider tests/test_fused.py tests/test_activations.py tests/test_optim.py \
+    tests/test_mnist_base.py tests/test_mnist_model.py
 echo "== gpu preset, steps/s, fused and not =="
 python3 benchmarks/mnist_speed.py . .:NPSCORE_FUSED=0 --backend cupy --preset gpu --steps "${STEPS:-1000}" \
     --rounds "${ROUNDS:-2}" --data "${NPSCORE_MNIST_DIR:-.mnist}"
