@@ -84,34 +84,15 @@ def main():
             finally:
                 Counted.paused = False
         return run_as_one
+    from npscore.mnist.base import FactorizedMixture
     from npscore.nn import activations
     fused.enabled = lambda: not Counted.paused             # inside a stand-in kernel, the NumPy path
     fused.activation = one_kernel(lambda name, z, order: activations.ACTIVATIONS[name].reference(z, order))
-
-    def adam_leaf(p, g, m, v, b1, b2, step_size, floor, ema=None):
-        m *= b1
-        m += g * (1.0 - b1)
-        v *= b2
-        v += g * g * (1.0 - b2)
-        p -= m / (np.sqrt(v) + floor) * step_size
-        if ema is not None:
-            ema[0][...] = ema[0] * ema[1] + p * (1.0 - ema[1])
-    fused.adam = one_kernel(adam_leaf)
-
-    def components(x, s2, logw, means, variances):
-        var = [variances[:, k] + s2 for k in range(logw.shape[1])]
-        d = [x - means[:, k] for k in range(logw.shape[1])]
-        return ([logw[:, k] - 0.5 * np.log(v) - 0.5 * dk * dk / v for k, (v, dk) in enumerate(zip(var, d))],
-                [-dk / v for v, dk in zip(var, d)], var)
-    fused.components = one_kernel(components)
-
-    def mix(logs, a, offsets, floor):
-        logits = [lk + offsets[k] if offsets is not None and k < len(logs) - 1 else lk for k, lk in enumerate(logs)]
-        top = np.maximum.reduce(logits)
-        e = [np.exp(np.maximum(lk - top, floor)) for lk in logits]
-        r = [ek / sum(e) for ek in e]
-        return r, sum(rk * ak for rk, ak in zip(r, a))
-    fused.mix = one_kernel(mix)
+    fused.adam = one_kernel(optim.adam_leaf)
+    # the mixture's kernels stand in at the level of the methods (their few operations before the
+    # kernel, the log-weights and sigma^2, count inside it)
+    FactorizedMixture.components = one_kernel(FactorizedMixture.components)
+    FactorizedMixture.mix = one_kernel(FactorizedMixture.mix)
     with_kernels = step(2)
     print(f"preset {args.preset}: array operations in one training step (a floor: indexing, astype, copies uncounted)")
     print(f"{'':<24}{'loss + gradients':>18}{'Adam + average':>16}{'step':>8}")

@@ -110,8 +110,8 @@ def activation(name, z, order):
 
 
 def adam(p, g, m, v, b1, b2, step, floor, ema=None):
-    """Adam's step on one leaf in place, with ``ema = (a, r)`` also ``a <- r a + (1 - r) theta``;
-    one kernel (:data:`ADAM`, :data:`ADAM_EMA`)."""
+    """:func:`npscore.optim.adam_leaf` as one kernel (:data:`ADAM`, :data:`ADAM_EMA`): Adam's step on one
+    leaf in place, with ``ema = (a, r)`` also ``a <- r a + (1 - r) theta``."""
     scalars = (b1, 1.0 - b1, b2, 1.0 - b2, step, floor)
     if ema is None:
         _compiled(("adam",), ADAM)(g, *scalars, p, m, v)

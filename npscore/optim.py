@@ -27,13 +27,39 @@ def workspace(like):
     return _WORK[key]
 
 
+def ema_leaf(a, p, r):
+    """``a <- r a + (1 - r) theta`` for one leaf, in place, the temporary in the shared workspace."""
+    w = workspace(p)
+    a *= r
+    backend.xp().multiply(p, 1.0 - r, out=w)
+    a += w                                               # a <- r a + (1 - r) theta
+
+
 def ema_update(average, params, r):
-    """``a <- r a + (1 - r) theta`` for every leaf, in place, the temporary in the shared workspace."""
+    """:func:`ema_leaf` for every leaf."""
     for a, p in zip(tree_leaves(average), tree_leaves(params)):
-        w = workspace(p)
-        a *= r
-        backend.xp().multiply(p, 1.0 - r, out=w)
-        a += w                                           # a <- r a + (1 - r) theta
+        ema_leaf(a, p, r)
+
+
+def adam_leaf(p, g, m, v, b1, b2, step, floor, ema=None):
+    """Adam's step on one leaf in place (:class:`Adam`, its bias corrections folded into ``step`` and
+    ``floor``), then with ``ema = (a, r)`` :func:`ema_leaf`; :func:`npscore.fused.adam` is the same as
+    one CuPy kernel."""
+    xp, w = backend.xp(), workspace(p)
+    m *= b1
+    xp.multiply(g, 1.0 - b1, out=w)
+    m += w                                               # m <- b1 m + (1 - b1) g
+    v *= b2
+    xp.multiply(g, g, out=w)
+    w *= 1.0 - b2
+    v += w                                               # v <- b2 v + (1 - b2) g^2
+    xp.sqrt(v, out=w)
+    w += floor
+    xp.divide(m, w, out=w)
+    w *= step
+    p -= w                                               # theta <- theta - step m / (sqrt(v) + floor)
+    if ema is not None:
+        ema_leaf(ema[0], p, ema[1])
 
 
 class SGD:
@@ -104,35 +130,17 @@ class Adam:
 
     def update(self, params, grads, state, ema=None):
         """One step, in place, then ``ema = (average, r)``'s :func:`ema_update`; returns ``(params, state)``.
-        On CuPy each leaf's step and average is one kernel (:func:`npscore.fused.adam`)."""
-        xp = backend.xp()
+        Leaf by leaf (:func:`adam_leaf`), on CuPy one kernel a leaf (:func:`npscore.fused.adam`)."""
         t = state["step"] + 1
         b1, b2 = self.b1, self.b2
         c1, c2 = 1.0 - b1 ** t, 1.0 - b2 ** t
         # lr m_hat / (sqrt(v_hat) + eps) = (lr sqrt(c2) / c1) m / (sqrt(v) + eps sqrt(c2))
         step, floor = self.lr * math.sqrt(c2) / c1, self.eps * math.sqrt(c2)
-        leaves = zip(tree_leaves(params), tree_leaves(grads), tree_leaves(state["m"]), tree_leaves(state["v"]))
-        if fused.enabled():
-            averages = tree_leaves(ema[0]) if ema is not None else [None] * len(tree_leaves(params))
-            for (p, g, m, v), a in zip(leaves, averages):
-                fused.adam(p, g, m, v, b1, b2, step, floor, None if a is None else (a, ema[1]))
-            state["step"] = t
-            return params, state
-        for p, g, m, v in leaves:
-            w = workspace(p)
-            m *= b1
-            xp.multiply(g, 1.0 - b1, out=w)
-            m += w                                       # m <- b1 m + (1 - b1) g
-            v *= b2
-            xp.multiply(g, g, out=w)
-            w *= 1.0 - b2
-            v += w                                       # v <- b2 v + (1 - b2) g^2
-            xp.sqrt(v, out=w)
-            w += floor
-            xp.divide(m, w, out=w)
-            w *= step
-            p -= w                                       # theta <- theta - step m / (sqrt(v) + floor)
+        leaf_step = fused.adam if fused.enabled() else adam_leaf
+        leaves = tree_leaves(params)
+        averages = tree_leaves(ema[0]) if ema is not None else [None] * len(leaves)
+        for p, g, m, v, a in zip(leaves, tree_leaves(grads), tree_leaves(state["m"]), tree_leaves(state["v"]),
+                                 averages):
+            leaf_step(p, g, m, v, b1, b2, step, floor, None if a is None else (a, ema[1]))
         state["step"] = t
-        if ema is not None:
-            ema_update(ema[0], params, ema[1])
         return params, state

@@ -158,7 +158,7 @@ def test_mixture_bodies_compute_the_bases_numpy_terms(host_kernels, dtype):
         assert np.allclose(sum(outs[:K]).ravel()[1:], 1.0)         # responsibilities of one pixel sum to 1
 
 
-def test_the_numpy_backend_never_fuses(monkeypatch):
+def test_the_numpy_backend_never_fuses():
     backend.use("numpy")
     assert not fused.enabled()
     z = np.linspace(-3, 3, 7)
