@@ -99,20 +99,16 @@ def _adam_case(dtype, n=4000, seed=0):
 @pytest.mark.parametrize("with_ema", [False, True])
 def test_adam_bodies_take_adams_numpy_step(host_kernels, dtype, with_ema):
     p, g, m, v, a = _adam_case(dtype)
-    opt, tol, r = optim.Adam(lr=1e-2), DTYPES[dtype][1], 0.9
-    state = {"step": 4, "m": [(m.copy(),)], "v": [(v.copy(),)]}
-    ref_p, ref_a = [(p.copy(),)], [(a.copy(),)]
-    opt.update(ref_p, [(g,)], state, ema=(ref_a, r) if with_ema else None)
-    t = 5
-    c1, c2 = 1.0 - opt.b1 ** t, 1.0 - opt.b2 ** t                  # as Adam.update folds them
-    scalars = (opt.b1, 1 - opt.b1, opt.b2, 1 - opt.b2, opt.lr * c2 ** 0.5 / c1, opt.eps * c2 ** 0.5)
-    scalars += (r, 1 - r) if with_ema else ()
-    full = [np.full_like(p, s) for s in scalars]
-    host_kernels(dtype, "adam_ema" if with_ema else "adam", g, *full, p, m, v, *([a] if with_ema else []))
-    for got, want in [(p, ref_p[0][0]), (m, state["m"][0][0]), (v, state["v"][0][0])] + \
-            ([(a, ref_a[0][0])] if with_ema else []):
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    b1, b2, step, floor, r, tol = 0.9, 0.999, 3e-3, 2e-9, 0.9, DTYPES[dtype][1]
+    want = [x.copy() for x in (p, m, v, a)]
+    optim.adam_leaf(want[0], g, want[1], want[2], b1, b2, step, floor, (want[3], r) if with_ema else None)
+    scalars = (b1, 1 - b1, b2, 1 - b2, step, floor) + ((r, 1 - r) if with_ema else ())   # the kernel's inputs
+    host_kernels(dtype, "adam_ema" if with_ema else "adam", g, *[np.full_like(p, c) for c in scalars],
+                 p, m, v, *([a] if with_ema else []))
+    for got, ref in zip((p, m, v, a), want):
+        np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
     assert not np.array_equal(p, _adam_case(dtype)[0])             # the step moved the params
+    assert np.array_equal(a, _adam_case(dtype)[4]) != with_ema     # the average moves only when asked
 
 
 def _mixture_case(dtype, B=6, D=40, seed=0):
