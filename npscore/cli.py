@@ -27,11 +27,10 @@ def _cmd_check(args):
 
 
 def _cmd_demo(args):
-    from . import demo, io
-    io.writable_folder(args.out)
+    from . import demo
     weights = (0.5, 0.5) if args.equal_weights else (0.2, 0.8)
     demo.run(args.out, seed=args.seed, steps=args.steps, weights=weights, n_samples=args.samples,
-             progress=not args.no_progress)
+             progress=not args.no_progress, force=args.force)
     return 0
 
 
@@ -56,47 +55,54 @@ def _cmd_likelihood(args):
     return 0
 
 
-def _mnist_inputs(args, evaluate):
-    """The MNIST splits and the classifier, loaded (or trained and saved) before the long work."""
+def _mnist_inputs(args, evaluate, folder):
+    """The MNIST splits and the classifier, loaded (or trained and saved in ``folder``) before the
+    long work."""
     import os
-    from . import io
     from .mnist import run
-    io.writable_folder(args.out)
-    io.clean_stale(args.out)
     data = run.load_data(args.data, test=evaluate)
-    clf = run.get_classifier(args.classifier or os.path.join(args.out, "classifier.npz"), data,
-                             progress=not args.no_progress) if evaluate else None
-    return run, data, clf
+    clf = None
+    if evaluate:
+        path = args.classifier or folder.path("classifier.npz")
+        if not args.classifier and not os.path.exists(path):
+            folder.claim("classifier.npz")
+        clf = run.get_classifier(path, data, progress=not args.no_progress)
+    return data, clf
 
 
 def _cmd_mnist(args):
     import dataclasses
     from .mnist import run
+    from .runfolder import RunFolder
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(PRESETS[args.preset])
              if getattr(args, f.name, None) is not None}
     config = PRESETS[args.preset].replace(**given)
-    run.check_start(args.out, config.steps, args.resume, args.force)
-    run, data, clf = _mnist_inputs(args, config.samples > 0)
-    model, params, losses, seconds, record = run.train(args.out, data["x_train"], config, resume=args.resume,
-                                                       force=args.force, progress=not args.no_progress)
-    print(f"trained to step {len(losses)}; last 100 steps mean loss {sum(losses[-100:]) / len(losses[-100:]):.4f}; "
-          f"this run {seconds:.1f}s")
-    if config.samples:
-        extra = {"train_seconds_this_run": seconds, "steps": config.steps, "hidden": config.hidden,
-                 "batch_size": config.batch_size}
-        run.sample_and_evaluate(model, params, record["sigmas"], args.out, data, clf, n=config.samples,
-                                seed=config.seed, sampler=args.sampler, n_steps_each=args.steps_each,
-                                step_scale=args.step_scale, extra=extra, progress=not args.no_progress)
+    with RunFolder(args.out, run.RUN_FILES, args.resume, args.force, command="npscore mnist") as folder:
+        run.check_start(folder, config, args.resume)
+        data, clf = _mnist_inputs(args, config.samples > 0, folder)
+        model, params, losses, seconds, record = run.train(args.out, data["x_train"], config, resume=args.resume,
+                                                           progress=not args.no_progress, folder=folder)
+        print(f"trained to step {len(losses)}; last 100 steps mean loss "
+              f"{sum(losses[-100:]) / len(losses[-100:]):.4f}; this run {seconds:.1f}s")
+        if config.samples:
+            extra = {"train_seconds_this_run": seconds, "steps": config.steps, "hidden": config.hidden,
+                     "batch_size": config.batch_size}
+            run.sample_and_evaluate(model, params, record["sigmas"], args.out, data, clf, n=config.samples,
+                                    seed=config.seed, sampler=args.sampler, n_steps_each=args.steps_each,
+                                    step_scale=args.step_scale, extra=extra, progress=not args.no_progress,
+                                    folder=folder)
     return 0
 
 
 def _cmd_sample(args):
     from .mnist import run
+    from .runfolder import RunFolder
     model, params, config = run.load_model(args.checkpoint)
-    run, data, clf = _mnist_inputs(args, True)
-    run.sample_and_evaluate(model, params, config["sigmas"], args.out, data, clf, n=args.samples, seed=args.seed,
-                            sampler=args.sampler, n_steps_each=args.steps_each, step_scale=args.step_scale,
-                            progress=not args.no_progress)
+    with RunFolder(args.out, run.SAMPLE_FILES, force=args.force, command="npscore sample") as folder:
+        data, clf = _mnist_inputs(args, True, folder)
+        run.sample_and_evaluate(model, params, config["sigmas"], args.out, data, clf, n=args.samples,
+                                seed=args.seed, sampler=args.sampler, n_steps_each=args.steps_each,
+                                step_scale=args.step_scale, progress=not args.no_progress, folder=folder)
     return 0
 
 

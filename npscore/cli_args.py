@@ -109,8 +109,12 @@ def _mnist_args(p, train=True):
                        help="the largest noise level (default: the largest distance between training images)")
         p.add_argument("--checkpoint-every", type=positive_int, default=None,
                        help="steps between checkpoints; the draws are re-seeded there (default: from --preset)")
-        p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
-        p.add_argument("--force", action="store_true", help="start over even if OUT/checkpoint.npz exists")
+        p.add_argument("--resume", action="store_true",
+                       help="continue the run in --out: its training, or the sampling of its trained model")
+        p.add_argument("--force", action="store_true",
+                       help="replace the run in --out (its files stay until the new ones are written)")
+    else:
+        p.add_argument("--force", action="store_true", help="replace the samples already in --out")
 
 
 def _demo_args(p):
@@ -120,6 +124,7 @@ def _demo_args(p):
     p.add_argument("--steps", type=positive_int, default=STEPS, help="training steps per model")
     p.add_argument("--samples", type=positive_int, default=2000, help="samples per sampler")
     p.add_argument("--equal-weights", action="store_true", help="weights (1/2, 1/2) instead of (1/5, 4/5)")
+    p.add_argument("--force", action="store_true", help="replace the run already in --out")
 
 
 def _likelihood_args(p):

@@ -81,7 +81,10 @@ class RunConfig:
     A file's rows are standardised (``standardize``): ``(x - mean) / scale`` with the mean row and
     one scale, the RMS distance to it; ``standardization = (mean, scale)`` records what was used, and
     samples are written back in the data's units. The built-in sets are generated at unit scale and
-    used as they are."""
+    used as they are. ``prior = (mean, cov)`` is the Gaussian the SDE samplers start from and the
+    likelihood ends in (:meth:`npscore.sde.SDE.prior_fit` of the training rows), and ``data_sha256``
+    the file's digest: every fitted quantity of a run is read from its record, never refitted to
+    the data a later command is given."""
     data: str = "two-modes"
     loss: str = "ncsn"
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -95,6 +98,8 @@ class RunConfig:
     step_scale: float = 0.0
     standardize: bool = True
     standardization: tuple = None
+    prior: tuple = None
+    data_sha256: str = None
 
     def __post_init__(self):
         checks.one_of(self.loss, "--loss", LOSSES)
@@ -126,12 +131,22 @@ class RunConfig:
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
 
+    def prior_density(self, where="the checkpoint"):
+        """The recorded prior as a :class:`npscore.densities.Gaussian` (float64)."""
+        from .densities import Gaussian
+        if self.prior is None:
+            raise ValueError(f"{where} records no prior (it was written by an npscore from before runs stored "
+                             "theirs); train the model again to score or sample it from its own record")
+        return Gaussian(self.prior[0], self.prior[1])
+
     def to_dict(self):
         """The record a checkpoint stores, as plain JSON types."""
         d = dataclasses.asdict(self)
         d["sigmas"] = list(self.sigmas)
         if self.standardization is not None:
             d["standardization"] = [list(self.standardization[0]), self.standardization[1]]
+        if self.prior is not None:
+            d["prior"] = [list(self.prior[0]), [list(row) for row in self.prior[1]]]
         d["kind"] = "npscore train"
         return d
 
@@ -162,6 +177,9 @@ class RunConfig:
             if rest.get("standardization") is not None:
                 mean, scale = rest["standardization"]
                 rest["standardization"] = (tuple(mean), scale)
+            if rest.get("prior") is not None:
+                mean, cov = rest["prior"]
+                rest["prior"] = (tuple(float(m) for m in mean), tuple(tuple(float(c) for c in row) for row in cov))
             return cls(model=model, **rest)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{where}: its config is damaged or from an unknown version ({exc}); "
@@ -208,15 +226,19 @@ class MnistConfig:
                           gate_input=self.gate_input if window else "x")
 
     def to_record(self, sigmas, base):
-        """The record a checkpoint stores: these settings under the names the model uses, the noise
-        levels and the per-pixel base (:meth:`npscore.mnist.base.FactorizedMixture.to_lists`)."""
+        """The record a checkpoint stores: these settings under the names the model uses (:meth:`settings`),
+        the noise levels and the per-pixel base (:meth:`npscore.mnist.base.FactorizedMixture.to_lists`)."""
+        return {**self.settings(), "sigmas": list(sigmas), "base": base.to_lists()}
+
+    def settings(self):
+        """The settings a checkpoint records, under the names the model uses."""
         from .mnist.model import ACTIVATION
         return {"hidden": self.hidden, "depth": self.depth, "gated": True, "scale_input": True,
                 "sigma_features": self.sigma_features, "residual_bound": self.bound, "gate_window": self.window,
                 "gate_steps": self.gate_steps if self.window else 0, "gate_trained": False,
                 "gate_input": self.gate_input if self.window else "x", "continuous": True, "activation": ACTIVATION,
-                "sigmas": list(sigmas), "seed": self.seed, "batch_size": self.batch_size, "lr": self.lr,
-                "checkpoint_every": self.checkpoint_every, "base": base.to_lists(), "kind": "npscore mnist"}
+                "seed": self.seed, "batch_size": self.batch_size, "lr": self.lr, "steps": self.steps,
+                "checkpoint_every": self.checkpoint_every, "kind": "npscore mnist"}
 
     @classmethod
     def from_record(cls, record, where="the checkpoint"):

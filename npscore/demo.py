@@ -19,12 +19,14 @@ NOTES_SIGMAS = (0.75, 0.5, 0.25, 0.1, 0.05, 0.025, 0.01)
 STEPS = 10000
 
 
-def run(out="demo_out", seed=0, steps=STEPS, weights=(0.2, 0.8), n_samples=2000, progress=True, log=print):
-    """The demo; returns the metrics (also ``out/metrics.json``); a demo already in ``out`` is replaced."""
+def run(out="demo_out", seed=0, steps=STEPS, weights=(0.2, 0.8), n_samples=2000, progress=True, log=print,
+        force=False):
+    """The demo; returns the metrics (also ``out/metrics.json``); a run already in ``out`` is refused
+    unless ``force`` (then replaced when the new set is published)."""
     data = "two-modes-equal" if tuple(weights) == (0.5, 0.5) else "two-modes"
     if tuple(weights) not in ((0.5, 0.5), (0.2, 0.8)):
         raise ValueError(f"weights must be (0.2, 0.8) or (0.5, 0.5); got {weights!r}")
     config = RunConfig(data, "ncsn", NOTES_MLP, steps, seed=seed, sigmas=NOTES_SIGMAS, step_scale=2e-5,
                        n_steps_each=100)
-    return lowdim.run(out, config, ["annealed-langevin", "langevin"], n_samples=n_samples, force=True,
-                      progress=progress, log=log)
+    return lowdim.run(out, config, ["annealed-langevin", "langevin"], n_samples=n_samples, force=force,
+                      progress=progress, log=log, command="npscore demo")

@@ -92,6 +92,27 @@ def writable_folder(folder, name="--out"):
     return folder
 
 
+def pause_point(stage):
+    """A test hook: with ``NPSCORE_PAUSE_AT=stage`` the process writes ``$NPSCORE_PAUSE_FILE`` and
+    sleeps there, so that a test can signal it at a moment it names rather than at a time."""
+    if os.environ.get("NPSCORE_PAUSE_AT") == stage:
+        import time
+        with open(os.environ["NPSCORE_PAUSE_FILE"], "w") as f:
+            f.write(stage)
+        while True:
+            time.sleep(60)
+
+
+def sha256(path):
+    """The SHA-256 digest of the file at ``path``, in hex."""
+    import hashlib
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 # ---------------------------------------------------------------- reading
 def read_npz(path, keys=(), what="an npscore .npz file"):
     """All arrays of ``path`` as a host dict, checked to hold ``keys``.
@@ -151,6 +172,7 @@ def save_checkpoint(path, params, state, losses, config):
     arrays["losses"] = np.asarray(losses, dtype="float64")
     arrays["config"] = np.asarray(json.dumps(config))
     atomic_savez(path, arrays)
+    pause_point(f"checkpoint-{int(state['step'])}")
 
 
 def load_checkpoint(path, model, dtype=None):
@@ -198,96 +220,3 @@ def load_checkpoint(path, model, dtype=None):
         if f"opt_{key}_0" in data:
             state[key] = tree(f"opt_{key}")
     return params, state, [float(v) for v in data["losses"]], config
-
-
-# ---------------------------------------------------------------- a run's output folder
-LOCK = ".lock"
-STAGING = ".npscore-staging-"
-
-
-def _exchange(a, b):
-    """Swap the paths ``a`` and ``b`` at once (Linux ``renameat2(RENAME_EXCHANGE)``); False where the
-    system or the file system cannot."""
-    import ctypes
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    AT_FDCWD, RENAME_EXCHANGE = -100, 2
-    return fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0
-
-
-class RunFolder:
-    """The ``--out`` folder of one run: locked while the run lives, refused when it holds another
-    run (unless ``resume`` or ``force``), and its final files published as one set.
-
-    * The lock is ``flock`` on ``out/.lock``: a second process on the same folder fails at once, and
-      a killed process's lock is released by the system.
-    * :meth:`publish` writes the final set into a fresh sibling folder and swaps it with ``out`` in
-      one ``renameat2(RENAME_EXCHANGE)``: a kill at any moment leaves either the old set or the new
-      one. (Where the exchange is not available, two renames, with a moment in which ``out`` is
-      absent and the old set sits in the sibling ``.<out>.npscore-staging-*``.)
-    * Files named in ``keep`` (a resumable checkpoint) are the run's own while it runs.
-    """
-
-    def __init__(self, out, run_files, resume=False, force=False, name="--out"):
-        self.out, self.run_files, self.resume, self.force, self.name = out, tuple(run_files), resume, force, name
-        self._lock = None
-
-    def __enter__(self):
-        import fcntl
-        writable_folder(self.out, self.name)
-        self._lock = open(os.path.join(self.out, LOCK), "a")
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._lock.close()
-            raise ValueError(f"{self.name} {self.out}: another npscore process is writing to this folder "
-                             f"(it holds {os.path.join(self.out, LOCK)}); wait for it or choose another {self.name}")
-        clean_stale(self.out)
-        self._clean_siblings()
-        held = [f for f in self.run_files if os.path.exists(os.path.join(self.out, f))]
-        if held and not (self.resume or self.force):
-            self.__exit__()
-            raise ValueError(f"{self.name} {self.out} holds a run ({', '.join(held)}): pass --resume to "
-                             f"continue it, --force to replace it, or choose another {self.name}")
-        return self
-
-    def __exit__(self, *exc):
-        if self._lock is not None:
-            self._lock.close()
-            self._lock = None
-        return False
-
-    def path(self, name):
-        return os.path.join(self.out, name)
-
-    def _siblings(self):
-        parent, base = os.path.split(os.path.abspath(self.out))
-        return parent, f".{base}{STAGING}"
-
-    def _clean_siblings(self):
-        import shutil
-        parent, prefix = self._siblings()
-        for n in os.listdir(parent):
-            if n.startswith(prefix):
-                shutil.rmtree(os.path.join(parent, n), ignore_errors=True)
-
-    def publish(self, write):
-        """``write(folder)`` writes the final set into a fresh folder, which then replaces ``out``
-        whole (the lock goes along: the new folder's ``.lock`` is a hard link to the one held)."""
-        import shutil
-        parent, prefix = self._siblings()
-        staging = tempfile.mkdtemp(prefix=prefix, dir=parent)
-        try:
-            write(staging)
-            os.chmod(staging, 0o755 & ~_umask())
-            os.link(self.path(LOCK), os.path.join(staging, LOCK))
-            if not _exchange(staging, os.path.abspath(self.out)):
-                old = staging + "-old"
-                os.rename(self.out, old)
-                os.rename(staging, self.out)
-                staging = old
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)

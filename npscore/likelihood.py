@@ -114,9 +114,10 @@ def _nll_rows(lp, names, log_p_true=None):
 
 
 def _held_out(checkpoint, data, n, rng):
-    """``(model, params, sde, x, mixture, prior)`` for a checkpoint of ``npscore train`` or ``npscore mnist``:
-    float64 params, ``n`` held-out points (MNIST test, dequantised), the data's mixture or None,
-    and the log-density at t = 1 (None: the SDE's prior)."""
+    """``(model, params, sde, x, mixture, prior, note)`` for a checkpoint of ``npscore train`` or
+    ``npscore mnist``: float64 params, ``n`` points to score (MNIST test, dequantised; the held-out
+    part of the recorded data; or the rows of ``data``), the data's mixture or None, the
+    log-density at t = 1 (None: the SDE's prior) from the run's record, and a note on the rows."""
     from . import io
     from .sde import VESDE
     config = io.read_json_array(checkpoint, io.read_npz(checkpoint, ("config",), "an npscore checkpoint"))
@@ -126,22 +127,20 @@ def _held_out(checkpoint, data, n, rng):
         model, params, config = run.load_model(checkpoint)
         x = load_mnist(data, "test", dtype="float64", dequantize=True, rng=rng)[0][:n]
         params = [(W.astype("float64"), b.astype("float64")) for W, b in params]
-        return model, params, VESDE(config["sigmas"][-1], config["sigmas"][0]), x, None, None
-    from .lowdim import load_fitted, split
-    fitted, mixture = load_fitted(checkpoint, data, dtype="float64")
-    config = fitted.config
+        return model, params, VESDE(config["sigmas"][-1], config["sigmas"][0]), x, None, None, ""
+    from .lowdim import read_config, scoring_rows
+    config = read_config(checkpoint)
     if not config.conditional:
         raise ValueError(f"{checkpoint}: a model trained with --loss {config.loss} has no noise levels; "
                          "the likelihood needs --loss ncsn, sde-ve or sde-vp")
-    x = split(data or config.data, config.n_train, n, config.seed, False, shift=config.standardization)[1]
-    if x.shape[0] < 2:
-        raise ValueError(f"--n: the held-out part of {data or config.data} has {x.shape[0]} point(s); "
-                         "the NLL's standard error needs at least 2")
-    prior = fitted.sde.prior_fit(fitted.x.astype("float64")).log_prob
+    x, mixture, note = scoring_rows(config, checkpoint, data, n)
+    model = config.build_model(x.shape[1])
+    params = io.load_checkpoint(checkpoint, model, dtype="float64")[0]
+    prior = config.prior_density(checkpoint).log_prob     # the run's own, never refitted to the rows scored
     if config.standardization is not None:               # log p(x) = log p_z((x - mean) / scale) - D log scale
         offset = x.shape[1] * math.log(config.standardization[1])
         prior = lambda y, p=prior: p(y) - offset          # noqa: E731
-    return fitted.model, fitted.params, fitted.sde, x[:n].astype("float64"), mixture, prior
+    return model, params, config.build_sde(), x, mixture, prior, note
 
 
 def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4, seed=0, progress=True):
@@ -149,7 +148,7 @@ def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4,
     (the gated MNIST model has no exact trace: Hutchinson's estimate only)."""
     import time
     rng = backend.rng(seed, 3)
-    model, params, sde, x, mixture, prior = _held_out(checkpoint, data, n, rng)
+    model, params, sde, x, mixture, prior, note = _held_out(checkpoint, data, n, rng)
     mnist = prior is None
     score = model.score_fn(params)
     sde_s = lambda y, t: score(y, sde.marginal(t)[1])      # noqa: E731
@@ -163,8 +162,9 @@ def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4,
         results.append((values, time.time() - t))
     truth = None if mixture is None else mixture.log_prob(x)
     asked = "" if x.shape[0] == n else f" (of the {n} asked: the held-out part has no more)"
-    lines = [f"{checkpoint}: {x.shape[0]} held-out points{asked}, D = {x.shape[1]}, probability-flow ODE "
-             f"({n_steps} Heun steps from t = 1e-3), backend {backend.name()}"]
+    lines = [f"{checkpoint}: {x.shape[0]} {note or 'held-out points'}{asked}, D = {x.shape[1]}, probability-flow "
+             f"ODE ({n_steps} Heun steps from t = 1e-3), backend {backend.name()}; prior and standardisation "
+             "from the checkpoint"]
     for kind, r in _nll_rows(results, kinds, truth).items():
         extra = f", Hutchinson SE {r['se_hutchinson']:.4f} ({n_probes} probes)" if "se_hutchinson" in r else ""
         lines.append(f"  {kind:<11} NLL {r['nll']:.4f} nats +- {r['se_points']:.4f} (points){extra}; {r['seconds']:.1f}s")

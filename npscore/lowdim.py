@@ -15,18 +15,20 @@ sde-vp                      s(x, sigma)                          langevin and th
 
 The model is :class:`npscore.config.ModelConfig`'s (by default the residual MLP on Fourier features;
 ``--arch mlp`` the notes' MLP). ``esm`` needs the true score, so only the Gaussian-mixture sets take
-it. The run folder is :class:`npscore.io.RunFolder`'s; sampling and the metrics are
+it. The run folder is :class:`npscore.runfolder.RunFolder`'s; sampling and the metrics are
 :mod:`npscore.lowdim_eval`'s; figures and ``metrics.json`` go to ``out``.
 """
 import os
 import time
 from collections import namedtuple
 
-from . import backend, checks, io, losses, schedules
+from . import backend, checks, io, losses, plotting, schedules
 from .config import DTYPE, LOSSES, RunConfig
 from .lowdim_eval import _metrics, _sample_all, samplers_for, summary
 from .optim import Adam
 from .toys import DATASETS, MIN_ROWS, load, read_file, standardization
+from .plotting import LOWDIM_FIGURES as FIGURES
+from .runfolder import RunFolder, pause_point
 from .training import fit
 
 #: the trained model a sampler drives: its config, schedule, SDE and the training data
@@ -104,7 +106,7 @@ def _schedule_of(config):
 
 #: ``npscore train``'s files: the resumable checkpoint while training, the final set after
 TRAINING = "training.npz"
-RUN_FILES = ("checkpoint.npz", TRAINING, "metrics.json")
+RUN_FILES = ("checkpoint.npz", TRAINING, "metrics.json", "samples.npz")
 
 
 def fit_config(config, x, mixture=None, sigma_max=None, sigma_min=None, progress=True, checkpoint=None,
@@ -113,9 +115,13 @@ def fit_config(config, x, mixture=None, sigma_max=None, sigma_min=None, progress
     schedule), the optimiser state and the loss curve. With ``checkpoint`` the run is saved there every
     :data:`SEGMENT` steps; with ``resume`` it continues from there, drawing what the uninterrupted run
     would have drawn."""
+    _check_levels(x, sigma_max, sigma_min)
     schedule = schedule_for(x, config.n_steps_each, sigma_max, sigma_min, config.sigmas, config.step_scale or None)
     config = config.replace(sigmas=tuple(schedule.sigmas), step_scale=schedule.step_scale)
     model, sde = config.build_model(x.shape[1]), config.build_sde()
+    prior = sde.prior_fit(x.astype("float64"))
+    config = config.replace(prior=(tuple(backend.to_numpy(prior.mean).tolist()),
+                                   tuple(map(tuple, backend.to_numpy(prior.cov).tolist()))))
     params, state, losses = model.init(config.seed, DTYPE), None, []
     if resume:
         params, state, losses = _resumed(checkpoint, model, config)
@@ -131,6 +137,10 @@ def fit_config(config, x, mixture=None, sigma_max=None, sigma_min=None, progress
 
 #: steps between the draws' re-seeds and the checkpoints of :func:`fit_config`
 SEGMENT = 100
+#: the flag that sets each field of a run's record, where it is not the field's own name
+RESUME_NAMES = {"data": "--data", "loss": "--loss", "batch": "--batch", "lr": "--lr", "seed": "--seed",
+                "n_steps_each": "--steps-each", "sigmas": "the noise levels", "step_scale": "step scale",
+                "standardize": "standardize", "n_train": "n_train"}
 
 
 def _resumed(path, model, config):
@@ -139,21 +149,51 @@ def _resumed(path, model, config):
         done = os.path.exists(os.path.join(os.path.dirname(path), "checkpoint.npz"))
         raise ValueError(f"--resume: {os.path.dirname(path) or '.'} holds " + (
             "a finished run; pass --force to replace it" if done else "no run to resume; leave out --resume"))
-    params, state, losses, saved = io.load_checkpoint(path, model)
-    saved = RunConfig.from_json(saved, path)
+    saved = RunConfig.from_json(io.read_json_array(path, io.read_npz(path, ("config",), "an npscore train checkpoint")),
+                                path)
     theirs, ours = saved.to_dict(), config.to_dict()
+    if theirs["data_sha256"] != ours["data_sha256"]:
+        raise ValueError(f"--resume: {config.data} has changed since {path} began training on it (its content "
+                         "differs); restore the file, or pass --force to train afresh on the data as it is now")
     for key in ours:
-        if key not in ("steps",) and theirs[key] != ours[key]:
-            raise ValueError(f"--resume: {path} was trained with {key} = {theirs[key]!r}; this command asks for "
-                             f"{ours[key]!r} (give the run's own flags, or --force to start over)")
+        if key in ("steps", "prior", "standardization"):
+            continue
+        for name, a, b in ([(f"--{k}", theirs[key][k], v) for k, v in ours[key].items()] if key == "model"
+                           else [(RESUME_NAMES.get(key, key), theirs[key], ours[key])]):
+            if a != b:
+                raise ValueError(f"--resume: {path} was trained with {name.replace('_', '-')} {a}; this command "
+                                 f"asks for {b} (give the run's own flags, or --force to start over)")
+    params, state, losses, _ = io.load_checkpoint(path, model)
     if state["step"] > config.steps:
         raise ValueError(f"--steps must be at least the {state['step']} steps {path} has done; got {config.steps}")
     return params, state, losses
 
 
+#: the noise levels a run accepts, relative to the data's scale: float32 resolves about 1e-7 of it, and
+#: a prior far wider than the data leaves every level but the last few unused
+LEVEL_RANGE = (1e-5, 1e6)
+
+
+def _scale(x):
+    """The RMS distance of the rows of ``x`` to their mean."""
+    return float(backend.xp().sqrt(((x - x.mean(axis=0)) ** 2).sum(axis=1).mean()))
+
+
+def _check_levels(x, sigma_max, sigma_min):
+    """``--sigma-max`` and ``--sigma-min`` within :data:`LEVEL_RANGE` of the data's scale, before any work."""
+    scale, (low, high) = _scale(x), LEVEL_RANGE
+    if sigma_max is not None and sigma_max > high * scale:
+        raise ValueError(f"--sigma-max {sigma_max:g} is far above the data's scale {scale:.3g} (more than {high:g} "
+                         f"times it: the prior would hide the data); lower it, or leave it out to take it from the data")
+    if sigma_min is not None and sigma_min < low * scale:
+        raise ValueError(f"--sigma-min {sigma_min:g} is below what float32 resolves of data of scale {scale:.3g} "
+                         f"(the score, about 1/sigma_min, would overflow); raise it to at least {low * scale:.3g}, "
+                         "or leave it out to take it from the data")
+
+
 def _divergence_hint(config, x, sigma_max):
     """The likely cause of a divergence, from the flags (for :func:`npscore.training.fit`'s message)."""
-    scale = float(backend.xp().sqrt(((x - x.mean(axis=0)) ** 2).sum(axis=1).mean()))
+    scale = _scale(x)
     if sigma_max is not None and sigma_max > 1e3 * scale:
         return f"--sigma-max {sigma_max:g} is far above the data's scale {scale:.3g}: lower it"
     if config.lr > 1e-2:
@@ -162,28 +202,32 @@ def _divergence_hint(config, x, sigma_max):
 
 
 def run(out, config=None, sampler="all", n_samples=2000, sigma_max=None, sigma_min=None, floor_draws=20,
-        resume=False, force=False, progress=True, log=print, **settings):
+        resume=False, force=False, progress=True, log=print, command="npscore train", **settings):
     """Train ``config`` (a :class:`npscore.config.RunConfig`, or one made from ``settings``), sample,
     measure, draw; returns the metrics (also ``metrics.json``).
 
     ``out`` is locked while the run lives and refused when it holds another run unless ``resume``
     (continue its ``training.npz``) or ``force`` (replace it); the final files are published as one
-    set (:class:`npscore.io.RunFolder`). The schedule comes from the data unless ``config.sigmas``
+    set, and no file the run did not write is touched (:class:`npscore.runfolder.RunFolder`). The schedule comes from the data unless ``config.sigmas``
     (and ``step_scale``) are given.
     """
     t0 = time.time()
     config = config or RunConfig(**settings)
     if config.data not in DATASETS:
         config = config.replace(data=os.path.abspath(config.data))
-    with io.RunFolder(out, RUN_FILES, resume, force) as folder:
+        if os.path.isfile(config.data):
+            config = config.replace(data_sha256=io.sha256(config.data))
+    with RunFolder(out, RUN_FILES + FIGURES, resume, force, command=command) as folder:
         x, held_out, mixture, shift = split(config.data, config.n_train, n_samples, config.seed,
                                             config.standardize, log)
         check_args(config.data, config.loss, sampler, mixture is not None)
+        folder.claim(TRAINING)
         fitted, state, curve = fit_config(config.replace(standardization=shift), x, mixture, sigma_max, sigma_min,
                                           progress, folder.path(TRAINING), resume)
         _log_schedule(fitted, log)
         t_train = time.time() - t0
         names = samplers_for(config.loss) if sampler == "all" else [sampler] if isinstance(sampler, str) else list(sampler)
+        pause_point("sampling")
         samples, paths = _sample_all(names, fitted, n_samples, config.seed, progress)
         result = _metrics(fitted, held_out, mixture, samples, curve, n_samples, floor_draws, t_train)
         written = []
@@ -208,7 +252,6 @@ def _write(folder, fitted, state, curve, mixture, samples, paths, result, t0):
     io.save_checkpoint(os.path.join(folder, "checkpoint.npz"), fitted.params, state, curve, config.to_dict())
     names = ["samples.npz", "checkpoint.npz"]
     if x.shape[1] == 2:
-        from . import plotting
         plotting.lowdim_figures(folder, fitted.model, fitted.params, config.loss, fitted.schedule, x, mixture,
                                 samples, curve, paths)
         names.insert(0, "figures")
@@ -225,25 +268,57 @@ def unstandardize(config, x):
     return x * scale + backend.asarray(mean, dtype=x.dtype)
 
 
-def load_fitted(checkpoint, data=None, dtype=None):
-    """``(Fitted, mixture)`` of a checkpoint written by :func:`run` (``data`` in place of the
-    recorded data; params in ``dtype``, default as saved)."""
-    config = RunConfig.from_json(io.read_json_array(checkpoint, io.read_npz(checkpoint, ("config",),
-                                                                             "an npscore train checkpoint")),
-                                 checkpoint)
-    source = data or config.data
-    if data is None and source not in DATASETS and not os.path.exists(source):
-        raise FileNotFoundError(f"{source}: no such file (the data path recorded in {checkpoint}; "
-                                "--data overrides it)")
-    D = load(source, 2, config.seed, DTYPE)[0].shape[1]
-    trained_on = len(config.standardization[0]) if config.standardization else D
-    if data is not None and D != trained_on:
-        raise ValueError(f"--data {source}: has D = {D} columns; the model in {checkpoint} was trained on "
-                         f"D = {trained_on}")
+def load_fitted(checkpoint, dtype=None):
+    """``(Fitted, mixture)`` of a checkpoint written by :func:`run`: the model, its params (in
+    ``dtype``, default as saved), schedule, SDE and prior from the record, and the training rows
+    read again from the recorded data (checked against the recorded digest)."""
+    config = read_config(checkpoint)
+    source = config.data
+    if source not in DATASETS and not os.path.exists(source):
+        raise FileNotFoundError(f"{source}: no such file (the data path recorded in {checkpoint})")
+    if config.data_sha256 is not None and io.sha256(source) != config.data_sha256:
+        raise ValueError(f"{source} has changed since {checkpoint} was trained on it (its content differs); "
+                         "the model's own numbers are in its record: pass the rows to score as --data")
     x, _, mixture, _ = split(source, config.n_train, 1, config.seed, False, shift=config.standardization)
-    model = config.build_model(D)
+    model = config.build_model(x.shape[1])
     params = io.load_checkpoint(checkpoint, model, dtype=dtype)[0]
     return Fitted(config, model, params, _schedule_of(config), config.build_sde(), x), mixture
+
+
+def scoring_rows(config, checkpoint, data=None, n=1000):
+    """``(x, mixture, note)``: at most ``n`` rows for ``npscore likelihood`` to score, in the run's
+    standardised units: the held-out part of the recorded data, or (``data``) draws of a built-in
+    set or every row of a file; ``note`` says which. Nothing is fitted to them."""
+    checks.integer(n, "n")
+    source, note = data or config.data, "held-out points" if data is None else f"rows of {data}"
+    if source in DATASETS:
+        x, mixture = load(source, n, config.seed + 1, "float64")
+    elif not os.path.exists(source):
+        raise FileNotFoundError(f"{source}: no such file (" + ("--data" if data else
+                                f"the data path recorded in {checkpoint}; --data names the rows to score") + ")")
+    elif data is None:
+        if config.data_sha256 is not None and io.sha256(source) != config.data_sha256:
+            note = "held-out points of the file as it is now (it has changed since training)"
+        x, mixture = split(source, config.n_train, n, config.seed, False, shift=config.standardization)[1], None
+    else:
+        x, mixture = read_file(source, "float64")[:n], None
+    D = len(config.prior[0]) if config.prior is not None else x.shape[1]
+    if x.shape[1] != D:
+        raise ValueError(f"--data {source}: has D = {x.shape[1]} columns; the model in {checkpoint} was trained "
+                         f"on D = {D}")
+    if data is not None and source not in DATASETS and config.standardization is not None:
+        x = (x - backend.asarray(config.standardization[0])) / config.standardization[1]
+    if x.shape[0] < 2:
+        raise ValueError(f"--n: {source} gives {x.shape[0]} point(s) to score; the NLL's standard error needs "
+                         "at least 2")
+    return x.astype("float64"), mixture, note
+
+
+def read_config(checkpoint):
+    """The :class:`npscore.config.RunConfig` a checkpoint of :func:`run` records."""
+    return RunConfig.from_json(io.read_json_array(checkpoint, io.read_npz(checkpoint, ("config",),
+                                                                          "an npscore train checkpoint")),
+                               checkpoint)
 
 
 def resample(checkpoint, seed, n=2000, sampler="all"):

@@ -89,12 +89,14 @@ def _one_sampler(name, fitted, n, rng, box, step, progress):
                            step_scale=schedule.step_scale, n_steps_each=config.n_steps_each,
                            record_every=config.n_steps_each, progress=progress)
     options = {"snr": SNR, "progress": progress} if name == "predictor-corrector" else {"progress": progress}
-    return run_sampler(name, sde_score(model, params, sde), prior_sample(sde, x, n, rng), rng, sde=sde, **options)
+    return run_sampler(name, sde_score(model, params, sde), prior_sample(config, x, n, rng), rng, sde=sde,
+                       **options)
 
 
-def prior_sample(sde, x, n, rng):
-    """``(n, D)`` starts for the SDE samplers from :meth:`npscore.sde.SDE.prior_fit`."""
-    return sde.prior_fit(x).sample(n, rng).astype(x.dtype)
+def prior_sample(config, x, n, rng):
+    """``(n, D)`` starts for the SDE samplers from the run's recorded prior
+    (:meth:`npscore.config.RunConfig.prior_density`), in ``x``'s dtype."""
+    return config.prior_density().sample(n, rng).astype(x.dtype)
 
 
 def _draws(data, x):
@@ -152,7 +154,7 @@ def _held_out_nll(fitted, held_out, n=500, n_steps=100):
     p64 = [tuple(a.astype("float64") for a in layer) for layer in params]
     y = held_out[:n].astype("float64")
     lp = likelihood.ode_log_prob(sde_score(model, p64, sde), likelihood.exact_trace(model, p64, sde), sde, y,
-                                 n_steps, prior=sde.prior_fit(x.astype("float64")).log_prob)
+                                 n_steps, prior=config.prior_density().log_prob)
     return -backend.to_float(lp.mean())
 
 

@@ -135,6 +135,10 @@ def image_grid(path, images, nrow=10, title=None):
     return save(fig, path)
 
 
+#: the files :func:`lowdim_figures` may write
+LOWDIM_FIGURES = ("samples.png", "score_field.png", "loss.png", "density.png", "annealed_langevin.png")
+
+
 def lowdim_figures(out, model, params, loss, schedule, x, mixture, samples, curve, paths=None):
     """The figures of ``npscore train`` on 2-D data: the data density (where known), data
     beside every sampler's output, annealed Langevin's paths, the learned score field

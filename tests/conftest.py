@@ -26,6 +26,12 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
+def arrays(path):
+    """Every array of the ``.npz`` at ``path``, read whole."""
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
 def mnist_dir():
     """The real MNIST folder: ``$NPSCORE_MNIST_DIR``, else ``../shared/data/mnist``; None if neither."""
     for candidate in (os.environ.get("NPSCORE_MNIST_DIR"), ROOT.parent / "shared" / "data" / "mnist"):

@@ -9,8 +9,8 @@ from npscore import demo
 
 def test_demo_smoke(tmp_path):
     m = demo.run(str(tmp_path), steps=300, n_samples=500, progress=False, log=lambda *a: None)
-    files = sorted(f for f in os.listdir(tmp_path) if f != ".lock")
-    assert (tmp_path / ".lock").exists() and files == ["annealed_langevin.png", "checkpoint.npz", "density.png", "loss.png", "metrics.json",
+    files = sorted(os.listdir(tmp_path))
+    assert files == [".npscore-run.json", "annealed_langevin.png", "checkpoint.npz", "density.png", "loss.png", "metrics.json",
                      "samples.npz", "samples.png", "score_field.png"]
     saved = json.load(open(tmp_path / "metrics.json"))
     assert set(saved["samplers"]) == {"annealed-langevin", "langevin", "langevin, exact score"}

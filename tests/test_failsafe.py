@@ -129,14 +129,15 @@ def test_no_run_is_lost(trained, tmp_path, capsys):
     before = path.read_bytes()
     code, err = _cli(capsys, "mnist", "--data", data, "--out", out, "--steps", "20", "--hidden", "8")
     assert code == 2
-    _one_line(err, "checkpoint.npz exists: pass --resume", "--force")
+    _one_line(err, "holds a trained model, not yet sampled, of npscore mnist (checkpoint.npz): pass --resume", "--force",
+              "npscore sample --checkpoint")
     code, err = _cli(capsys, "mnist", "--data", data, "--out", out, "--steps", "5", "--resume",
                      "--hidden", "8", "--batch-size", "4", "--checkpoint-every", "10")
     assert code == 2
-    _one_line(err, "--steps must exceed the 10 steps")
+    _one_line(err, "was trained with steps=10; this run asks for 5 (--steps: give the run's own")
     code, err = _cli(capsys, "mnist", "--data", data, "--out", tmp_path / "fresh", "--resume")
     assert code == 2
-    _one_line(err, "no checkpoint to --resume")
+    _one_line(err, "holds no run to resume; leave out --resume")
     assert path.read_bytes() == before
 
 

@@ -1,16 +1,12 @@
-"""`npscore train` (npscore/lowdim.py): every objective and sampler on low-dimensional data, and the
-run folder it keeps: lock, refusal, resume, one published set; data as it comes."""
+"""`npscore train` (npscore/lowdim.py): every objective and sampler on low-dimensional data, data as it
+comes, and the likelihood of its checkpoints (the run folder: tests/test_runfolder.py)."""
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 
-from conftest import dev, host
+from conftest import arrays as _arrays, dev, host
 from npscore.config import NOTES_MLP, RunConfig
 from npscore import backend, cli, likelihood, lowdim, metrics
 from npscore.densities import GaussianMixture
@@ -84,91 +80,6 @@ def _train(capsys, out, *flags):
     return code, capsys.readouterr()
 
 
-def test_a_second_run_is_refused_and_force_replaces_the_first_whole(tmp_path, capsys):
-    out = tmp_path / "out"
-    assert _train(capsys, out, "--data", "moons", "--loss", "dsm")[0] == 0
-    assert (out / "score_field.png").exists()
-    code, said = _train(capsys, out, "--data", "moons", "--loss", "dsm")
-    assert code == 2 and "holds a run (checkpoint.npz, metrics.json): pass --resume to continue it, --force" in said.err
-    line = np.random.default_rng(0).standard_normal((200, 1))
-    np.save(tmp_path / "line.npy", line)
-    code, said = _train(capsys, out, "--data", str(tmp_path / "line.npy"), "--loss", "dsm", "--force")
-    assert code == 0 and "samples.npz, checkpoint.npz, metrics.json written to" in said.out
-    assert "figures" not in said.out.splitlines()[-1]
-    assert sorted(os.listdir(out)) == [".lock", "checkpoint.npz", "metrics.json", "samples.npz"]   # no stale figures
-
-
-def test_a_second_process_on_the_folder_fails_at_once(tmp_path, capsys):
-    from npscore import io
-    with io.RunFolder(str(tmp_path), lowdim.RUN_FILES):
-        code, said = _train(capsys, tmp_path, "--data", "moons")
-    assert code == 2 and "another npscore process is writing to this folder" in said.err
-
-
-def _command(out, *flags):
-    return [sys.executable, "-m", "npscore", "train", "--out", str(out), "--data", "moons", "--loss", "dsm",
-            "--sampler", "langevin", *FAST, *flags]
-
-
-def _arrays(path):
-    with np.load(path) as f:
-        return {k: f[k] for k in f.files}
-
-
-def test_resume_after_sigint_matches_the_uninterrupted_run_array_for_array(tmp_path):
-    """Ctrl-C in training (exit 130) keeps the checkpoint of the last 100 steps; --resume ends with the
-    same params, optimiser state, losses and samples as the run that was never stopped."""
-    steps = ["--steps", "1500"]
-    whole, cut = tmp_path / "whole", tmp_path / "cut"
-    subprocess.run(_command(whole, *steps), check=True, capture_output=True)
-    proc = subprocess.Popen(_command(cut, *steps), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if (cut / "training.npz").exists() and int(_arrays(cut / "training.npz")["opt_step"]) >= 300:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and b"interrupted" in err and not (cut / "checkpoint.npz").exists()
-    assert 300 <= int(_arrays(cut / "training.npz")["opt_step"]) < 1500
-    subprocess.run(_command(cut, *steps, "--resume"), check=True, capture_output=True)
-    for name in ("checkpoint.npz", "samples.npz"):
-        a, b = _arrays(whole / name), _arrays(cut / name)
-        assert set(a) == set(b) and all(np.array_equal(a[k], b[k]) for k in a if k != "config"), name
-    assert not (cut / "training.npz").exists()
-
-
-def test_sigkill_during_the_final_writes_leaves_one_whole_run(tmp_path):
-    """Killed at random moments once its final set is being written, a --force run over a finished one
-    leaves either the old set or the new one, never a mix (repeated)."""
-    out = tmp_path / "out"
-    subprocess.run(_command(out), check=True, capture_output=True)
-    rng = np.random.default_rng(0)
-    def staging():
-        return {n for n in os.listdir(tmp_path) if n.startswith(".out.npscore-staging-")}
-    previous, published = 0, []
-    for seed in range(1, 5):
-        stale = staging()                                  # a killed run's, removed by the next one
-        proc = subprocess.Popen(_command(out, "--force", "--seed", str(seed)), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None and not staging() - stale:
-            time.sleep(0.002)
-        time.sleep(rng.uniform(0, 3.0))
-        proc.kill()
-        proc.wait()
-        seeds = {json.load(open(out / "metrics.json"))["seed"],
-                 json.loads(str(_arrays(out / "checkpoint.npz")["config"]))["seed"]}
-        assert len(seeds) == 1 and {"samples.npz", "metrics.json", "checkpoint.npz"} <= set(os.listdir(out))
-        assert seeds <= {previous, seed}, (seeds, previous, seed)
-        published.append(seeds == {seed})
-        previous = seeds.pop()
-        diverged = "error" in json.load(open(out / "metrics.json"))["samplers"]["langevin"]
-        with np.load(out / "samples.npz") as f:              # the samples are the metrics' run's
-            assert ("langevin" not in f.files) if diverged else f["langevin"].shape == (100, 2)
-    print("kills that left the new set:", published)
-
-
 def test_data_as_it_comes(tmp_path, capsys):
     rng = np.random.default_rng(0)
     np.save(tmp_path / "ints.npy", np.round(2 * rng.standard_normal((400, 2))).astype("int64"))
@@ -217,7 +128,7 @@ def test_the_likelihood_reads_a_file_run_from_anywhere_and_says_what_it_used(tmp
     with pytest.raises(ValueError, match=r"wide.npy: has D = 3 columns; the model in .* was trained on D = 2"):
         likelihood.report(ckpt, data=str(tmp_path / "wide.npy"), n=10, progress=False)
     os.rename(tmp_path / "mine.npy", tmp_path / "moved.npy")
-    with pytest.raises(FileNotFoundError, match=r"the data path recorded in .*checkpoint.npz; --data overrides it"):
+    with pytest.raises(FileNotFoundError, match=r"the data path recorded in .*checkpoint.npz; --data names the rows"):
         likelihood.report(ckpt, n=10, progress=False)
 
 

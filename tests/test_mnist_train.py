@@ -24,8 +24,10 @@ def test_resume_gives_the_uninterrupted_numbers(tmp_path, monkeypatch):
         assert losses_res == losses_full
         for (W1, b1), (W2, b2) in zip(full, resumed):
             assert np.array_equal(host(W1), host(W2)) and np.array_equal(host(b1), host(b2))
-    with pytest.raises(ValueError, match="its local gate is trained on the finished model, which cannot be resumed"):
+    with pytest.raises(ValueError, match=r"trained with steps=30; this run asks for 40 \(--steps: give the run's own"):
         train_small(tmp_path / "a", data, 40, batch_size=8, resume=True)
+    _, again, _, seconds, _ = train_small(tmp_path / "a", data, 30, batch_size=8, resume=True)   # sampled as it is
+    assert seconds == 0.0 and all(np.array_equal(host(W1), host(W2)) for (W1, _), (W2, _) in zip(full, again))
     # and the checkpoint round-trips through allow_pickle=False
     model, params, config = run.load_model(str(tmp_path / "a" / "checkpoint.npz"))
     assert config["hidden"] == 8 and np.array_equal(host(params[-1][0]), host(full[-1][0]))
@@ -53,10 +55,13 @@ def test_checkpoint_of_another_model_or_run_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"array param_0 is of shape \(817, 8\); .* needs \(817, 16\)"):
         io.load_checkpoint(str(tmp_path / "a" / "checkpoint.npz"),
                            make_model(16, model.base, sigma_features=16, depth=5))
-    with pytest.raises(ValueError, match="param_0 is of shape"):
-        train_small(tmp_path / "a", data, 20, hidden=16, window=0, resume=True)
+    with pytest.raises(ValueError, match=r"trained with hidden=8; this run asks for 16 \(--hidden"):
+        train_small(tmp_path / "a", data, 10, hidden=16, window=0, resume=True)
     with pytest.raises(ValueError, match="trained with lr=0.001"):
-        train_small(tmp_path / "a", data, 20, lr=0.01, window=0, resume=True)
+        train_small(tmp_path / "a", data, 10, lr=0.01, window=0, resume=True)
+    other = fake_mnist(tmp_path / "other", seed=1)
+    with pytest.raises(ValueError, match="the training images differ from those .* was trained on"):
+        train_small(tmp_path / "a", other, 10, window=0, resume=True)
 
 
 def test_checkpoint_rebuilds_depth_sigma_features_bound_and_gate(tmp_path, monkeypatch):
@@ -71,8 +76,8 @@ def test_checkpoint_rebuilds_depth_sigma_features_bound_and_gate(tmp_path, monke
     assert np.array_equal(host(loaded_model.apply(loaded, x, 0.3)), host(model.apply(params, x, 0.3)))
     assert np.abs(host(params[-1][0])).max() > 0                                     # the gate was trained
     interrupted_before_the_gate(monkeypatch, tmp_path / "b", data, **kw)           # resumable: the gate untrained
-    assert run.load_model(str(tmp_path / "b" / "checkpoint.npz"))[0].window == 0
-    with pytest.raises(ValueError, match="holds 8 parameter arrays; .* needs 6"):
+    assert run.load_model(str(tmp_path / "b" / "training.npz"))[0].window == 0
+    with pytest.raises(ValueError, match="trained with depth=3; this run asks for 2"):
         train_small(tmp_path / "b", data, 20, **{**kw, "depth": 2}, resume=True)
     with pytest.raises(ValueError, match="trained with residual_bound=0.5; this run asks for 1.0"):
         train_small(tmp_path / "b", data, 20, **{**kw, "bound": 1.0}, resume=True)

@@ -7,13 +7,14 @@ Everything runs on the active backend: ``--backend cupy`` changes nothing else.
 import os
 import time
 
-from .. import backend, io
+from .. import backend, io, plotting
+from ..runfolder import RunFolder, pause_point
 from ..config import MNIST_PRESETS
 from . import classifier
 from .idx import load_mnist
 from .metrics import blank, evaluate_samples, isolated, speckle  # noqa: F401  (the run's API)
 from .sample import SAMPLERS, SDE_STEPS, langevin_step, sample  # noqa: F401
-from .train import check_start, checkpoint_path, load_model, noise_levels, train  # noqa: F401
+from .train import RUN_FILES, SAMPLE_FILES, check_start, checkpoint_path, load_model, noise_levels, train  # noqa: F401
 
 #: the presets of ``npscore mnist --preset`` (their one home: :data:`npscore.config.MNIST_PRESETS`)
 PRESETS = MNIST_PRESETS
@@ -34,23 +35,33 @@ def get_classifier(path, data, progress=True, log=print):
 
 
 def sample_and_evaluate(model, params, sigmas, out, data, clf, n=1000, seed=0, sampler="reverse-sde",
-                        n_steps_each=10, step_scale=None, log=print, extra=None, progress=False):
-    """Sample ``n`` images, save ``samples.npz`` and ``samples.png``, write and print ``metrics.json``."""
-    from .. import plotting
+                        n_steps_each=10, step_scale=None, log=print, extra=None, progress=False, folder=None,
+                        force=False):
+    """Sample ``n`` images; publish ``samples.npz``, ``samples.png`` and ``metrics.json`` into the run
+    folder ``out`` (the caller's open ``folder`` where given; else one opened here, whose earlier
+    samples are replaced only with ``force``), keeping its other files; print the metrics."""
+    if folder is None:
+        with RunFolder(out, SAMPLE_FILES, force=force, command="npscore sample") as folder:
+            return sample_and_evaluate(model, params, sigmas, out, data, clf, n, seed, sampler, n_steps_each,
+                                       step_scale, log, extra, progress, folder)
     t = time.time()
+    pause_point("sampling")
     raw = sample(model, params, sigmas, n, seed, sampler, n_steps_each, step_scale, progress)
     backend.synchronize()
     seconds = time.time() - t
     x = backend.xp().clip(raw, 0.0, 1.0)
-    io.atomic_savez(os.path.join(out, "samples.npz"), {"images": backend.to_numpy(x)})
-    plotting.image_grid(os.path.join(out, "samples.png"), x[:100], title=f"npscore: gated NCSN MLP, {sampler}")
     metrics = evaluate_samples(clf, raw, data["x_test"], data["x_train"], seed)
     metrics.update({"classifier_test_accuracy": clf.accuracy(data["x_test"], data["y_test"]), "n_samples": n,
                     "sample_seconds": seconds, "backend": backend.name(), "sampler": sampler,
                     "step_scale": langevin_step(sigmas, n_steps_each, step_scale) if sampler == "annealed-langevin"
                     else None, "n_steps_each": n_steps_each, "n_levels": len(sigmas),
                     **(extra or {})})
-    io.atomic_write_json(os.path.join(out, "metrics.json"), metrics)
+
+    def write(d):
+        io.atomic_savez(os.path.join(d, "samples.npz"), {"images": backend.to_numpy(x)})
+        plotting.image_grid(os.path.join(d, "samples.png"), x[:100], title=f"npscore: gated NCSN MLP, {sampler}")
+        io.atomic_write_json(os.path.join(d, "metrics.json"), metrics)
+    folder.publish(write, keep=True)
     log(f"{'':<24}{'classifier-FID':>15}{'IS analogue':>13}{'top prob':>10}{'speckle':>9}{'blank':>7}  min class")
     for key in ("model", "model unclipped", "mnist_test (floor)", "gaussian_fit (baseline)", "gaussian_fit clipped"):
         m = metrics[key]
