@@ -13,7 +13,10 @@ from .mnist.run import PRESETS
 # ---------------------------------------------------------------- commands
 def _cmd_check(args):
     from .gradcheck import demo_check
-    errors = demo_check(args.sizes, args.activation, args.batch, args.seed)
+    try:
+        errors = demo_check(args.sizes, args.activation, args.batch, args.seed)
+    except ValueError as exc:                       # the library's "sizes" is the flag --sizes
+        raise ValueError(f"--{exc}" if str(exc).startswith("sizes ") else str(exc)) from None
     print(f"hand-written passes of MLP({args.sizes}, {args.activation!r}) against autograd "
           f"(backend {backend.name()}, float64), max relative error:")
     for name, err in errors.items():
@@ -144,6 +147,19 @@ def build_parser():
     return parser
 
 
+def _use_backend(name, argv):
+    """``backend.use(name)`` (the NumPy backend tunes the allocator there); a bad name that came from
+    ``NPSCORE_BACKEND`` rather than ``--backend`` is reported as the variable's."""
+    given = any(a == "--backend" or a.startswith("--backend=") for a in (sys.argv[1:] if argv is None else argv))
+    try:
+        backend.use(name)
+    except ValueError as exc:
+        if given:
+            raise ValueError(f"--backend: {exc}") from None
+        raise ValueError(f"the environment variable NPSCORE_BACKEND: {exc} (unset it, or set it to numpy or "
+                         "cupy; --backend overrides it)") from None
+
+
 def main(argv=None):
     """Run the command; every error is one line on stderr and exit status 2 (``--debug``, before or
     after the command: the traceback). NumPy's floating-point warnings are silenced: a non-finite
@@ -151,7 +167,7 @@ def main(argv=None):
     import warnings
     args = build_parser().parse_args(argv)
     try:
-        backend.use(args.backend)                   # the NumPy backend tunes the allocator (backend.use)
+        _use_backend(args.backend, argv)
         with warnings.catch_warnings(), backend.quiet():
             warnings.simplefilter("ignore", RuntimeWarning)
             return args.func(args)

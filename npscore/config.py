@@ -180,10 +180,46 @@ class RunConfig:
             if rest.get("prior") is not None:
                 mean, cov = rest["prior"]
                 rest["prior"] = (tuple(float(m) for m in mean), tuple(tuple(float(c) for c in row) for row in cov))
-            return cls(model=model, **rest)
+            config = cls(model=model, **rest)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{where}: its config is damaged or from an unknown version ({exc}); "
                              "train again") from None
+        check_fitted(config, where)
+        return config
+
+
+#: the smallest noise level of ``npscore mnist`` (pixels lie in [0, 1])
+MNIST_SIGMA_MIN = 0.01
+
+
+def check_levels(sigmas, where):
+    """Noise levels read from a record: positive, finite, each smaller than the one before."""
+    import math
+    levels = list(sigmas)
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in levels) or \
+            any(a <= b for a, b in zip(levels, levels[1:])):
+        raise ValueError(f"{where}: its noise levels must be positive, finite and decreasing; got "
+                         f"{levels[:4]}{' ...' if len(levels) > 4 else ''} (the file was edited or damaged: "
+                         "train again)")
+
+
+def check_fitted(config, where):
+    """The fitted quantities of a record (noise levels, standardisation, prior) usable as they are."""
+    import math
+    if config.sigmas:
+        check_levels(config.sigmas, where)
+    numbers = []
+    if config.standardization is not None:
+        mean, scale = config.standardization
+        if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+            raise ValueError(f"{where}: its standardisation scale must be positive and finite; got {scale!r} "
+                             "(the file was edited or damaged: train again)")
+        numbers += list(mean)
+    if config.prior is not None:
+        numbers += list(config.prior[0]) + [c for row in config.prior[1] for c in row]
+    if not all(math.isfinite(v) for v in numbers):
+        raise ValueError(f"{where}: its standardisation or prior holds NaN or inf (the file was edited or "
+                         "damaged: train again)")
 
 
 @dataclass(frozen=True)
@@ -215,6 +251,10 @@ class MnistConfig:
         checks.positive(self.lr, "lr (--lr)")
         checks.integer(self.samples, "samples (--samples)", 0)
         checks.integer(self.seed, "seed (--seed)", 0)
+        if self.sigma_max is not None and not checks.positive(self.sigma_max, "sigma_max") > MNIST_SIGMA_MIN:
+            raise ValueError(f"sigma_max (--sigma-max) must exceed the smallest noise level {MNIST_SIGMA_MIN} "
+                             f"(pixels lie in [0, 1]; the largest level is about the largest distance between "
+                             f"images, 10 to 20); got {self.sigma_max!r}")
 
     def build_model(self, base, window=None):
         """The gated score on the per-pixel ``base``, with the local gate of ``window`` (default

@@ -73,8 +73,37 @@ def check_mlp(model, params, x, c=None, seed=0):
     return out
 
 
+#: float64 copies of the parameters the check holds at its peak (measured: 13-14), and the rest
+COPIES, OVERHEAD = 16, 150 * 2 ** 20
+
+
+def memory_needed(sizes, batch):
+    """Bytes :func:`demo_check` needs at its peak, about: :data:`COPIES` float64 copies of the
+    parameters and of the activations, and the interpreter's :data:`OVERHEAD`."""
+    n_params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    return COPIES * 8 * (n_params + batch * sum(sizes)) + OVERHEAD
+
+
+def memory_available():
+    """Bytes the system can give now (``MemAvailable`` of ``/proc/meminfo``), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def demo_check(sizes=(3, 16, 16, 3), activation="softplus", batch=8, seed=0):
-    """:func:`check_mlp` on a fresh float64 ``MLP(sizes, activation)``; returns its errors."""
+    """:func:`check_mlp` on a fresh float64 ``MLP(sizes, activation)``; returns its errors. Refused,
+    before any allocation, where it would need more memory than the system has."""
+    need, have = memory_needed(sizes, batch), memory_available()
+    if have is not None and need > have:
+        raise ValueError(f"sizes {','.join(map(str, sizes))}: the check needs about {need / 2 ** 30:.1f} GiB "
+                         f"({COPIES} float64 copies of the MLP's parameters), and {have / 2 ** 30:.1f} GiB is "
+                         "available; choose smaller widths")
     model = MLP(list(sizes), activation)
     params = model.init(seed, "float64")
     x = backend.rng(seed + 1).normal((batch, sizes[0]), "float64")

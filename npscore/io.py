@@ -207,6 +207,9 @@ def load_checkpoint(path, model, dtype=None):
                 got = "missing" if a is None else f"of shape {a.shape}"
                 raise ValueError(f"{path}: array {prefix}_{i} is {got}; {model} needs {expected} "
                                  "(a checkpoint of another model: pass the settings it was trained with)")
+            if a.dtype.kind == "f" and not backend.host.isfinite(a).all():
+                raise ValueError(f"{path}: array {prefix}_{i} holds NaN or inf; the file was edited or damaged "
+                                 "(or saved from a diverged run): train again")
             leaves.append(backend.asarray(a, dtype=dtype))
         return tree_unflatten(leaves)
 

@@ -175,7 +175,7 @@ def _measure(samples, held_out, mixture):
 def _metrics(fitted, held_out, mixture, samples, curve, n_samples, floor_draws, t_train):
     """``metrics.json``'s content (``samples`` gains the exact-score Langevin row for a mixture)."""
     config, schedule, x = fitted.config, fitted.schedule, fitted.x
-    result = {"data": str(config.data), "loss": config.loss, "steps": config.steps, "seed": config.seed,
+    result = {"data": str(config.data), "loss": config.loss, "steps": config.steps, "seed": config.seed, "lr": config.lr,
               "backend": backend.name(), "n_samples": n_samples, "held_out_points": int(held_out.shape[0]),
               "model": config.to_dict()["model"], "standardization": config.to_dict()["standardization"],
               "schedule": {"sigmas": list(schedule.sigmas), "step_scale": schedule.step_scale,
@@ -218,5 +218,17 @@ def summary(m, log=print):
     if "score_error_relative" in m:
         log("  score error vs the exact noised score, relative: " +
             ", ".join(f"{s}: {v:.3f}" for s, v in m["score_error_relative"].items()))
+    diverged = [name for name, r in m["samplers"].items() if "error" in r]
+    if diverged:
+        log(f"  {', '.join(diverged)} diverged: " + divergence_advice(m.get("lr"), m["steps"]))
     nll = f"held-out NLL {m['held_out_nll']:.4f} nats (probability-flow ODE, exact trace); " if "held_out_nll" in m else ""
     log(f"  {nll}train {m['seconds']['train']:.1f}s")
+
+
+def divergence_advice(lr, steps, default_lr=1e-3):
+    """What to change when a sampler diverged: the learning rate where it is above the default, else
+    the training's length."""
+    if lr is not None and lr > default_lr:
+        return (f"the score was trained with --lr {lr:g}, above the default {default_lr:g}, and is unreliable "
+                "far from the data; lower --lr")
+    return f"the score is unreliable where the sampler went; train longer (--steps, now {steps}) or use another sampler"

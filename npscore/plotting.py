@@ -160,7 +160,7 @@ def lowdim_figures(out, model, params, loss, schedule, x, mixture, samples, curv
     loss_curves(f("loss.png"), {loss: curve})
     if mixture is not None:
         density(f("density.png"), mixture.log_prob, lim=lim)
-    if paths is not None:
+    if paths is not None and "annealed-langevin" in samples:         # (a diverged sampler has no samples)
         trajectories(f("annealed_langevin.png"), samples["annealed-langevin"][0], paths, x[:2000], lim=lim)
 
 

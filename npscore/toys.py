@@ -5,13 +5,11 @@ Each built-in set is generated on the active backend from a seed by
 :func:`load`; the two Gaussian mixtures also return their density, so the
 true score, the exact noised score and the mode fractions are known. A file
 is ``.npy`` (an ``(N, D)`` float array) or ``.csv`` (N rows of D numbers,
-an optional header line).
+an optional header line), read by :mod:`npscore.datafile`.
 """
 import math
-import os
-import textwrap
 
-from . import backend, checks
+from . import backend, checks, datafile
 from .densities import GaussianMixture, two_modes
 
 
@@ -79,55 +77,13 @@ DATASETS = {"two-modes": _mixture(lambda dtype: two_modes((0.2, 0.8), dtype)),
 MIN_ROWS = 50
 
 
-def _read_csv(path):
-    """``(x, notes)``: the numbers of a ``.csv`` file and what was done to read them. A first line
-    is a header when one of its fields is not a number; a first column that the header leaves
-    unnamed (or names ``index`` / ``Unnamed: 0``) and that counts 0, 1, 2, ... is an index, dropped."""
-    np = backend.host
-    with open(path) as f:
-        first = f.readline().strip().split(",")
-
-    def number(field):
-        try:
-            float(field)
-            return True
-        except ValueError:
-            return False
-    header = not all(number(v) for v in first)
-    x = np.loadtxt(path, delimiter=",", skiprows=int(header), ndmin=2)
-    notes = ["skipped a header row"] if header else []
-    if header and first[0].strip().strip('"') in ("", "index", "Unnamed: 0") and x.shape[1] > 1 \
-            and np.array_equal(x[:, 0], np.arange(x.shape[0])):
-        x, notes = x[:, 1:], notes + ["dropped an index column"]
-    return x, notes
-
-
 def read_file(path, dtype="float64", log=None):
-    """``(N, D)`` data from a ``.npy`` or ``.csv`` file, checked; ``log`` is told what was read."""
-    np = backend.host
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such file (--data takes a built-in name, one of "
-                                f"{', '.join(DATASETS)}, or a .npy / .csv file of shape (N, D))")
+    """:func:`npscore.datafile.read_file`, naming the built-in sets where ``path`` does not exist."""
     try:
-        if path.endswith(".npy"):
-            x, notes = np.load(path, allow_pickle=False), []
-        elif path.endswith(".csv"):
-            x, notes = _read_csv(path)
-        else:
-            raise ValueError("the file must end in .npy or .csv")
-    except (ValueError, OSError, EOFError) as exc:
-        detail = textwrap.shorten(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 120)
-        raise ValueError(f"{path}: not readable as (N, D) numbers ({detail})") from None
-    if x.ndim != 2 or x.shape[0] < 2 or x.dtype.kind not in "iuf":
-        raise ValueError(f"{path}: must hold an (N, D) array of numbers with N >= 2; got "
-                         f"{x.dtype} of shape {x.shape}")
-    if not np.isfinite(x).all():
-        rows = np.flatnonzero(~np.isfinite(x).all(axis=1))
-        raise ValueError(f"{path}: holds NaN or inf in {rows.size} row(s), the first row {int(rows[0])}; "
-                         "remove those rows")
-    if log is not None:
-        log(f"{path}: read {x.shape[0]} rows of {x.shape[1]} columns" + "".join(f"; {n}" for n in notes))
-    return backend.asarray(x.astype(dtype))
+        return datafile.read_file(path, dtype, log)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"{exc} (--data takes a built-in name, one of {', '.join(DATASETS)}, or a "
+                                ".npy / .csv file of shape (N, D))") from None
 
 
 def load(data, n, seed=0, dtype="float64", log=None):

@@ -181,3 +181,91 @@ def test_troubleshooting_page_lists_the_cases():
     for fragment in ("truncated", "bit-flipped", "empty", "missing key", "bad JSON", "corrupt deflate",
                      "--resume", "--force", "diverg", "NPSCORE_BACKEND"):
         assert fragment in text, fragment
+
+
+# ---------------------------------------------------------------- one true line for each case of issue 36
+def test_a_bad_npscore_backend_names_the_variable():
+    env = {**os.environ, "NPSCORE_BACKEND": "garbage"}
+    r = subprocess.run([sys.executable, "-m", "npscore", "check"], capture_output=True, text=True, env=env)
+    assert r.returncode == 2
+    _one_line(r.stderr.strip(), "the environment variable NPSCORE_BACKEND", "got 'garbage'", "--backend overrides it")
+
+
+def test_mnist_sigma_max_below_the_smallest_level_is_refused_before_the_data(tmp_path, capsys):
+    code, err = _cli(capsys, "mnist", "--sigma-max", "0.001", "--data", tmp_path / "nowhere", "--out", tmp_path / "o")
+    assert code == 2 and not (tmp_path / "o").exists()
+    _one_line(err, "sigma_max (--sigma-max) must exceed the smallest noise level 0.01", "got 0.001")
+
+
+def _train_tiny(capsys, tmp_path, *flags):
+    return _cli(capsys, "train", "--out", tmp_path / "o", "--steps", "100", "--samples", "100", "--hidden", "16",
+                "--blocks", "1", "--no-progress", *flags)
+
+
+def test_noise_levels_out_of_reach_of_the_data_are_refused_before_training(tmp_path, capsys):
+    code, err = _train_tiny(capsys, tmp_path, "--sigma-min", "1e-20")
+    assert code == 2 and "--lr" not in err
+    _one_line(err, "--sigma-min 1e-20 is below what float32 resolves of data of scale")
+    code, err = _train_tiny(capsys, tmp_path, "--sigma-max", "1e300")
+    assert code == 2
+    _one_line(err, "--sigma-max 1e+300 is far above the data's scale")
+
+
+def test_a_large_lr_that_makes_a_sampler_diverge_says_so_and_how_to_fix_it(tmp_path, capsys):
+    code = cli.main(["train", "--out", str(tmp_path / "o"), "--data", "moons", "--lr", "0.5", "--steps", "300",
+                     "--samples", "200", "--hidden", "16", "--blocks", "1", "--no-progress"])
+    said = capsys.readouterr().out
+    assert code == 0 and "diverged: the score was trained with --lr 0.5, above the default 0.001" in said
+    assert "lower --lr" in said
+
+
+def test_a_checkpoint_edited_or_damaged_is_named_with_what_is_wrong(tmp_path, capsys):
+    import json
+    assert _train_tiny(capsys, tmp_path, "--loss", "ncsn", "--sampler", "reverse-sde")[0] == 0
+    good = dict(np.load(tmp_path / "o" / "checkpoint.npz"))
+    config = json.loads(str(good["config"]))
+    edits = {"negative.npz": ({**config, "sigmas": [-1.0] + config["sigmas"][1:]}, None, "noise levels must be"),
+             "nan.npz": ({**config, "sigmas": [float("nan")] + config["sigmas"][1:]}, None, "noise levels must be"),
+             "scale.npz": ({**config, "standardization": [[0.0, 0.0], 0.0]}, None, "standardisation scale must be"),
+             "param.npz": (config, "param_0", "array param_0 holds NaN or inf")}
+    for name, (edited, nan_key, says) in edits.items():
+        arrays = {**good, "config": np.asarray(json.dumps(edited))}
+        if nan_key:
+            arrays[nan_key] = good[nan_key].copy()
+            arrays[nan_key].flat[0] = np.nan
+        np.savez(tmp_path / name, **arrays)
+        code, err = _cli(capsys, "likelihood", "--checkpoint", tmp_path / name, "--no-progress")
+        assert code == 2 and "x must be finite" not in err
+        _one_line(err, f"{name}: ", says, "train again")
+
+
+def test_resume_with_other_settings_or_data_names_the_flag_or_the_file(tmp_path, capsys):
+    np.save(tmp_path / "d.npy", np.random.default_rng(0).standard_normal((200, 2)))
+    flags = ["--data", tmp_path / "d.npy", "--loss", "dsm", "--sampler", "langevin"]
+    assert _train_tiny(capsys, tmp_path, *flags)[0] == 0
+    (tmp_path / "o" / "checkpoint.npz").rename(tmp_path / "o" / "training.npz")    # as if cut off in training
+    manifest = tmp_path / "o" / ".npscore-run.json"
+    manifest.write_text(manifest.read_text().replace("checkpoint.npz", "training.npz"))
+    code, err = _train_tiny(capsys, tmp_path, *flags, "--resume", "--hidden", "32")
+    _one_line(err, "was trained with --hidden 16; this command asks for 32")
+    code, err = _train_tiny(capsys, tmp_path, *flags, "--resume", "--lr", "0.01")
+    _one_line(err, "was trained with --lr 0.001; this command asks for 0.01")
+    np.save(tmp_path / "d.npy", np.random.default_rng(1).standard_normal((200, 2)))
+    code, err = _train_tiny(capsys, tmp_path, *flags, "--resume")
+    assert code == 2
+    _one_line(err, "d.npy has changed since", "began training on it", "--force to train afresh")
+
+
+def test_a_model_checkpoint_given_as_the_classifier_is_named_and_kept(trained, tmp_path, capsys):
+    data, out, path = trained
+    before = path.read_bytes()
+    code, err = _cli(capsys, "sample", "--checkpoint", path, "--classifier", path, "--data", data,
+                     "--out", tmp_path / "s", "--samples", "4", "--no-progress")
+    assert code == 2 and path.read_bytes() == before and "delete" not in err
+    _one_line(err, "a score model's checkpoint, not an npscore MNIST classifier", "--classifier")
+
+
+def test_a_gradient_check_too_big_for_memory_is_refused_before_it_allocates(capsys):
+    code, err = _cli(capsys, "check", "--sizes", "2,100000,100000,2")
+    assert code == 2
+    _one_line(err, "--sizes 2,100000,100000,2: the check needs about", "GiB", "choose smaller widths")

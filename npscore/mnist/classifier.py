@@ -65,12 +65,17 @@ class Classifier:
     def load(cls, path):
         """The classifier saved at ``path`` by :meth:`save`."""
         n = 2 * (len(SIZES) - 1)
-        data = io.read_npz(path, [f"param_{i}" for i in range(n)], "an npscore MNIST classifier (.npz)")
+        what = "an npscore MNIST classifier (.npz)"
+        data = io.read_npz(path, [f"param_{i}" for i in range(n)], what)
+        if "config" in data:
+            raise ValueError(f"{path}: a score model's checkpoint, not {what}; name a classifier with --classifier, "
+                             "or leave it out to train one in --out (the checkpoint is left as it is)")
         params = tree_unflatten([backend.asarray(data[f"param_{i}"]) for i in range(n)])
         try:
             return cls(params)
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"{path}: not an npscore MNIST classifier ({exc}); delete it to train a new one") from None
+            raise ValueError(f"{path}: not {what} ({exc}); name another file with --classifier, or leave it out "
+                             "to train one in --out") from None
 
 
 def cross_entropy(model, params, x, labels):

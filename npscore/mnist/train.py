@@ -14,7 +14,7 @@ import shutil
 import time
 
 from .. import backend, io, schedules
-from ..config import MNIST_PRESETS, MnistConfig, kind_of
+from ..config import MNIST_PRESETS, MNIST_SIGMA_MIN, MnistConfig, check_levels, kind_of
 from ..losses import weighted_dsm
 from ..optim import Adam
 from ..runfolder import RunFolder
@@ -22,8 +22,8 @@ from ..training import fit
 from .base import FactorizedMixture, data_base
 from .model import make_model
 
-#: the smallest noise level (pixels live in [0, 1])
-SIGMA_MIN = 0.01
+#: the smallest noise level (pixels live in [0, 1]; its one home is :data:`npscore.config.MNIST_SIGMA_MIN`)
+SIGMA_MIN = MNIST_SIGMA_MIN
 #: settings a resumed run must share with its checkpoint
 RESUME_KEYS = ("hidden", "depth", "gated", "sigma_features", "residual_bound", "gate_window", "gate_steps",
                "seed", "batch_size", "lr", "checkpoint_every", "sigmas")
@@ -198,6 +198,7 @@ def load_model(path):
     if kind_of(record) != "npscore mnist" or not {"hidden", "base", "sigmas"} <= set(record):
         raise ValueError(f"{path}: not an npscore MNIST checkpoint (its config is of {kind_of(record)}); "
                          "npscore likelihood reads either kind")
+    check_levels(record["sigmas"], path)
     base = FactorizedMixture.from_lists(record["base"])
     if "gated" not in record:
         model = make_model(int(record["hidden"]), base, gated=False)
