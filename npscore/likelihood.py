@@ -152,7 +152,10 @@ def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4,
     mnist = prior is None
     score = model.score_fn(params)
     sde_s = lambda y, t: score(y, sde.marginal(t)[1])      # noqa: E731
-    kinds = ["hutchinson"] if mnist else ["exact", "hutchinson"] if trace == "both" else [trace]
+    if not model.exact_trace:
+        kinds = ["hutchinson"]
+    else:
+        kinds = ["exact", "hutchinson"] if trace == "both" else [trace]
     results = []
     for kind in kinds:
         tr = exact_trace(model, params, sde) if kind == "exact" else hutchinson_trace(model, params, sde, rng, n_probes)

@@ -148,7 +148,7 @@ def lowdim_figures(out, model, params, loss, schedule, x, mixture, samples, curv
     lim = 1.15 * float(np.abs(backend.to_numpy(x)).max())
     f = lambda name: os.path.join(out, name)          # noqa: E731
     sample_panels(f("samples.png"), [("data", x[:2000])] + [(k, v[0]) for k, v in samples.items()], lim=lim)
-    if hasattr(model, "score_fn"):
+    if model.conditional:
         score = model.score_fn(params)
         levels = (schedule.sigmas[0], schedule.sigmas[-1])      # high and low noise, as Table 1 of the notes
         fields = [(f"sigma = {s:.3g}: learned (blue)" + (" over exact (grey)" if mixture is not None else ""),

@@ -84,6 +84,8 @@ class GatedScore(NoiseConditionalMLP):
         What the local gate reads: ``c(sigma) x`` or the first pass's ``x_hat``.
     """
 
+    exact_trace = False                 # the gated head's trace is not written out: Hutchinson's estimate
+
     def __init__(self, sizes, activation, base, gated=True, scale_input=False, sigma_features=0, bound=0.0,
                  window=0, gate_input="x"):
         if getattr(base, "dim", None) != sizes[0] or sizes[-1] != sizes[0]:
@@ -194,11 +196,6 @@ class GatedScore(NoiseConditionalMLP):
             return gx + self.input_scale(sigma) * gh
         r0, sb0 = aux.first
         return gx + gh * (1.0 + (sigma ** 2)[:, None] * self.base.score_dx(r0, aux.a, aux.var, sb0))
-
-    def trace_jacobian(self, params, x, sigma):
-        """Not written out for the gated head: use Hutchinson's estimate
-        (:func:`npscore.likelihood.hutchinson_trace`), which needs only :meth:`vjp`."""
-        raise ValueError("the exact trace is not available for GatedScore; use the Hutchinson estimate")
 
 
 def make_model(hidden, base, gated=True, scale_input=False, sigma_features=0, depth=2, bound=0.0, window=0,

@@ -29,6 +29,7 @@ params ``phi`` (none here) follow the MLP's layers in the params list,
 from .. import backend, checks
 from .mlp import MLP, check_inputs
 from .resmlp import ResidualMLP
+from .score_model import ScoreModel
 
 
 def sigma_embedding(sigma, n_features=0):
@@ -41,8 +42,9 @@ def sigma_embedding(sigma, n_features=0):
     return xp.concatenate([ell, xp.sin(omega * ell), xp.cos(omega * ell)], axis=1)
 
 
-class NoiseConditionalMLP:
-    """``s(x, sigma) = MLP([x, gamma(sigma)]) / sigma``.
+class NoiseConditionalMLP(ScoreModel):
+    """``s(x, sigma) = MLP([x, gamma(sigma)]) / sigma``, a :class:`npscore.nn.score_model.ScoreModel`
+    with the exact trace.
 
     Parameters
     ----------
@@ -62,9 +64,11 @@ class NoiseConditionalMLP:
         ``fourier_scale``); without it, the MLP of ``sizes``.
     """
 
+    exact_trace = True
+
     def __init__(self, sizes, activation="softplus", out_width=None, scale_input=False, sigma_features=0,
                  n_blocks=None, fourier_features=0, fourier_scale=1.0):
-        self.scale_input = bool(scale_input)
+        self.scale_input, self.n_blocks = bool(scale_input), n_blocks
         self.sigma_features = checks.integer(sigma_features, "sigma_features", 0)
         self.sizes, self.activation = list(sizes), activation
         self.in_dim, self.out_dim = sizes[0], sizes[-1]
@@ -77,7 +81,7 @@ class NoiseConditionalMLP:
         self.cond_dim, self.n_layers = self.mlp.cond_dim, len(self.mlp.shapes())
 
     def __repr__(self):
-        inner = f", inner={self.mlp!r}" if isinstance(self.mlp, ResidualMLP) else ""
+        inner = f", inner={self.mlp!r}" if self.n_blocks is not None else ""
         return f"{type(self).__name__}({self.sizes}, activation={self.activation!r}{inner})"
 
     def init(self, seed, dtype="float64"):
@@ -111,19 +115,6 @@ class NoiseConditionalMLP:
         return 0.0
 
     # ------------------------------------------------------------ passes
-    def sigma_array(self, x, sigma, check=True):
-        """``sigma`` (a number or ``(B,)``) as a ``(B,)`` array of ``x``'s dtype, checked positive."""
-        xp = backend.xp()
-        if check and not hasattr(sigma, "shape"):
-            checks.positive(sigma, "sigma")
-        s = xp.asarray(sigma, dtype=x.dtype)
-        s = xp.full((x.shape[0],), s, dtype=x.dtype) if s.ndim == 0 else s
-        if check:
-            checks.shape(s, (x.shape[0],), "sigma")
-            if not bool((s > 0).all()):
-                raise ValueError(f"sigma must be positive; got values down to {float(s.min())!r}")
-        return s
-
     def condition(self, sigma):
         """``gamma(sigma) : (B, 1 + 2 F)``, the MLP's conditioning input."""
         return sigma_embedding(sigma, self.sigma_features)
@@ -142,18 +133,6 @@ class NoiseConditionalMLP:
         s, aux = self.head(params[n:], x, sigma, out)
         return s, (values, sigma, out, aux)
 
-    def forward(self, params, x, sigma):
-        """``(s(x, sigma), cache)``; :meth:`backward` takes the cache.
-
-        Parameters
-        ----------
-        x : (B, D)
-        sigma : float or (B,)
-        """
-        sigma = self.sigma_array(x, sigma)
-        self.check(params, x, sigma)
-        return self._forward(params, x, sigma)
-
     def backward(self, params, cache, g, head_only=False):
         """``dL/dtheta`` of ``L = sum(g * s)`` from a :meth:`forward` cache; with ``head_only``,
         of the head's own params only (no pass through the MLP)."""
@@ -171,7 +150,7 @@ class NoiseConditionalMLP:
         grads, gz0 = self.mlp._backward(params[:n], values, g_out, param_grads)
         return (grads + g_phi if param_grads else None), gz0
 
-    def _vjp_x(self, params, x, cache, g, param_grads):
+    def _vjp(self, params, x, cache, g, param_grads):
         """``(g^T ds/dtheta or None, g^T ds/dx)`` from a :meth:`forward` cache: through the MLP,
         plus the head's own x-term."""
         checks.shape(g, x.shape, "g")
@@ -181,20 +160,6 @@ class NoiseConditionalMLP:
             + self.head_dx(params[self.n_layers:], x, sigma, out, aux, g)
         return grads, gx
 
-    def apply(self, params, x, sigma):
-        """``s(x, sigma) : (B, D)``."""
-        return self.forward(params, x, sigma)[0]
-
-    def vjp(self, params, x, sigma, g):
-        """``(g^T ds/dtheta, g^T ds/dx)``: through the MLP, plus the head's own x-term."""
-        return self._vjp_x(params, x, self.forward(params, x, sigma)[1], g, True)
-
-    def vjp_x(self, params, x, sigma, gs):
-        """``[g^T ds/dx for g in gs]``: one forward pass and, per ``g``, a reverse pass that forms
-        no parameter gradients (what Hutchinson's trace estimate needs)."""
-        cache = self.forward(params, x, sigma)[1]
-        return [self._vjp_x(params, x, cache, g, False)[1] for g in gs]
-
     def trace_jacobian(self, params, x, sigma):
         """Exact ``tr(ds/dx) : (B,)`` = ``c(sigma) / sigma * tr(d MLP / dh)`` at ``h = c(sigma) x``
         (:mod:`npscore.nn.trace`; the probability-flow likelihood needs it)."""
@@ -203,9 +168,3 @@ class NoiseConditionalMLP:
         c = self.input_scale(sigma)
         tr = self.mlp._trace(params[:self.n_layers], c * x, self.condition(sigma))[1]   # checked above
         return (c[:, 0] if self.scale_input else 1.0) * tr / sigma
-
-    def score_fn(self, params):
-        """The callable ``score(x, sigma)`` the samplers take (params checked once, here)."""
-        xp, dtype = backend.xp(), params[0][0].dtype
-        self.check(params, xp.zeros((1, self.in_dim), dtype=dtype), xp.ones(1, dtype=dtype))
-        return lambda x, sigma: self._forward(params, x, self.sigma_array(x, sigma, check=False), 0)[0]

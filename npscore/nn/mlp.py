@@ -40,6 +40,9 @@ class MLP:
         Derivatives "with respect to x" use ``W_0[:sizes[0]]``.
     """
 
+    #: the score-model capabilities (:mod:`npscore.nn.score_model`): s(x) alone, with the exact trace
+    conditional, exact_trace = False, True
+
     def __init__(self, sizes, activation="softplus", cond_dim=0):
         if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
             raise ValueError(f"sizes must be a list of at least 2 widths; got {sizes!r}")
