@@ -89,11 +89,12 @@ def _cmd_mnist(args):
               f"{sum(losses[-100:]) / len(losses[-100:]):.4f}; this run {seconds:.1f}s")
         if config.samples:
             extra = {"train_seconds_this_run": seconds, "steps": config.steps, "hidden": config.hidden,
-                     "batch_size": config.batch_size}
+                     "batch_size": config.batch_size, "arch": config.arch, "channels": list(config.channels),
+                     "preset": args.preset}
             run.sample_and_evaluate(model, params, record["sigmas"], args.out, data, clf, n=config.samples,
                                     seed=config.seed, sampler=args.sampler, n_steps_each=args.steps_each,
                                     step_scale=args.step_scale, extra=extra, progress=not args.no_progress,
-                                    folder=folder)
+                                    folder=folder, sde_steps=config.sde_steps)
     return 0
 
 
@@ -105,7 +106,8 @@ def _cmd_sample(args):
         data, clf = _mnist_inputs(args, True, folder)
         run.sample_and_evaluate(model, params, config["sigmas"], args.out, data, clf, n=args.samples,
                                 seed=args.seed, sampler=args.sampler, n_steps_each=args.steps_each,
-                                step_scale=args.step_scale, progress=not args.no_progress, folder=folder)
+                                step_scale=args.step_scale, progress=not args.no_progress, folder=folder,
+                                sde_steps=args.sde_steps or config.get("sde_steps", run.SDE_STEPS))
     return 0
 
 

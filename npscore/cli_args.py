@@ -56,6 +56,14 @@ def _sizes(text):
 
 
 
+def _channels(text):
+    """Three comma-separated positive ints, the U-Net's channels."""
+    sizes = _sizes(text)
+    if len(sizes) != 3:
+        raise argparse.ArgumentTypeError(f"must be three comma-separated ints c1,c2,c3; got {text!r}")
+    return tuple(sizes)
+
+
 def _backend_arg(p):
     p.add_argument("--backend", default=backend.from_environment(), choices=backend.BACKENDS,
                    help="array backend (default: $NPSCORE_BACKEND, else numpy)")
@@ -81,12 +89,18 @@ def _mnist_args(p, train=True):
     p.add_argument("--step-scale", type=positive_float, default=None,
                    help="annealed Langevin step scale epsilon (alpha_i = epsilon sigma_i^2 / sigma_L^2); "
                         "default: half of Song and Ermon 2020's technique 4")
+    p.add_argument("--sde-steps", type=positive_int, default=None,
+                   help="steps of the SDE samplers (default: from --preset, or the checkpoint's)")
     p.add_argument("--classifier", default=None,
                    help="classifier .npz for the metrics (default OUT/classifier.npz, trained and saved if missing)")
     if train:
         p.add_argument("--preset", default="cpu", choices=tuple(PRESETS),
                        help="; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in vars(preset).items())
                                       for name, preset in PRESETS.items()) + " (gpu: with --backend cupy)")
+        p.add_argument("--channels", type=_channels, default=None,
+                       help="the U-Net's channels c1,c2,c3 (--preset unet-*; default: from --preset)")
+        p.add_argument("--sigma-min", type=positive_float, default=None,
+                       help="the smallest noise level (default: from --preset)")
         p.add_argument("--steps", type=positive_int, default=None, help="training steps (default: from --preset)")
         p.add_argument("--batch-size", type=positive_int, default=None, help="images per step (default: from --preset)")
         p.add_argument("--hidden", type=positive_int, default=None,

@@ -95,6 +95,13 @@ def bits_per_dim(log_prob, D, bins=256):
     return -(log_prob - D * math.log(bins)) / (D * math.log(2.0))
 
 
+def noise_floor_bits(sigma, bins=256):
+    """``log2 bins + log2(sqrt(2 pi) sigma)``: the bits per dimension below which no density noised by
+    ``N(0, sigma^2)`` can score data dequantised into ``bins`` levels of [0, 1] (its density per pixel
+    is at most the noise's peak, ``1 / (sqrt(2 pi) sigma)``)."""
+    return math.log2(bins) + math.log2(math.sqrt(2 * math.pi) * sigma)
+
+
 def _nll_rows(lp, names, log_p_true=None):
     """Mean NLL, its standard error over points, and Hutchinson's (over probes) per estimate."""
     np = backend.host
@@ -173,8 +180,10 @@ def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4,
         lines.append(f"  {kind:<11} NLL {r['nll']:.4f} nats +- {r['se_points']:.4f} (points){extra}; {r['seconds']:.1f}s")
         if mnist:
             bpd = backend.to_numpy(bits_per_dim(backend.xp().asarray(results[0][0]).mean(0), x.shape[1]))
+            floor = noise_floor_bits(float(backend.to_numpy(sde.marginal(backend.xp().asarray([1e-3]))[1])[0]))
             lines.append(f"  {'':<11} bits/dim {bpd.mean():.4f} +- {bpd.std(ddof=1) / bpd.size ** 0.5:.4f} "
-                         "(uniform dequantisation (pixel + u) / 256, log p of the model noised to sigma_min)")
+                         "(uniform dequantisation (pixel + u) / 256, log p of the model noised to sigma(t = 1e-3); "
+                         f"no model noised so can score below {floor:.2f})")
         if "kl" in r:
             lines.append(f"  {'':<11} true entropy {-float(backend.to_numpy(truth).mean()):.4f} nats; "
                          f"NLL - entropy = KL(p || p_theta) estimate {r['kl']:.4f} +- {r['se_kl']:.4f}")

@@ -36,17 +36,17 @@ def get_classifier(path, data, progress=True, log=print):
 
 def sample_and_evaluate(model, params, sigmas, out, data, clf, n=1000, seed=0, sampler="reverse-sde",
                         n_steps_each=10, step_scale=None, log=print, extra=None, progress=False, folder=None,
-                        force=False):
+                        force=False, sde_steps=SDE_STEPS):
     """Sample ``n`` images; publish ``samples.npz``, ``samples.png`` and ``metrics.json`` into the run
     folder ``out`` (the caller's open ``folder`` where given; else one opened here, whose earlier
     samples are replaced only with ``force``), keeping its other files; print the metrics."""
     if folder is None:
         with RunFolder(out, SAMPLE_FILES, force=force, command="npscore sample") as folder:
             return sample_and_evaluate(model, params, sigmas, out, data, clf, n, seed, sampler, n_steps_each,
-                                       step_scale, log, extra, progress, folder)
+                                       step_scale, log, extra, progress, folder, sde_steps=sde_steps)
     t = time.time()
     pause_point("sampling")
-    raw = sample(model, params, sigmas, n, seed, sampler, n_steps_each, step_scale, progress)
+    raw = sample(model, params, sigmas, n, seed, sampler, n_steps_each, step_scale, progress, sde_steps)
     backend.synchronize()
     seconds = time.time() - t
     x = backend.xp().clip(raw, 0.0, 1.0)
@@ -54,12 +54,13 @@ def sample_and_evaluate(model, params, sigmas, out, data, clf, n=1000, seed=0, s
     metrics.update({"classifier_test_accuracy": clf.accuracy(data["x_test"], data["y_test"]), "n_samples": n,
                     "sample_seconds": seconds, "backend": backend.name(), "sampler": sampler,
                     "step_scale": langevin_step(sigmas, n_steps_each, step_scale) if sampler == "annealed-langevin"
-                    else None, "n_steps_each": n_steps_each, "n_levels": len(sigmas),
+                    else None, "n_steps_each": n_steps_each, "n_levels": len(sigmas), "sde_steps": sde_steps,
+                    "model_repr": repr(model),
                     **(extra or {})})
 
     def write(d):
         io.atomic_savez(os.path.join(d, "samples.npz"), {"images": backend.to_numpy(x)})
-        plotting.image_grid(os.path.join(d, "samples.png"), x[:100], title=f"npscore: gated NCSN MLP, {sampler}")
+        plotting.image_grid(os.path.join(d, "samples.png"), x[:100], title=f"npscore: {type(model).__name__}, {sampler}")
         io.atomic_write_json(os.path.join(d, "metrics.json"), metrics)
     folder.publish(write, keep=True)
     log(f"{'':<24}{'classifier-FID':>15}{'IS analogue':>13}{'top prob':>10}{'speckle':>9}{'blank':>7}  min class")

@@ -16,24 +16,37 @@ STEP_FRACTION = 0.5
 
 
 def sample(model, params, sigmas, n, seed, sampler="reverse-sde", n_steps_each=10, step_scale=None,
-           progress=False):
+           progress=False, sde_steps=SDE_STEPS):
     """``n`` images as the sampler leaves them (clip to [0, 1] to show them), from the prior
     ``N(0, sigma_1^2 I)``.
 
     ``annealed-langevin`` runs ``n_steps_each`` steps at each of ``sigmas``
     with :func:`langevin_step`; the SDE samplers
-    run :data:`SDE_STEPS` steps on the VE SDE from ``sigmas[-1]`` to ``sigmas[0]``.
+    run ``sde_steps`` steps on the VE SDE from ``sigmas[-1]`` to ``sigmas[0]`` (the
+    predictor-corrector half as many, each with a corrector step). A model whose passes must
+    see at most ``model.sample_batch`` images at once (its memory) samples them in chunks,
+    chunk ``k`` drawing from its own stream.
     """
     checks.one_of(sampler, "sampler (--sampler)", SAMPLERS)
     sigmas = checks.sigmas(sigmas)
+    sde_steps = checks.integer(sde_steps, "sde_steps (--sde-steps)")
     rng = backend.rng(seed, 7)
     x1 = sigmas[0] * rng.normal((n, 784), "float32")
+    chunk = model.sample_batch or n
+    if chunk >= n:
+        return _run(model, params, sigmas, sampler, x1, rng, n_steps_each, step_scale, progress, sde_steps)
+    parts = [_run(model, params, sigmas, sampler, x1[k:k + chunk], backend.rng(seed, 1000 + k // chunk),
+                  n_steps_each, step_scale, progress, sde_steps) for k in range(0, n, chunk)]
+    return backend.xp().concatenate(parts, axis=0)
+
+
+def _run(model, params, sigmas, sampler, x1, rng, n_steps_each, step_scale, progress, sde_steps):
     if sampler == "annealed-langevin":
         return run_sampler(sampler, model.score_fn(params), x1, rng, sigmas=sigmas, n_steps_each=n_steps_each,
                            step_scale=langevin_step(sigmas, n_steps_each, step_scale), progress=progress)
     sde = VESDE(sigmas[-1], sigmas[0])
     return run_sampler(sampler, sde_score(model, params, sde), x1, rng, sde=sde, progress=progress,
-                       n_steps=SDE_STEPS // (2 if sampler == "predictor-corrector" else 1))
+                       n_steps=sde_steps // (2 if sampler == "predictor-corrector" else 1))
 
 
 def langevin_step(sigmas, n_steps_each, step_scale=None):

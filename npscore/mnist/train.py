@@ -25,7 +25,7 @@ from .model import make_model
 #: the smallest noise level (pixels live in [0, 1]; its one home is :data:`npscore.config.MNIST_SIGMA_MIN`)
 SIGMA_MIN = MNIST_SIGMA_MIN
 #: settings a resumed run must share with its checkpoint
-RESUME_KEYS = ("hidden", "depth", "gated", "sigma_features", "residual_bound", "gate_window", "gate_steps",
+RESUME_KEYS = ("arch", "channels", "hidden", "depth", "gated", "sigma_features", "residual_bound", "gate_window", "gate_steps",
                "seed", "batch_size", "lr", "checkpoint_every", "sigmas")
 
 
@@ -103,7 +103,7 @@ def train(out, x, config=None, resume=False, force=False, progress=True, log=pri
             return train(out, x, config, resume, force, progress, log, folder)
     start_from = check_start(folder, config, resume)
     path, base = folder.path(TRAINING), data_base(x)
-    sigmas = noise_levels(x, config.sigma_max)
+    sigmas = noise_levels(x, config.sigma_max, config.sigma_min)
     model, gated = config.build_model(base, window=0), config.build_model(base)
     record = {**config.to_record(sigmas, base), "data_sha256": _digest(x)}
     if start_from == "trained":

@@ -23,14 +23,13 @@ GN_EPS = 1e-5
 # ---------------------------------------------------------------- convolution: z = im2col(h) W + b
 def im2col(h, k):
     """``(B, H, W, k^2 C)``: each pixel's ``k x k`` neighbourhood, zero outside the image, in the
-    order ``(u, v, c)`` (offset ``(u - r, v - r)``, ``r = k // 2``)."""
+    order ``(u, v, c)`` (offset ``(u - r, v - r)``, ``r = k // 2``): one strided view of the padded
+    image, copied once."""
     xp, (B, H, W, C), r = backend.xp(), h.shape, k // 2
     padded = xp.pad(h, ((0, 0), (r, r), (r, r), (0, 0))) if r else h
-    cols = xp.empty((B, H, W, k * k, C), dtype=h.dtype)
-    for n in range(k * k):
-        u, v = divmod(n, k)
-        cols[:, :, :, n, :] = padded[:, u:u + H, v:v + W, :]
-    return cols.reshape(B, H, W, k * k * C)
+    sB, sH, sW, sC = padded.strides
+    view = xp.lib.stride_tricks.as_strided(padded, (B, H, W, k, k, C), (sB, sH, sW, sH, sW, sC))
+    return xp.ascontiguousarray(view).reshape(B, H, W, k * k * C)
 
 
 def col2im(g, k, C):
@@ -42,6 +41,13 @@ def col2im(g, k, C):
         u, v = divmod(n, k)
         out[:, u:u + H, v:v + W, :] += g[:, :, :, n, :]
     return out[:, r:r + H, r:r + W, :]
+
+
+def flipped(Wk, C):
+    """The kernel of the convolution's adjoint: ``W'[(u, v, o), c] = W[(k-1-u, k-1-v, c), o]`` (turned
+    half a turn, input and output channels swapped), so that ``col2im(g W^T) = im2col(g) W'``."""
+    k = _kernel(Wk, C)
+    return Wk.reshape(k, k, C, -1)[::-1, ::-1].transpose(0, 1, 3, 2).reshape(-1, C)
 
 
 def conv2d(h, Wk, b):
@@ -61,9 +67,10 @@ def conv2d_vjp_params(cols, g):
 
 
 def conv2d_vjp_input(Wk, g, C):
-    """dL/dh = col2im(g W^T) for ``g = dL/dz`` (the convolution's adjoint)."""
-    k = _kernel(Wk, C)
-    return col2im((g.reshape(-1, g.shape[-1]) @ Wk.T).reshape(g.shape[:-1] + (Wk.shape[0],)), k, C)
+    """dL/dh = col2im(g W^T) for ``g = dL/dz`` (the convolution's adjoint), computed as the convolution
+    of ``g`` with :func:`flipped` ``W`` (zero padding makes the two equal)."""
+    cols = im2col(g, _kernel(Wk, C))
+    return (cols.reshape(-1, cols.shape[-1]) @ flipped(Wk, C)).reshape(g.shape[:-1] + (C,))
 
 
 def conv2d_jvp(dh, Wk):
@@ -114,25 +121,28 @@ def split_channels(g, widths):
 
 
 # ---------------------------------------------------------------- group normalisation
+def _group_mean(a, groups):
+    """``(B, 1, 1, C)``: the mean of ``a : (B, H, W, C)`` over each example's pixels and the channels of
+    each group, repeated for the group's channels (sums over pixels first: contiguous, fast)."""
+    B, H, W, C = a.shape
+    per_channel = a.reshape(B, H * W, C).sum(axis=1)                            # (B, C)
+    per_group = per_channel.reshape(B, groups, C // groups).mean(axis=2) / (H * W)
+    return backend.xp().repeat(per_group, C // groups, axis=1).reshape(B, 1, 1, C)
+
+
 def group_norm(h, gamma, beta, groups):
     """``(y, (xhat, inv))``: ``y = gamma xhat + beta``, ``xhat = (h - mu) inv``, ``inv = 1 / sqrt(var + eps)``,
     mean and variance over each example's group of ``C / groups`` channels and all its pixels."""
-    B, H, W, C = h.shape
-    hg = h.reshape(B, H * W, groups, C // groups)
-    mu = hg.mean(axis=(1, 3), keepdims=True)
-    c = hg - mu
-    inv = 1.0 / backend.xp().sqrt((c * c).mean(axis=(1, 3), keepdims=True) + GN_EPS)
-    xhat = (c * inv).reshape(h.shape)
+    c = h - _group_mean(h, groups)
+    inv = 1.0 / backend.xp().sqrt(_group_mean(c * c, groups) + GN_EPS)
+    xhat = c * inv
     return xhat * gamma + beta, (xhat, inv)
 
 
 def _centred(d, xhat, inv, groups):
     """``inv (d - mean_g d - xhat mean_g(d xhat))``: the derivative of ``xhat`` applied to ``d``, with
     group means over a group's channels and pixels (dxhat/dh is symmetric, so this is the VJP and the JVP)."""
-    B, H, W, C = d.shape
-    dg, xg = d.reshape(B, H * W, groups, C // groups), xhat.reshape(B, H * W, groups, C // groups)
-    out = inv * (dg - dg.mean(axis=(1, 3), keepdims=True) - xg * (dg * xg).mean(axis=(1, 3), keepdims=True))
-    return out.reshape(d.shape)
+    return inv * (d - _group_mean(d, groups) - xhat * _group_mean(d * xhat, groups))
 
 
 def group_norm_vjp(cache, gamma, g, groups):

@@ -16,7 +16,8 @@ these passes alone, with one argument order, ``(params, x, sigma, ...)``:
 
 ``sigma`` is a number or a ``(B,)`` array, positive. What a model can do is declared as
 attributes, never found out by calling a method that raises: ``conditional`` (True: it takes
-sigma) and ``exact_trace`` (True: it has :meth:`trace_jacobian`). A model implements
+sigma), ``exact_trace`` (True: it has :meth:`trace_jacobian`) and ``sample_batch`` (the most
+examples one pass may see, where memory bounds it). A model implements
 :meth:`shapes`, :meth:`init`, :meth:`_forward`, :meth:`backward` and :meth:`_vjp`; the rest
 is written here once.
 """
@@ -31,6 +32,8 @@ class ScoreModel(abc.ABC):
     conditional = True
     exact_trace = False
     in_dim = out_dim = None
+    #: the most examples one pass may see at once (its memory), or None for any number
+    sample_batch = None
 
     @abc.abstractmethod
     def shapes(self):
