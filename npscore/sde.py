@@ -1,4 +1,4 @@
-"""Forward SDEs of score-based generative models: VE and VP.
+"""Forward SDEs of score-based generative models: VE, VP and sub-VP.
 
 An SDE ``dx = f(x, t) dt + g(t) dW`` on t in [0, 1] is given by its drift
 ``f``, its diffusion ``g``, its Gaussian transition ``p_0t(x_t | x_0) =
@@ -13,6 +13,7 @@ SDE samples the wrong law, as ``proofs/reverse_sde.py`` shows.) Samplers live in
 :mod:`npscore.sampling`, the continuous-time DSM loss in :mod:`npscore.losses`,
 the likelihood in :mod:`npscore.likelihood`. Times ``t`` are ``(B,)`` arrays.
 """
+import abc
 import math
 
 from . import backend, checks
@@ -27,10 +28,36 @@ def _t(t):
     return t
 
 
-class SDE:
-    """The interface every forward SDE offers (score_sde's ``sde_lib.SDE``): ``drift``,
-    ``diffusion``, ``marginal``, ``prior_sample``, ``prior_log_prob``, ``div_drift`` and
-    ``corrector_alpha`` per SDE, and from them :meth:`reverse_drift`."""
+class SDE(abc.ABC):
+    """The contract of a forward SDE (score_sde's ``sde_lib.SDE``). A new SDE implements the
+    abstract methods below; :meth:`reverse_drift`, the prior's :meth:`prior_log_prob` and
+    :meth:`prior_sample` follow from them, and :meth:`corrector_alpha` is 1 unless the SDE says
+    otherwise. Times ``t`` are ``(B,)`` arrays in [0, 1]."""
+
+    @abc.abstractmethod
+    def drift(self, x, t):
+        """``f(x, t) : (B, D)``."""
+
+    @abc.abstractmethod
+    def diffusion(self, t):
+        """``g(t) : (B,)``."""
+
+    @abc.abstractmethod
+    def marginal(self, t):
+        """``(m_t, sigma_t)``, each ``(B,)``: ``p_0t(x_t | x_0) = N(m_t x_0, sigma_t^2 I)``."""
+
+    @abc.abstractmethod
+    def prior_std(self):
+        """``s`` of the prior ``p_1 = N(0, s^2 I)``."""
+
+    @abc.abstractmethod
+    def prior_fit(self, x):
+        """The Gaussian the SDE samplers start from, given the training rows ``x``
+        (:class:`npscore.densities.Gaussian`)."""
+
+    @abc.abstractmethod
+    def div_drift(self, t, D):
+        """``div_x f(x, t) : (B,)`` in D dimensions (the likelihood's ODE needs it)."""
 
     def reverse_drift(self, score, probability_flow=False):
         r"""The drift of the reverse-time process, ``(x, t) -> (B, D)``:
@@ -91,7 +118,7 @@ class VPSDE(SDE):
 
     def alpha(self, t):
         """``alpha_t = exp(-int_0^t beta(s) ds) = exp(-beta_min t - (beta_max - beta_min) t^2 / 2)``."""
-        return backend.xp().exp(-(self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t * t))
+        return backend.xp().exp(self._log_alpha(t))
 
     def drift(self, x, t):
         """``f(x, t) = -1/2 beta(t) x : (B, D)``."""
@@ -102,6 +129,7 @@ class VPSDE(SDE):
         return backend.xp().sqrt(self.beta(t))
 
     def _log_alpha(self, t):
+        """``log alpha_t = -int_0^t beta(s) ds``."""
         return -(self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t * t)
 
     def marginal(self, t):
@@ -134,6 +162,32 @@ class VPSDE(SDE):
                              f"(its alpha_i = 1 - beta_i / N must be positive); got {N}")
         i = backend.xp().floor(t * (N - 1))
         return 1.0 - (self.beta_min + i / max(N - 1, 1) * (self.beta_max - self.beta_min)) / N
+
+
+class SubVPSDE(VPSDE):
+    """Sub-variance preserving SDE (Song et al. 2021, eq. 29): the VP SDE's drift, a diffusion damped
+    near t = 0,
+
+    .. math::
+
+        dx = -\\tfrac12 \\beta(t) x\\, dt + \\sqrt{\\beta(t) (1 - e^{-2 \\int_0^t \\beta(s) ds})}\\, dW,
+
+    so ``x_t = sqrt(alpha_t) x_0 + (1 - alpha_t) eps``: the mean of the VP SDE, and a standard
+    deviation ``1 - alpha_t`` at most the VP SDE's ``sqrt(1 - alpha_t)`` (hence "sub"). Its
+    likelihoods were the best of that paper's. The prior is ``N(0, I)``; the corrector's step is
+    the VP SDE's.
+    """
+
+    def diffusion(self, t):
+        """``g(t) = sqrt(beta(t) (1 - alpha_t^2))``, ``1 - alpha_t^2`` as ``-expm1(2 log alpha_t)``."""
+        xp = backend.xp()
+        return xp.sqrt(self.beta(t) * -xp.expm1(2.0 * self._log_alpha(t)))
+
+    def marginal(self, t):
+        """``(m_t, sigma_t) = (sqrt(alpha_t), 1 - alpha_t)``, each ``(B,)`` (score_sde's ``std``)."""
+        xp = backend.xp()
+        y = self._log_alpha(_t(t))
+        return xp.exp(0.5 * y), -xp.expm1(y)
 
 
 class VESDE(SDE):
@@ -190,3 +244,11 @@ class VESDE(SDE):
     def div_drift(self, t, D):
         """``div f = 0 : (B,)``."""
         return backend.xp().zeros_like(t)
+
+
+#: the SDEs by name, each built from a run's noise levels (largest first; only the VE SDE uses them)
+SDES = {
+    "ve": lambda sigmas: VESDE(min(sigmas), max(sigmas)),
+    "vp": lambda sigmas: VPSDE(),
+    "subvp": lambda sigmas: SubVPSDE(),
+}

@@ -2,7 +2,7 @@
 default, --debug shows the traceback."""
 import pytest
 
-from npscore import cli
+from npscore.commands import cli
 from npscore.mnist import run
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from npscore import cli, io
+from npscore import io
+from npscore.commands import cli
 from npscore.mnist import run
 from mnist_fakes import fake_mnist
 

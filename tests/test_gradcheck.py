@@ -1,6 +1,7 @@
 """npscore.gradcheck: the hand-written passes against autograd, its command, and that it catches a wrong
 derivative."""
-from npscore import MLP, backend, cli
+from npscore import MLP, backend
+from npscore.commands import cli
 from npscore.gradcheck import check_mlp
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from conftest import dev, host
 from npscore import backend, likelihood
+from npscore.commands import likelihood_report
 from npscore.densities import GaussianMixture
 from npscore.sde import VESDE, VPSDE
 from test_lowdim import three_modes
@@ -48,7 +49,7 @@ def test_hutchinson_agrees_with_the_exact_trace_within_its_error(tmp_path):
 @pytest.fixture(scope="module")
 def gaussian_run(tmp_path_factory):
     """A tiny ncsn run on N(0, I) rows of a file: the folder and its checkpoint."""
-    from npscore import cli
+    from npscore.commands import cli
     tmp = tmp_path_factory.mktemp("gauss")
     np.save(tmp / "g.npy", np.random.default_rng(0).standard_normal((400, 2)))
     assert cli.main(["train", "--data", str(tmp / "g.npy"), "--out", str(tmp / "out"), "--steps", "200",
@@ -67,8 +68,8 @@ def test_far_data_scores_far_worse_under_the_runs_own_prior(gaussian_run):
     not by a Gaussian refitted to them (which would give them a moderate NLL)."""
     tmp, ckpt = gaussian_run
     np.save(tmp / "far.npy", np.random.default_rng(1).uniform(-1000, 1000, (200, 2)))
-    near = _nll(likelihood.report(ckpt, n=100, n_steps=20, trace="exact", progress=False))
-    text = likelihood.report(ckpt, data=str(tmp / "far.npy"), n=100, n_steps=20, trace="exact", progress=False)
+    near = _nll(likelihood_report.report(ckpt, n=100, n_steps=20, trace="exact", progress=False))
+    text = likelihood_report.report(ckpt, data=str(tmp / "far.npy"), n=100, n_steps=20, trace="exact", progress=False)
     far = _nll(text)
     assert "100 rows of" in text and "prior and standardisation from the checkpoint" in text
     assert near < 10 and far > 1e4                      # a refitted prior gave about 55 nats here
@@ -82,16 +83,16 @@ def test_an_edited_data_file_changes_nothing_but_the_rows_scored(gaussian_run):
     original = np.load(path)
     held = original[np.random.default_rng(0).permutation(400)[:80]]     # the run's held-out fifth (seed 0)
     np.save(tmp / "held.npy", held)
-    before = likelihood.report(ckpt, n=100, n_steps=20, trace="exact", progress=False)
-    given = likelihood.report(ckpt, data=str(tmp / "held.npy"), n=100, n_steps=20, trace="exact", progress=False)
+    before = likelihood_report.report(ckpt, n=100, n_steps=20, trace="exact", progress=False)
+    given = likelihood_report.report(ckpt, data=str(tmp / "held.npy"), n=100, n_steps=20, trace="exact", progress=False)
     assert _nll(before) == pytest.approx(_nll(given), rel=1e-12)
     try:
         np.save(path, 3.0 * original)                                   # the file edited after training
-        after = likelihood.report(ckpt, n=100, n_steps=20, trace="exact", progress=False)
+        after = likelihood_report.report(ckpt, n=100, n_steps=20, trace="exact", progress=False)
         assert "held-out points of the file as it is now (it has changed since training)" in after
         scaled = 3.0 * held
         np.save(tmp / "held3.npy", scaled)
-        given3 = likelihood.report(ckpt, data=str(tmp / "held3.npy"), n=100, n_steps=20, trace="exact",
+        given3 = likelihood_report.report(ckpt, data=str(tmp / "held3.npy"), n=100, n_steps=20, trace="exact",
                                    progress=False)
         assert _nll(after) == pytest.approx(_nll(given3), rel=1e-12) and _nll(after) > _nll(before) + 1
     finally:

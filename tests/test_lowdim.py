@@ -8,7 +8,8 @@ import pytest
 
 from conftest import arrays as _arrays, dev, host
 from npscore.config import NOTES_MLP, RunConfig
-from npscore import backend, cli, likelihood, lowdim, metrics
+from npscore import backend, lowdim, metrics
+from npscore.commands import cli, likelihood_report as likelihood
 from npscore.densities import GaussianMixture
 
 THREE = dict(w=np.array([0.25, 0.35, 0.4]), means=np.array([[-3.5, 0.0], [3.5, 0.5], [0.0, 5.5]]),
@@ -133,7 +134,7 @@ def test_the_likelihood_reads_a_file_run_from_anywhere_and_says_what_it_used(tmp
 
 
 def test_samples_that_ran_away_are_reported_as_a_divergence():
-    from npscore import lowdim_eval
+    from npscore.commands import lowdim_eval
     x = backend.rng(0).normal((500, 2))
     assert lowdim_eval._ran_away(x * 3, x) is None
     far = x * 1.0

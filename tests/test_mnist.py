@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import MNIST, host, needs_mnist
-from npscore import backend, cli
+from npscore import backend
+from npscore.commands import cli
 from npscore.mnist import classifier, run, train as mtrain
 from npscore.mnist.idx import load_mnist
 from npscore.sampling import annealed_langevin

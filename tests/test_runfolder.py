@@ -13,7 +13,7 @@ import pytest
 
 from conftest import arrays
 from mnist_fakes import fake_mnist
-from npscore import cli, runfolder
+from npscore.commands import cli, runfolder
 
 FAST = ["--steps", "200", "--hidden", "16", "--blocks", "1", "--fourier-features", "4", "--samples", "100",
         "--no-progress", "--loss", "dsm", "--sampler", "langevin"]

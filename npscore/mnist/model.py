@@ -47,7 +47,7 @@ the model already believes them to be, not as the noise left them.
 from collections import namedtuple
 
 from .. import backend, checks
-from ..nn import NoiseConditionalMLP
+from ..nn.conditional import NoiseConditionalMLP
 from ..nn.layers import patches, patches_vjp
 
 ACTIVATION = "swish"

@@ -13,7 +13,7 @@ On CuPy each rule runs as one fused kernel of the same formulas
 """
 import functools
 
-from .. import backend, fused
+from .. import backend, checks, fused
 
 
 def _fusable(rule):
@@ -137,5 +137,4 @@ ACTIVATIONS = {"softplus": softplus, "tanh": tanh, "elu": elu, "swish": swish}
 
 def get(name):
     """The activation rule registered as ``name``."""
-    from .. import checks
     return ACTIVATIONS[checks.one_of(name, "activation", tuple(ACTIVATIONS))]

@@ -3,9 +3,12 @@ subcommand's flags with their defaults from one home (:mod:`npscore.config`)."""
 import argparse
 import math
 
-from . import backend
-from .mnist.model import GATE_INPUTS
-from .mnist.run import PRESETS
+from .. import backend
+from ..mnist.model import GATE_INPUTS
+from ..mnist.sample import SAMPLERS as MNIST_SAMPLERS
+from ..sampling import SAMPLERS
+from ..toys import DATASETS
+from .config import ARCHITECTURES, DEMO_STEPS as STEPS, LOSSES, MNIST_PRESETS as PRESETS, ModelConfig, RunConfig
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -79,12 +82,11 @@ def _common(p, out):
 
 
 def _mnist_args(p, train=True):
-    from .mnist.run import SAMPLERS
     _common(p, "mnist_out")
     p.add_argument("--data", default=None, help="folder of the four MNIST IDX files (default: $NPSCORE_MNIST_DIR)")
     p.add_argument("--samples", type=non_negative_int if train else positive_int, default=None if train else 1000,
                    help="images to sample and score" + (" (0: none; default: from --preset)" if train else ""))
-    p.add_argument("--sampler", default=SAMPLERS[0], choices=SAMPLERS, help="how to sample")
+    p.add_argument("--sampler", default=MNIST_SAMPLERS[0], choices=MNIST_SAMPLERS, help="how to sample")
     p.add_argument("--steps-each", type=positive_int, default=10, help="annealed Langevin steps per sigma")
     p.add_argument("--step-scale", type=positive_float, default=None,
                    help="annealed Langevin step scale epsilon (alpha_i = epsilon sigma_i^2 / sigma_L^2); "
@@ -133,7 +135,6 @@ def _mnist_args(p, train=True):
 
 def _demo_args(p):
     """``npscore demo``'s flags."""
-    from .demo import STEPS
     _common(p, "demo_out")
     p.add_argument("--steps", type=positive_int, default=STEPS, help="training steps per model")
     p.add_argument("--samples", type=positive_int, default=2000, help="samples per sampler")
@@ -175,7 +176,6 @@ def _check_args(p):
 
 def _model_args(p):
     """``npscore train``'s model flags; the defaults are :class:`npscore.config.ModelConfig`'s."""
-    from .config import ARCHITECTURES, ModelConfig
     model = ModelConfig()
     p.add_argument("--arch", default=model.arch, choices=ARCHITECTURES,
                    help="resmlp: residual blocks on Fourier features of x, which learn thin structure; "
@@ -196,9 +196,6 @@ def _model_args(p):
 def _train_args(p):
     """``npscore train``'s flags; the defaults are :class:`npscore.config.RunConfig`'s and
     :class:`npscore.config.ModelConfig`'s, the reasons from ``docs/design/structure.md``."""
-    from .config import LOSSES, RunConfig
-    from .sampling import SAMPLERS
-    from .toys import DATASETS
     run = RunConfig()
     _common(p, "train_out")
     p.add_argument("--data", default=run.data,

@@ -4,11 +4,11 @@ those (data against data), the score error and the held-out NLL; the printed tab
 import math
 import time
 
-from . import backend, metrics
-from .config import CONDITIONAL, DTYPE
-from .densities import NoisedEmpirical
-from .sampling import SAMPLERS, run as run_sampler, sde_score
-from .toys import DATASETS, load
+from .. import backend, likelihood, metrics
+from ..densities import NoisedEmpirical
+from ..objectives import OBJECTIVES
+from ..sampling import run as run_sampler, sde_score
+from ..toys import DATASETS, load
 
 
 #: the corrector's signal-to-noise ratio here, in place of score_sde's 0.16 (set for CIFAR-10),
@@ -17,12 +17,8 @@ SNR = 0.03
 
 
 def samplers_for(loss):
-    """The registry names a model trained with ``loss`` can drive."""
-    if loss not in CONDITIONAL:
-        return ["langevin"]
-    if loss == "sde-vp":
-        return ["langevin", "reverse-sde", "predictor-corrector", "probability-flow"]
-    return list(SAMPLERS)
+    """The sampler names a model trained with ``loss`` can drive (:data:`npscore.objectives.OBJECTIVES`)."""
+    return list(OBJECTIVES[loss].samplers)
 
 
 def _langevin_start(x, n, rng):
@@ -78,7 +74,8 @@ def _one_sampler(name, fitted, n, rng, box, step, progress):
     if name == "langevin":
         if config.conditional:
             t_min = backend.xp().asarray([1e-3])
-            smallest = schedule.sigmas[-1] if config.loss != "sde-vp" else float(sde.marginal(t_min)[1][0])
+            ve = OBJECTIVES[config.loss].sde == "ve"
+            smallest = schedule.sigmas[-1] if ve else float(sde.marginal(t_min)[1][0])
             score = lambda y, s=smallest, f=model.score_fn(params): f(y, s)          # noqa: E731
         else:
             score = model.fn(params)
@@ -102,7 +99,7 @@ def prior_sample(config, x, n, rng):
 def _draws(data, x):
     """``sample(m, rng)``: fresh draws of a built-in set, or draws with replacement from a file's rows."""
     if data in DATASETS:
-        return lambda m, r: load(data, m, int(r.integers(2 ** 31, (1,))[0]), DTYPE)[0]
+        return lambda m, r: load(data, m, int(r.integers(2 ** 31, (1,))[0]), x.dtype.name)[0]
     return lambda m, r: x[r.integers(x.shape[0], (m,))]
 
 
@@ -129,7 +126,7 @@ def _score_errors(fitted, mixture, n, seed):
     is one, else of the training set's empirical law, at sigma = 0.1 (and, for mixtures, at a few
     levels of the schedule). ``{}`` for a model without noise levels."""
     config, model, params, schedule, sde, x = fitted
-    if config.loss not in ("ncsn", "sde-ve"):
+    if not (config.conditional and OBJECTIVES[config.loss].sde == "ve"):
         return {}
     rng, score = backend.rng(seed, 11), model.score_fn(params)
     levels = (SCORE_ERROR_SIGMA,)
@@ -147,7 +144,6 @@ def _score_errors(fitted, mixture, n, seed):
 def _held_out_nll(fitted, held_out, n=500, n_steps=100):
     """Mean held-out NLL (nats) through the probability-flow ODE with the exact trace, for a model
     the ODE can drive; None otherwise."""
-    from . import likelihood
     config, model, params, _, sde, x = fitted
     if not config.conditional:
         return None

@@ -4,15 +4,21 @@ Every argument is checked before any work; every error is one line naming
 what was wrong and what to do (--debug shows the traceback).
 """
 import argparse
+import dataclasses
+import os
 import sys
+import warnings
+from importlib.metadata import PackageNotFoundError, version
 
-from . import backend, cli_args
-from .mnist.run import PRESETS
+from .. import backend
+from ..gradcheck import demo_check
+from . import cli_args, demo, likelihood_report, lowdim, mnist as run
+from .config import MNIST_PRESETS as PRESETS, ModelConfig, RunConfig
+from .runfolder import RunFolder
 
 
 # ---------------------------------------------------------------- commands
 def _cmd_check(args):
-    from .gradcheck import demo_check
     try:
         errors = demo_check(args.sizes, args.activation, args.batch, args.seed)
     except ValueError as exc:                       # the library's "sizes" is the flag --sizes
@@ -30,7 +36,6 @@ def _cmd_check(args):
 
 
 def _cmd_demo(args):
-    from . import demo
     weights = (0.5, 0.5) if args.equal_weights else (0.2, 0.8)
     demo.run(args.out, seed=args.seed, steps=args.steps, weights=weights, n_samples=args.samples,
              progress=not args.no_progress, force=args.force)
@@ -38,8 +43,6 @@ def _cmd_demo(args):
 
 
 def _cmd_train(args):
-    from . import lowdim
-    from .config import ModelConfig, RunConfig
     model = ModelConfig(arch=args.arch, hidden=args.hidden, blocks=args.blocks, activation=args.activation,
                         fourier_features=args.fourier_features, fourier_scale=args.fourier_scale,
                         sigma_features=args.sigma_features)
@@ -51,8 +54,7 @@ def _cmd_train(args):
 
 
 def _cmd_likelihood(args):
-    from . import likelihood
-    report = likelihood.report(args.checkpoint, data=args.data, n=args.n, n_steps=args.steps, trace=args.trace,
+    report = likelihood_report.report(args.checkpoint, data=args.data, n=args.n, n_steps=args.steps, trace=args.trace,
                                n_probes=args.probes, seed=args.seed, progress=not args.no_progress)
     print(report)
     return 0
@@ -61,8 +63,6 @@ def _cmd_likelihood(args):
 def _mnist_inputs(args, evaluate, folder):
     """The MNIST splits and the classifier, loaded (or trained and saved in ``folder``) before the
     long work."""
-    import os
-    from .mnist import run
     data = run.load_data(args.data, test=evaluate)
     clf = None
     if evaluate:
@@ -74,9 +74,6 @@ def _mnist_inputs(args, evaluate, folder):
 
 
 def _cmd_mnist(args):
-    import dataclasses
-    from .mnist import run
-    from .runfolder import RunFolder
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(PRESETS[args.preset])
              if getattr(args, f.name, None) is not None}
     config = PRESETS[args.preset].replace(**given)
@@ -99,8 +96,6 @@ def _cmd_mnist(args):
 
 
 def _cmd_sample(args):
-    from .mnist import run
-    from .runfolder import RunFolder
     model, params, config = run.load_model(args.checkpoint)
     with RunFolder(args.out, run.SAMPLE_FILES, force=args.force, command="npscore sample") as folder:
         data, clf = _mnist_inputs(args, True, folder)
@@ -126,7 +121,6 @@ COMMANDS = {
 
 
 def _release():
-    from importlib.metadata import PackageNotFoundError, version
     try:
         return version("npscore")
     except PackageNotFoundError:
@@ -166,7 +160,6 @@ def main(argv=None):
     """Run the command; every error is one line on stderr and exit status 2 (``--debug``, before or
     after the command: the traceback). NumPy's floating-point warnings are silenced: a non-finite
     value is an error the command names."""
-    import warnings
     args = build_parser().parse_args(argv)
     try:
         _use_backend(args.backend, argv)

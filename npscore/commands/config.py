@@ -1,0 +1,336 @@
+"""What a low-dimensional run is, in one place: the model, the noise schedule and the SDE,
+the training settings, and the data they were fitted to.
+
+:class:`ModelConfig` builds the score model, :class:`RunConfig` the whole run
+(its :meth:`RunConfig.build_sde` the SDE of its loss); both go to and from the
+JSON stored in a checkpoint, checked, so that ``npscore train``, its resume,
+``npscore likelihood`` and :func:`npscore.lowdim.resample` rebuild the same
+model from the same record. A record from before this layout (no ``"model"``
+key) is read as the two-hidden-layer MLP it described.
+"""
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+
+from .. import checks
+from ..densities import Gaussian
+from ..mnist.model import ACTIVATION, make_model
+from ..nn import MLP, NoiseConditionalMLP, ResidualMLP, activations
+from ..nn.unet import UNet
+from ..objectives import OBJECTIVES
+from ..sde import SDES
+
+#: the objectives of ``npscore train`` (their one home: :data:`npscore.objectives.OBJECTIVES`), and those
+#: that train a noise-conditional s(x, sigma)
+LOSSES = tuple(OBJECTIVES)
+CONDITIONAL = tuple(name for name, o in OBJECTIVES.items() if o.conditional)
+ARCHITECTURES = ("resmlp", "mlp")
+#: the working precision of ``npscore train``
+DTYPE = "float32"
+
+
+def kind_of(record):
+    """The command whose checkpoint holds the config ``record`` (a dict): ``"npscore train"`` or
+    ``"npscore mnist"``; records from before the ``kind`` field are told apart by the MNIST base."""
+    return record.get("kind") or ("npscore mnist" if "base" in record else "npscore train")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A score model: ``resmlp`` (:class:`npscore.nn.ResidualMLP`: residual blocks on Fourier
+    features of x) or ``mlp`` (the two-hidden-layer MLP of the first report, section 4).
+
+    Conditional models are ``s(x, sigma)`` (:class:`npscore.nn.NoiseConditionalMLP`), seeing
+    ``x / sqrt(1 + sigma^2)`` and ``sigma_features`` Fourier features of ``log sigma``.
+    """
+    arch: str = "resmlp"
+    hidden: int = 128
+    blocks: int = 3
+    activation: str = "swish"
+    fourier_features: int = 16
+    fourier_scale: float = 1.0
+    sigma_features: int = 8
+
+    def __post_init__(self):
+        checks.one_of(self.arch, "arch", ARCHITECTURES)
+        checks.integer(self.hidden, "hidden")
+        checks.integer(self.blocks, "blocks", 0)
+        checks.integer(self.fourier_features, "fourier_features", 0)
+        checks.positive(self.fourier_scale, "fourier_scale")
+        checks.integer(self.sigma_features, "sigma_features", 0)
+        activations.get(self.activation)
+
+    def build(self, D, conditional=True):
+        """The model for data of dimension ``D``: ``s(x, sigma)`` when ``conditional``, else ``s(x)``."""
+        D, H = checks.integer(D, "D"), self.hidden
+        if self.arch == "mlp":
+            if conditional:
+                return NoiseConditionalMLP([D, H, H, D], self.activation, scale_input=True,
+                                           sigma_features=self.sigma_features)
+            return MLP([D, H, H, D], self.activation)
+        if conditional:
+            return NoiseConditionalMLP([D, H, D], self.activation, scale_input=True,
+                                       sigma_features=self.sigma_features, n_blocks=self.blocks,
+                                       fourier_features=self.fourier_features, fourier_scale=self.fourier_scale)
+        return ResidualMLP(D, D, H, self.blocks, self.activation, 0, self.fourier_features, self.fourier_scale)
+
+
+#: ``npscore demo``'s training steps
+DEMO_STEPS = 10000
+#: the notes' model (first report, sections 4 and 8): softplus, two hidden layers, log sigma alone
+NOTES_MLP = ModelConfig(arch="mlp", activation="softplus", sigma_features=0)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One ``npscore train`` run: the data, the objective, the model, the schedule, the training.
+
+    A file's rows are standardised (``standardize``): ``(x - mean) / scale`` with the mean row and
+    one scale, the RMS distance to it; ``standardization = (mean, scale)`` records what was used, and
+    samples are written back in the data's units. The built-in sets are generated at unit scale and
+    used as they are. ``prior = (mean, cov)`` is the Gaussian the SDE samplers start from and the
+    likelihood ends in (:meth:`npscore.sde.SDE.prior_fit` of the training rows), and ``data_sha256``
+    the file's digest: every fitted quantity of a run is read from its record, never refitted to
+    the data a later command is given."""
+    data: str = "two-modes"
+    loss: str = "ncsn"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    steps: int = 10000
+    batch: int = 512
+    lr: float = 1e-3
+    seed: int = 0
+    n_train: int = 20000
+    n_steps_each: int = 100
+    sigmas: tuple = ()
+    step_scale: float = 0.0
+    standardize: bool = True
+    standardization: tuple = None
+    prior: tuple = None
+    data_sha256: str = None
+
+    def __post_init__(self):
+        checks.one_of(self.loss, "--loss", LOSSES)
+        for name in ("steps", "batch", "n_train", "n_steps_each"):
+            checks.integer(getattr(self, name), name)
+        checks.integer(self.seed, "seed", 0)
+        checks.positive(self.lr, "lr")
+        if not isinstance(self.model, ModelConfig):
+            raise TypeError(f"model must be a ModelConfig; got {type(self.model).__name__}")
+
+    @property
+    def conditional(self):
+        return self.loss in CONDITIONAL
+
+    def build_model(self, D):
+        """The score model for data of dimension ``D``."""
+        return self.model.build(D, self.conditional)
+
+    def build_sde(self):
+        """The SDE its objective names (:data:`npscore.objectives.OBJECTIVES`, :data:`npscore.sde.SDES`):
+        VP and sub-VP with their defaults, VE over the schedule's ``[sigma_L, sigma_1]`` (for ``ncsn``
+        too: its SDE samplers, and the prior of every run)."""
+        kind = OBJECTIVES[self.loss].sde
+        if kind == "ve" and not self.sigmas:
+            raise ValueError("sigmas must be set (the schedule) before the VE SDE is built; got none")
+        return SDES[kind](self.sigmas)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def prior_density(self, where="the checkpoint"):
+        """The recorded prior as a :class:`npscore.densities.Gaussian` (float64)."""
+        if self.prior is None:
+            raise ValueError(f"{where} records no prior (it was written by an npscore from before runs stored "
+                             "theirs); train the model again to score or sample it from its own record")
+        return Gaussian(self.prior[0], self.prior[1])
+
+    def to_dict(self):
+        """The record a checkpoint stores, as plain JSON types."""
+        d = dataclasses.asdict(self)
+        d["sigmas"] = list(self.sigmas)
+        if self.standardization is not None:
+            d["standardization"] = [list(self.standardization[0]), self.standardization[1]]
+        if self.prior is not None:
+            d["prior"] = [list(self.prior[0]), [list(row) for row in self.prior[1]]]
+        d["kind"] = "npscore train"
+        return d
+
+    def to_json(self):
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, text, where="the checkpoint"):
+        """The config of a record written by :meth:`to_json` (or by an older ``npscore train``,
+        whose two-hidden-layer MLP it describes); a one-line error for anything else."""
+        try:
+            d = json.loads(text) if isinstance(text, str) else dict(text)
+        except (ValueError, TypeError):
+            raise ValueError(f"{where}: its config is not JSON; the file is damaged: train again") from None
+        if kind_of(d) != "npscore train":
+            raise ValueError(f"{where}: its config is from another kind of run (npscore mnist?), "
+                             "not from npscore train")
+        try:
+            if "model" not in d:                              # before the model was recorded
+                d = {"data": d["data"], "loss": d["loss"], "seed": d.get("seed", 0),
+                     "n_train": d.get("n_train", 20000), "n_steps_each": d["n_steps_each"],
+                     "sigmas": d["sigmas"], "step_scale": d["step_scale"],
+                     "model": dataclasses.asdict(dataclasses.replace(NOTES_MLP, hidden=d["hidden"]))}
+            fields = {f.name for f in dataclasses.fields(cls)} - {"kind"}
+            model = ModelConfig(**d["model"])
+            rest = {k: v for k, v in d.items() if k in fields and k != "model"}
+            rest["sigmas"] = tuple(rest.get("sigmas", ()))
+            if rest.get("standardization") is not None:
+                mean, scale = rest["standardization"]
+                rest["standardization"] = (tuple(mean), scale)
+            if rest.get("prior") is not None:
+                mean, cov = rest["prior"]
+                rest["prior"] = (tuple(float(m) for m in mean), tuple(tuple(float(c) for c in row) for row in cov))
+            config = cls(model=model, **rest)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: its config is damaged or from an unknown version ({exc}); "
+                             "train again") from None
+        check_fitted(config, where)
+        return config
+
+
+#: the smallest noise level of ``npscore mnist``'s gated MLP (pixels lie in [0, 1])
+MNIST_SIGMA_MIN = 0.01
+#: the models of ``npscore mnist``, and the U-Net's group normalisation groups
+MNIST_ARCHS = ("gated-mlp", "unet")
+UNET_GROUPS = 8
+
+
+def check_levels(sigmas, where):
+    """Noise levels read from a record: positive, finite, each smaller than the one before."""
+    levels = list(sigmas)
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in levels) or \
+            any(a <= b for a, b in zip(levels, levels[1:])):
+        raise ValueError(f"{where}: its noise levels must be positive, finite and decreasing; got "
+                         f"{levels[:4]}{' ...' if len(levels) > 4 else ''} (the file was edited or damaged: "
+                         "train again)")
+
+
+def check_fitted(config, where):
+    """The fitted quantities of a record (noise levels, standardisation, prior) usable as they are."""
+    if config.sigmas:
+        check_levels(config.sigmas, where)
+    numbers = []
+    if config.standardization is not None:
+        mean, scale = config.standardization
+        if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+            raise ValueError(f"{where}: its standardisation scale must be positive and finite; got {scale!r} "
+                             "(the file was edited or damaged: train again)")
+        numbers += list(mean)
+    if config.prior is not None:
+        numbers += list(config.prior[0]) + [c for row in config.prior[1] for c in row]
+    if not all(math.isfinite(v) for v in numbers):
+        raise ValueError(f"{where}: its standardisation or prior holds NaN or inf (the file was edited or "
+                         "damaged: train again)")
+
+
+@dataclass(frozen=True)
+class MnistConfig:
+    """One ``npscore mnist`` run: the model, its training, and ``samples`` drawn after. The model is
+    ``arch``: ``gated-mlp``, the gated score of :mod:`npscore.mnist.model` (``depth`` hidden layers
+    of width ``hidden``, the residual bound ``bound``, a ``window x window`` local gate reading
+    ``gate_input``, trained alone for ``gate_steps`` after the ``steps`` of the rest), or ``unet``,
+    the convolutional :class:`npscore.nn.unet.UNet` of ``channels``; both see ``sigma_features``
+    Fourier features of ``log sigma``. Noise levels run from ``sigma_max`` (default: from the data)
+    down to ``sigma_min``. The presets are :data:`MNIST_PRESETS`."""
+    arch: str = "gated-mlp"
+    channels: tuple = (32, 64, 64)
+    sigma_min: float = MNIST_SIGMA_MIN
+    sde_steps: int = 1000
+    hidden: int = 512
+    depth: int = 5
+    steps: int = 25000
+    batch_size: int = 128
+    samples: int = 1000
+    sigma_features: int = 16
+    bound: float = 4.0
+    window: int = 5
+    gate_steps: int = 3000
+    gate_input: str = "denoised"
+    checkpoint_every: int = 1000
+    lr: float = 1e-3
+    seed: int = 0
+    sigma_max: float = None
+
+    def __post_init__(self):
+        for name, flag in (("steps", "--steps"), ("batch_size", "--batch-size"), ("sde_steps", "--sde-steps"),
+                           ("checkpoint_every", "--checkpoint-every"), ("gate_steps", "--gate-steps")):
+            checks.integer(getattr(self, name), f"{name} ({flag})")
+        checks.positive(self.lr, "lr (--lr)")
+        checks.integer(self.samples, "samples (--samples)", 0)
+        checks.integer(self.seed, "seed (--seed)", 0)
+        checks.one_of(self.arch, "arch (--arch)", MNIST_ARCHS)
+        if self.arch == "unet" and self.window:
+            raise ValueError(f"window (--window) is the gated MLP's local gate; the U-Net has none: leave it out "
+                             f"or give 0; got {self.window}")
+        checks.positive(self.sigma_min, "sigma_min (--sigma-min)")
+        if self.sigma_max is not None and not checks.positive(self.sigma_max, "sigma_max") > self.sigma_min:
+            raise ValueError(f"sigma_max (--sigma-max) must exceed the smallest noise level {self.sigma_min} "
+                             f"(pixels lie in [0, 1]; the largest level is about the largest distance between "
+                             f"images, 10 to 20); got {self.sigma_max!r}")
+
+    def build_model(self, base, window=None):
+        """The gated score on the per-pixel ``base``, with the local gate of ``window`` (default
+        the config's; 0: none)."""
+        if self.arch == "unet":
+            return UNet(28, self.channels, UNET_GROUPS, self.sigma_features)
+        window = self.window if window is None else window
+        return make_model(self.hidden, base, scale_input=True, sigma_features=self.sigma_features,
+                          depth=self.depth, bound=self.bound, window=window,
+                          gate_input=self.gate_input if window else "x")
+
+    def to_record(self, sigmas, base):
+        """The record a checkpoint stores: these settings under the names the model uses (:meth:`settings`),
+        the noise levels and the per-pixel base (:meth:`npscore.mnist.base.FactorizedMixture.to_lists`)."""
+        return {**self.settings(), "sigmas": list(sigmas), "base": base.to_lists()}
+
+    def settings(self):
+        """The settings a checkpoint records, under the names the model uses."""
+        return {"arch": self.arch, "channels": list(self.channels), "sigma_min": self.sigma_min, "hidden": self.hidden, "depth": self.depth, "gated": self.arch == "gated-mlp", "scale_input": True,
+                "sigma_features": self.sigma_features, "residual_bound": self.bound, "gate_window": self.window,
+                "gate_steps": self.gate_steps if self.window else 0, "gate_trained": False,
+                "gate_input": self.gate_input if self.window else "x", "continuous": True, "activation": ACTIVATION,
+                "seed": self.seed, "batch_size": self.batch_size, "lr": self.lr, "steps": self.steps,
+                "sde_steps": self.sde_steps,
+                "checkpoint_every": self.checkpoint_every, "kind": "npscore mnist"}
+
+    @classmethod
+    def from_record(cls, record, where="the checkpoint"):
+        """The config of a record written by :meth:`to_record`; a one-line error for anything else
+        (a record without ``"gated"``, from before the gate, describes no config of this class)."""
+        if kind_of(record) != "npscore mnist":
+            raise ValueError(f"{where}: its config is from another kind of run ({kind_of(record)}), "
+                             "not from npscore mnist")
+        if not (record.get("scale_input") is True and record.get("activation", ACTIVATION) == ACTIVATION):
+            raise ValueError(f"{where}: its config is from an older npscore mnist (scale_input "
+                             f"{record.get('scale_input')!r}, activation {record.get('activation')!r}); train again")
+        try:
+            return cls(arch=str(record.get("arch", "gated-mlp")), channels=tuple(record.get("channels", cls.channels)),
+                       sigma_min=float(record.get("sigma_min", MNIST_SIGMA_MIN)),
+                       hidden=int(record["hidden"]), depth=int(record["depth"]),
+                       sigma_features=int(record["sigma_features"]), bound=float(record["residual_bound"]),
+                       window=int(record["gate_window"]), gate_input=str(record["gate_input"]),
+                       gate_steps=int(record["gate_steps"]) or cls.gate_steps,     # 0 without a gate: unused
+                       seed=int(record["seed"]), batch_size=int(record["batch_size"]), lr=float(record["lr"]),
+                       checkpoint_every=int(record["checkpoint_every"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: its config is damaged or from an unknown version ({exc}); "
+                             "train again") from None
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+#: ``npscore mnist --preset``: the flags given on the command line win
+MNIST_PRESETS = {"cpu": MnistConfig(),
+                 "gpu": MnistConfig(hidden=1024, steps=37500, batch_size=256, samples=5000, gate_steps=5000,
+                                    checkpoint_every=2500),
+                 "unet-cpu": MnistConfig(arch="unet", channels=(16, 32, 32), window=0, steps=2000, batch_size=128,
+                                         checkpoint_every=500, sigma_min=0.002, sde_steps=500),
+                 "unet-gpu": MnistConfig(arch="unet", channels=(32, 64, 128), window=0, steps=20000, batch_size=128,
+                                         samples=5000, checkpoint_every=2500, sigma_min=0.002)}
