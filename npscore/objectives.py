@@ -17,7 +17,8 @@ dsm         denoising SM at sigma_L (6-7)                langevin
 ncsn        DSM over the noise levels (8)                every one (VE SDE)
 sde-ve      continuous-time DSM on the VE SDE (3.3)      every one
 sde-vp      ... on the VP SDE                            langevin and the SDE samplers
-sde-subvp   ... on the sub-VP SDE                        langevin and the SDE samplers
+sde-subvp   ... on the sub-VP SDE                        the SDE samplers (its smallest noise,
+                                                         1e-4 at t = 1e-3, is no level for Langevin)
 ==========  ===========================================  ==================================
 """
 from collections import namedtuple
@@ -31,7 +32,7 @@ Objective = namedtuple("Objective", "step conditional sde samplers needs_true_sc
 Context = namedtuple("Context", "sigmas sde true_score")
 
 LANGEVIN = ("langevin",)
-SDE_SAMPLERS = ("langevin", "reverse-sde", "predictor-corrector", "probability-flow")
+SDE_SAMPLERS = ("reverse-sde", "predictor-corrector", "probability-flow")
 
 
 def _esm(model, p, xb, rng, ctx):
@@ -68,6 +69,6 @@ OBJECTIVES = {
     "dsm": Objective(_dsm, False, "ve", LANGEVIN, False),
     "ncsn": Objective(_ncsn, True, "ve", tuple(SAMPLERS), False),
     "sde-ve": Objective(_sde_dsm, True, "ve", tuple(SAMPLERS), False),
-    "sde-vp": Objective(_sde_dsm, True, "vp", SDE_SAMPLERS, False),
+    "sde-vp": Objective(_sde_dsm, True, "vp", LANGEVIN + SDE_SAMPLERS, False),
     "sde-subvp": Objective(_sde_dsm, True, "subvp", SDE_SAMPLERS, False),
 }

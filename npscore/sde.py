@@ -187,7 +187,7 @@ class SubVPSDE(VPSDE):
         """``(m_t, sigma_t) = (sqrt(alpha_t), 1 - alpha_t)``, each ``(B,)`` (score_sde's ``std``)."""
         xp = backend.xp()
         y = self._log_alpha(_t(t))
-        return xp.exp(0.5 * y), -xp.expm1(y)
+        return xp.sqrt(xp.exp(y)), -xp.expm1(y)
 
 
 class VESDE(SDE):

@@ -29,7 +29,7 @@ def test_train_refuses_what_cannot_work(tmp_path, capsys):
     assert code == 2 and "--sampler reverse-sde cannot run a model trained with --loss dsm" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("loss", ["ism", "sde-vp"])
+@pytest.mark.parametrize("loss", ["ism", "sde-vp", "sde-subvp"])
 def test_train_writes_figures_metrics_and_a_checkpoint_the_likelihood_reads(loss, tmp_path, capsys):
     x = host(three_modes().sample(3000, backend.rng(5)))
     np.save(tmp_path / "mine.npy", x)
@@ -41,9 +41,10 @@ def test_train_writes_figures_metrics_and_a_checkpoint_the_likelihood_reads(loss
         assert (out / name).stat().st_size > 0
     assert m["energy_floor"]["mean"] > 0 and m["energy_floor"]["std"] > 0 and "mode_fractions" not in \
         m["samplers"][lowdim.samplers_for(loss)[0]]
-    if loss == "sde-vp":
+    if loss.startswith("sde-"):
         text = likelihood.report(str(out / "checkpoint.npz"), n=50, n_steps=20, n_probes=2, progress=False)
         assert "exact" in text and "hutchinson" in text and "NLL" in text
+        assert 0 < m["held_out_nll"] < 10                  # a finite, sane NLL of 2-D data in nats
     else:
         with pytest.raises(ValueError, match="has no noise levels"):
             likelihood.report(str(out / "checkpoint.npz"), n=50, progress=False)

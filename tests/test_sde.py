@@ -7,7 +7,7 @@ import pytest
 from conftest import dev, host
 from npscore import backend
 from npscore.densities import Gaussian
-from npscore.sde import VESDE, VPSDE
+from npscore.sde import SubVPSDE, VESDE, VPSDE
 
 
 def test_the_vp_std_is_exact_at_small_t():
@@ -106,3 +106,27 @@ def test_sde_times_outside_0_1_are_refused():
             sde.marginal([0.5, 1.5])
         with pytest.raises(ValueError, match=r"got values from -0.1 to 0.3"):
             sde.marginal(np.array([-0.1, 0.3]))
+
+
+@pytest.mark.parametrize("sde", [VPSDE(), SubVPSDE(), VESDE(0.01, 3.0)], ids=["VP", "subVP", "VE"])
+def test_the_marginal_solves_the_sdes_moment_equations(sde):
+    """For dx = -1/2 beta x dt + g dW (VE: f = 0) the transition's mean coefficient and variance obey
+    dm/dt = m * div f / D and d(sigma^2)/dt = 2 sigma^2 div f / D + g^2: a wrong g(t) or marginal fails."""
+    t, h = np.linspace(0.05, 0.95, 7), 1e-6
+    m, s = (host(a) for a in sde.marginal(dev(t)))
+    mp, sp = (host(a) for a in sde.marginal(dev(t + h)))
+    mm, sm = (host(a) for a in sde.marginal(dev(t - h)))
+    rate = host(sde.div_drift(dev(t), 1))                         # -beta / 2 (VP, sub-VP) or 0 (VE)
+    g2 = host(sde.diffusion(dev(t))) ** 2
+    assert np.allclose((mp - mm) / (2 * h), rate * m, rtol=1e-6, atol=1e-8)
+    assert np.allclose((sp ** 2 - sm ** 2) / (2 * h), 2 * rate * s ** 2 + g2, rtol=1e-5)
+
+
+def test_the_sub_vp_sde_is_below_the_vp_sde_and_shares_its_mean_and_prior():
+    t = dev(np.linspace(0.01, 1.0, 9))
+    (m_sub, s_sub), (m_vp, s_vp) = SubVPSDE().marginal(t), VPSDE().marginal(t)
+    assert np.array_equal(host(m_sub), host(m_vp)) and (host(s_sub) <= host(s_vp)).all()
+    assert SubVPSDE().prior_std() == 1.0 and abs(float(host(s_sub)[-1]) - 1.0) < 1e-4
+    from npscore.sde import SDE
+    with pytest.raises(TypeError, match="abstract"):           # the contract: an SDE without its maths
+        type("Half", (SDE,), {"drift": lambda self, x, t: x})()
