@@ -19,7 +19,7 @@ BLOW_UP = 1e4
 WINDOW = 200
 
 
-def _guard(values, history, step, hint="lower the learning rate (--lr) or check the data", saved=None):
+def _guard(values, history, step, hint="lower the learning rate or check the data", saved=None):
     """Raise when a loss is non-finite or has blown up against the running median; the message gives
     ``hint`` and, where one was written (``saved``, a step), the checkpoint."""
     where = f"; the last checkpoint, {saved[0]}, is from step {saved[1]}" if saved else ""
@@ -40,7 +40,7 @@ def _guard(values, history, step, hint="lower the learning rate (--lr) or check 
 
 def fit(loss_fn, params, opt, n_steps, seed, *, state=None, start_step=0, losses=None,
         segment=100, checkpoint=None, config=None, ema=0.0, progress=True, desc="train",
-        hint="lower the learning rate (--lr) or check the data"):
+        hint="lower the learning rate or check the data"):
     """Minimise ``loss_fn(params, rng) -> (value, grads)`` with ``opt``.
 
     With ``ema = r > 0`` the state also keeps an exponential moving average
@@ -81,13 +81,13 @@ def fit(loss_fn, params, opt, n_steps, seed, *, state=None, start_step=0, losses
         When the loss turns non-finite or grows past ``BLOW_UP`` times its
         running median; the last checkpoint is then from before.
     """
-    n_steps = checks.integer(n_steps, "n_steps (--steps)")
+    n_steps = checks.integer(n_steps, "n_steps")
     segment = checks.integer(segment, "segment")
     ema = checks.in_interval(ema, "ema", 0.0, 1.0)
     if start_step % segment:
         raise ValueError(f"start_step must be a multiple of segment {segment}; got {start_step}")
     if start_step >= n_steps:
-        raise ValueError(f"n_steps (--steps) must exceed the {start_step} steps already done; got {n_steps}")
+        raise ValueError(f"n_steps must exceed the {start_step} steps already done; got {n_steps}")
     from tqdm.auto import tqdm
 
     state = opt.init(params) if state is None else state

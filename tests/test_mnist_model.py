@@ -87,7 +87,7 @@ def test_local_gate_starts_as_the_model_without_it_and_checks_its_window():
     with pytest.raises(ValueError, match="params must be a list of 3"):
         with_gate.apply(p[:2], x, 0.3)
     for sizes, window, gated in (([9, 5, 9], 2, True), ([9, 5, 9], 3, False)):
-        with pytest.raises(ValueError, match=r"window \(--window\) must be 0 or odd"):
+        with pytest.raises(ValueError, match=r"window must be 0 or odd"):
             GatedScore(sizes, "swish", base, gated=gated, window=window)
     base8 = FactorizedMixture(*map(dev, random_base(rng, 8)))
     with pytest.raises(ValueError, match="square image; .* D=8"):

@@ -12,6 +12,7 @@ import time
 from .. import backend, io
 from ..likelihood import bits_per_dim, exact_trace, hutchinson_trace, noise_floor_bits, ode_log_prob
 from ..mnist.idx import load_mnist
+from ..sampling import sde_score
 from ..sde import VESDE
 from .config import CONDITIONAL, kind_of
 from .lowdim import read_config, scoring_rows
@@ -67,8 +68,7 @@ def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4,
     rng = backend.rng(seed, 3)
     model, params, sde, x, mixture, prior, note = _held_out(checkpoint, data, n, rng)
     mnist = prior is None
-    score = model.score_fn(params)
-    sde_s = lambda y, t: score(y, sde.marginal(t)[1])      # noqa: E731
+    sde_s = sde_score(model, params, sde)                   # score(x, t), t -> sigma in one place
     if not model.exact_trace:
         kinds = ["hutchinson"]
     else:

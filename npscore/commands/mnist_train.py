@@ -123,7 +123,8 @@ def train(out, x, config=None, resume=False, force=False, progress=True, log=pri
     if start < config.steps:
         _, state, losses = fit(loss(model), params, Adam(lr=config.lr), config.steps, config.seed, state=state,
                                start_step=start, losses=losses, segment=config.checkpoint_every, checkpoint=path,
-                               config=record, ema=0.999, progress=progress, desc="mnist dsm")
+                               config=record, ema=0.999, progress=progress, desc="mnist dsm",
+                               hint="lower the learning rate (--lr) or check the data")
     if not config.window:
         params, net, final = state["ema"], model, None
     else:

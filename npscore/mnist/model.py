@@ -94,11 +94,11 @@ class GatedScore(NoiseConditionalMLP):
         self.base, self.gated = base, bool(gated)
         self.bound = checks.non_negative(bound, "bound")
         self.K = base.weights.shape[1] if gated else 1
-        self.window = checks.integer(window, "window (--window)", 0)
-        self.gate_input = checks.one_of(gate_input, "gate_input (--gate-input)", GATE_INPUTS)
+        self.window = checks.integer(window, "window", 0)
+        self.gate_input = checks.one_of(gate_input, "gate_input", GATE_INPUTS)
         self.side = int(round(sizes[0] ** 0.5))
         if self.window and (self.window % 2 == 0 or self.K < 2 or self.side ** 2 != sizes[0]):
-            raise ValueError(f"window (--window) must be 0 or odd, with a gated base of K >= 2 components on a "
+            raise ValueError(f"window must be 0 or odd, with a gated base of K >= 2 components on a "
                              f"square image; got window={self.window}, gated={self.gated}, K={self.K}, "
                              f"D={sizes[0]}")
         super().__init__(sizes, activation, out_width=sizes[-1] * self.K, scale_input=scale_input,
@@ -202,7 +202,7 @@ def make_model(hidden, base, gated=True, scale_input=False, sigma_features=0, de
                gate_input="x"):
     """``GatedScore([784] + [H] * depth + [784], "swish", base, gated, scale_input, sigma_features, bound,
     window, gate_input)``."""
-    hidden = checks.integer(hidden, "hidden (--hidden)")
-    depth = checks.integer(depth, "depth (--depth)")
+    hidden = checks.integer(hidden, "hidden")
+    depth = checks.integer(depth, "depth")
     return GatedScore([784] + [hidden] * depth + [784], ACTIVATION, base, gated, scale_input, sigma_features,
                       bound, window, gate_input)

@@ -27,9 +27,9 @@ def sample(model, params, sigmas, n, seed, sampler="reverse-sde", n_steps_each=1
     see at most ``model.sample_batch`` images at once (its memory) samples them in chunks,
     chunk ``k`` drawing from its own stream.
     """
-    checks.one_of(sampler, "sampler (--sampler)", SAMPLERS)
+    checks.one_of(sampler, "sampler", SAMPLERS)
     sigmas = checks.sigmas(sigmas)
-    sde_steps = checks.integer(sde_steps, "sde_steps (--sde-steps)")
+    sde_steps = checks.integer(sde_steps, "sde_steps")
     rng = backend.rng(seed, 7)
     x1 = sigmas[0] * rng.normal((n, 784), "float32")
     chunk = model.sample_batch or n

@@ -1,4 +1,6 @@
-"""The two primitives of the MLP, each with its forward, VJP and JVP written once.
+"""The primitives of the MLPs, each with its forward, VJP and JVP written once: affine layers,
+activations, Fourier features, the residual block, and image patches (those of the convolutional
+network are :mod:`npscore.nn.conv`).
 
 A network is affine layers ``z = h W + b`` (``W : (fan_in, fan_out)``)
 alternating with elementwise activations ``h = a(z)``. Values ``h : (B, n)``
