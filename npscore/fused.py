@@ -103,6 +103,11 @@ def _compiled(key, spec):
     return _KERNELS[key]
 
 
+def has_activation(name):
+    """Whether activation ``name`` has a kernel here (one without runs its NumPy rule on CuPy)."""
+    return name in ACTIVATIONS
+
+
 def activation(name, z, order):
     """``(a, a', a'')[:order + 1]`` of activation ``name`` at ``z``, one kernel."""
     out = _compiled((name, order), activation_kernel(name, order))(z)

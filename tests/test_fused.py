@@ -217,3 +217,18 @@ def test_cupy_adam_kernel_matches_the_numpy_path(with_ema, monkeypatch):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     moved = not np.array_equal(results["1"][3], _adam_case("float32")[4])
     assert moved == with_ema                                        # the average moves only when asked
+
+
+def test_an_activation_without_a_kernel_runs_its_numpy_rule_on_the_fused_path(monkeypatch):
+    """A rule with no compiled kernel falls back to its NumPy definition (no KeyError on a GPU): here
+    the fused path is forced on the NumPy backend with one kernel taken away."""
+    import numpy as np
+    from npscore.nn import activations
+    monkeypatch.setattr(fused, "enabled", lambda: True)
+    monkeypatch.setattr(fused, "ACTIVATIONS", {k: v for k, v in fused.ACTIVATIONS.items() if k != "swish"})
+    z = np.linspace(-3, 3, 7)
+    assert not fused.has_activation("swish") and fused.has_activation("tanh")
+    got = activations.swish(z, 1)
+    assert all(np.array_equal(a, b) for a, b in zip(got, activations.swish.reference(z, 1)))
+    with pytest.raises(AttributeError):                  # tanh still goes to its kernel, which NumPy lacks
+        activations.tanh(z, 1)

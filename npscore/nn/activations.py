@@ -20,7 +20,9 @@ def _fusable(rule):
     """``rule``, run on CuPy as :func:`npscore.fused.activation` of the same name; ``.reference`` is ``rule``."""
     @functools.wraps(rule)
     def run(z, order=0):
-        return fused.activation(rule.__name__, z, order) if fused.enabled() else rule(z, order)
+        if fused.enabled() and fused.has_activation(rule.__name__):
+            return fused.activation(rule.__name__, z, order)
+        return rule(z, order)                           # NumPy, or CuPy without a kernel for this rule
     run.reference = rule
     return run
 
