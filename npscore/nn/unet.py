@@ -114,6 +114,17 @@ class UNet(ScoreModel):
                 params.append((rng.normal(ws, dtype) / float(ws[0]) ** 0.5, xp.zeros(bs, dtype=dtype)))
         return params
 
+    def flops_per_image(self):
+        """Floating-point operations of one image's forward pass in its matrix products (2 per
+        multiply-add of every convolution and dense layer; the elementwise work is not counted)."""
+        sides = {"enc1": self.side, "enc2": self.side // 2, "mid": self.side // 4, "dec2": self.side // 2,
+                 "dec1": self.side}
+        total = 2 * (1 + 2 * self.sigma_features) * self.embed
+        for name in BLOCKS:
+            cin, cout = self.block_io[name]
+            total += 2 * sides[name] ** 2 * 9 * (cin + cout) * cout + 2 * self.embed * cout
+        return total + 2 * self.side ** 2 * 9 * self.channels[0]
+
     def check(self, params, x, sigma):
         """``params`` must fit :meth:`shapes`, ``x`` be ``(B, side^2)``."""
         check_inputs(self, params, x)
