@@ -11,6 +11,7 @@ import math
 
 from . import backend
 from . import checks
+from .linalg import softmax, squared_distances
 
 
 def _factor(cov, argname):
@@ -136,9 +137,7 @@ class GaussianMixture:
 
     def responsibilities(self, x):
         """``r_k(x) : (B, K)``, the posterior probability of each component."""
-        lj = self._log_joint(x)
-        e = backend.xp().exp(lj - lj.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax(self._log_joint(x))
 
     def component(self, x):
         """The most probable component of each point, ``(B,)`` ints."""
@@ -215,9 +214,7 @@ class NoisedEmpirical:
         out = []
         for i in range(0, y.shape[0], chunk):
             yb = y[i:i + chunk].astype("float64")
-            logits = -0.5 * ((yb * yb).sum(1)[:, None] + (x * x).sum(1)[None, :] - 2.0 * yb @ x.T) / s2
-            r = xp.exp(logits - logits.max(axis=1, keepdims=True))
-            r /= r.sum(axis=1, keepdims=True)
+            r = softmax(-0.5 * squared_distances(yb, x) / s2)
             out.append((r @ x - yb) / s2)
         return xp.concatenate(out).astype(y.dtype)
 

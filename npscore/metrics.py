@@ -2,6 +2,7 @@
 precision and recall, mode fractions, score error, and the Frechet distance of
 two Gaussians (classifier-FID's core)."""
 from . import backend, checks
+from .linalg import squared_distances
 
 
 def _mean_pairwise_distance(x, y, chunk=2048):
@@ -9,8 +10,7 @@ def _mean_pairwise_distance(x, y, chunk=2048):
     total = 0.0
     for i in range(0, x.shape[0], chunk):
         a = x[i:i + chunk]
-        d2 = (a * a).sum(1)[:, None] + (y * y).sum(1)[None, :] - 2.0 * a @ y.T
-        total += backend.to_float(xp.sqrt(xp.maximum(d2, 0.0)).sum())
+        total += backend.to_float(xp.sqrt(squared_distances(a, y)).sum())
     return total / (x.shape[0] * y.shape[0])
 
 
@@ -50,16 +50,12 @@ def energy_floor(sample, n, rng, draws=20):
     return float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
 
 
-def _squared_distances(a, b):
-    return backend.xp().maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
-
-
 def _knn_radii(x, k, chunk=2048):
     """Each row's squared distance to its k-th nearest other row of ``x``."""
     xp = backend.xp()
     out = []
     for i in range(0, x.shape[0], chunk):
-        d2 = _squared_distances(x[i:i + chunk], x)
+        d2 = squared_distances(x[i:i + chunk], x)
         out.append(xp.partition(d2, k, axis=1)[:, k])       # index 0 is the row itself (distance 0)
     return xp.concatenate(out)
 
@@ -68,7 +64,7 @@ def _covered(y, x, radii, chunk=2048):
     """The fraction of rows of ``y`` inside the ball ``||y - x_i||^2 <= radii_i`` of some row of ``x``."""
     inside = 0
     for i in range(0, y.shape[0], chunk):
-        inside += int((_squared_distances(y[i:i + chunk], x) <= radii[None, :]).any(axis=1).sum())
+        inside += int((squared_distances(y[i:i + chunk], x) <= radii[None, :]).any(axis=1).sum())
     return inside / y.shape[0]
 
 

@@ -27,6 +27,7 @@ import math
 from collections import namedtuple
 
 from . import backend, checks
+from .linalg import squared_distances
 
 #: the largest ratio of neighbouring levels (used where technique 2 allows any)
 MAX_RATIO = 1.5
@@ -47,9 +48,7 @@ def _subsample(x, n, seed=0):
 
 
 def _distances(x):
-    np = backend.host
-    sq = (x * x).sum(1)
-    return np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * x @ x.T, 0.0))
+    return backend.host.sqrt(squared_distances(x, x))
 
 
 def sigma_max(x, n=2000):

@@ -32,8 +32,8 @@ backend.use(os.environ.get("NPSCORE_BACKEND", "numpy"))   # on NumPy it also tun
 T.where(run.train)
 T.where(run.sample)
 
-folder = os.environ.get("NPSCORE_MNIST_DIR") or os.path.join(T.ROOT, "..", "shared", "data", "mnist")
-data = run.load_data(folder)
+folder_mnist = os.environ.get("NPSCORE_MNIST_DIR") or os.path.join(T.ROOT, "..", "shared", "data", "mnist")
+data = run.load_data(folder_mnist)
 if T.QUICK:                                       # the quick run (the test suite's) trains on a subset
     data = {**data, "x_train": data["x_train"][:5000], "y_train": data["y_train"][:5000]}
 print(f"MNIST: {data['x_train'].shape[0]} training and {data['x_test'].shape[0]} test images of "
@@ -107,6 +107,62 @@ T.claim("the speckle the grid shows is measured: the short run's samples have ma
 # samples; the speckle does: isolated lit pixels, which the grid above shows around the strokes. The
 # `cpu` preset's full run (25000 steps, the README's MNIST section, 2026-11-28) reaches classifier-FID 10.9
 # and speckle 0.0011 on 1000 samples, MNIST test 5.6 and 0.00008: fewer specks, still many times the data's.
+
+# %% [markdown]
+# ## The same objective with a convolutional U-Net
+#
+# The MLP above sees the image as 784 unrelated numbers; whether a lit pixel belongs to a stroke is a question
+# about its neighbours, which an MLP must learn once per pixel and a convolution asks once for all of them.
+# `npscore.nn.unet.UNet` (`npscore mnist --preset unet-cpu` or `unet-gpu`) is built from the convolutional
+# primitives of `npscore/nn/conv.py`, each with its VJP written out and pinned to autograd like the MLP's. It
+# keeps the same contract (`npscore/nn/score_model.py`), so the same `run.train`, the same DSM over a continuum
+# of sigma and the same reverse SDE drive it: only the model changes. Its smallest noise level is 0.002 here,
+# below the dequantisation width 1/256, so that its bits/dim can go below the MLP's floor.
+
+# %%
+unet_out = os.path.join(tempfile.mkdtemp(), "unet")
+unet_steps = T.pick(600, 30)
+unet, unet_params, unet_losses, unet_seconds, unet_config = run.train(
+    unet_out, data["x_train"], run.PRESETS["unet-cpu"], steps=unet_steps, channels=T.pick((16, 32, 32), (4, 8, 8)),
+    checkpoint_every=T.pick(300, 10), progress=False, log=print)
+print(f"{unet!r}: {sum(a.size for layer in unet_params for a in layer)} parameters, {unet_steps} steps in "
+      f"{unet_seconds:.0f} s; mean loss of the last 100 steps {float(np.mean(unet_losses[-100:])):.3f}")
+unet_raw = run.sample(unet, unet_params, unet_config["sigmas"], n, seed=0, sde_steps=T.pick(200, 30))
+unet_images = backend.to_numpy(backend.xp().clip(unet_raw, 0.0, 1.0))
+fig, axes = plt.subplots(2, 8, figsize=(8, 2.2))
+for k in range(8):
+    for row, ims in enumerate((images, unet_images)):
+        axes[row, k].imshow(ims[k].reshape(28, 28), cmap="gray", vmin=0, vmax=1)
+        axes[row, k].axis("off")
+axes[0, 0].set_title("MLP", fontsize=8, loc="left")
+axes[1, 0].set_title("U-Net", fontsize=8, loc="left")
+T.show(fig)
+
+# %% [markdown]
+# Side by side on the same classifier, and in bits per dimension through the probability-flow ODE (Hutchinson's
+# trace for both: neither gated MLP nor U-Net has its exact trace written out). A model noised to sigma cannot
+# score below $8 + \log_2(\sqrt{2\pi}\,\sigma)$ bits/dim on data dequantised into 256 levels, the peak of the
+# noise's own density per pixel, so each figure is printed beside the floor its smallest noise level implies.
+
+# %%
+from npscore.commands.likelihood_report import report          # noqa: E402
+
+unet_rows = run.evaluate_samples(clf, unet_raw, data["x_test"], data["x_train"])
+for name, r in (("MLP", rows["model"]), ("U-Net", unet_rows["model"]), ("MNIST test", rows["mnist_test (floor)"])):
+    print(f"{name:12s} classifier-FID {r['classifier_fid']:8.2f}   speckle {r['speckle']:.4f}   "
+          f"smallest class {min(r['label_fractions']):.3f}")
+for name, folder in (("MLP", out), ("U-Net", unet_out)):
+    print(name, report(os.path.join(folder, "checkpoint.npz"), data=folder_mnist,
+                       n=T.pick(20, 4), n_steps=T.pick(100, 10), n_probes=1, progress=False).split("\n", 1)[1])
+T.claim("the U-Net's smallest level lets its likelihood floor sit below the MLP's",
+        unet_config["sigmas"][-1] < config["sigmas"][-1], f"{unet_config['sigmas'][-1]} < {config['sigmas'][-1]}")
+
+# %% [markdown]
+# What the convolution buys shows first in the speckle: a pixel lit by noise with no lit neighbour is exactly
+# what a 3 x 3 kernel sees at once. What it costs shows on the CPU: a step of this small U-Net takes longer
+# than the MLP's (`benchmarks/unet_torch.py` puts it beside PyTorch's), so in the CPU budget the MLP stays the
+# default and the U-Net is the GPU's model (`npscore mnist --preset unet-gpu --backend cupy`,
+# `bash benchmarks/gpu_unet.sh`).
 
 # %% [markdown]
 # `npscore mnist` writes the same table to `metrics.json` with more samples, and its README section gives the

@@ -12,6 +12,7 @@ ELU) trained here on MNIST train with softmax cross-entropy and saved as
 import os
 
 from .. import backend, io
+from ..linalg import softmax
 from ..metrics import frechet_distance
 from ..nn import MLP
 from ..optim import Adam
@@ -19,12 +20,6 @@ from ..training import fit
 from ..tree import tree_leaves, tree_unflatten
 
 SIZES = [784, 256, 256, 10]
-
-
-def _softmax(z):
-    xp = backend.xp()
-    e = xp.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 class Classifier:
@@ -46,7 +41,7 @@ class Classifier:
 
     def probs(self, x):
         """``p(y | x) : (B, 10)``."""
-        return self._batches(x, lambda b: _softmax(self.model._forward(self.params, b, order=0)[0]))
+        return self._batches(x, lambda b: softmax(self.model._forward(self.params, b, order=0)[0]))
 
     def features(self, x):
         """The penultimate activations ``(B, 256)``."""
@@ -82,7 +77,7 @@ def cross_entropy(model, params, x, labels):
     """``(mean_b -log softmax(f(x_b))_{y_b}, grads)``, with ``dL/dlogits = (softmax - onehot) / B``."""
     xp = backend.xp()
     logits, cache = model._forward(params, x)
-    p = _softmax(logits)
+    p = softmax(logits)
     B = x.shape[0]
     idx = xp.arange(B)
     value = -xp.log(xp.maximum(p[idx, labels], 1e-30)).mean()
