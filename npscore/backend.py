@@ -66,7 +66,14 @@ def use(name):
     if key == "numpy" and "tuned" not in _allocator:
         _allocator["tuned"] = env_flag("NPSCORE_TUNE_ALLOCATOR") and tune_allocator()
     _active["name"], _active["xp"] = key, module
+    _active["fused"] = key == "cupy" and env_flag("NPSCORE_FUSED")
     return module
+
+
+def fused():
+    """Whether the fused CuPy kernels run (:mod:`npscore.fused`): on the CuPy backend unless
+    ``NPSCORE_FUSED=0``, read once, when the backend is chosen (:func:`use`)."""
+    return _get()["fused"]
 
 
 _FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}

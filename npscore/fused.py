@@ -85,8 +85,9 @@ _KERNELS = {}
 
 
 def enabled():
-    """True on the CuPy backend unless ``NPSCORE_FUSED=0``."""
-    return backend.name() == "cupy" and backend.env_flag("NPSCORE_FUSED")
+    """True on the CuPy backend unless ``NPSCORE_FUSED=0`` (read when the backend was chosen:
+    :func:`npscore.backend.fused`)."""
+    return backend.fused()
 
 
 def activation_kernel(name, order):

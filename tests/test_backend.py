@@ -159,3 +159,12 @@ def test_cupy_backend_runs_the_same_maths():
     p3 = [(cupy.asarray(W), cupy.asarray(b)) for W, b in p2]
     out_gpu = backend.to_numpy(model.apply(p3, cupy.ones((4, 3))))
     assert np.allclose(out_cpu, out_gpu, rtol=1e-12, atol=1e-12)
+
+
+def test_the_fused_switch_is_read_once_when_the_backend_is_chosen(monkeypatch):
+    from npscore import fused
+    backend.use("numpy")
+    monkeypatch.setenv("NPSCORE_FUSED", "maybe")             # a bad value set later is not read per call
+    assert backend.fused() is False and fused.enabled() is False
+    backend.use("numpy")                                       # NumPy never fuses, so never reads it
+    assert backend.fused() is False

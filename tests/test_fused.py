@@ -190,6 +190,7 @@ def test_cupy_mixture_kernels_match_the_numpy_path(dtype, monkeypatch):
     results = {}
     for setting in ("1", "0"):
         monkeypatch.setenv("NPSCORE_FUSED", setting)
+        backend.use("cupy")                                         # the switch is read when the backend is chosen
         logs, a, var = base.components(x, sigma)
         results[setting] = logs + a + var + [c for u in (None, offsets) for rs in [base.mix(logs, a, u)]
                                              for c in rs[0] + [rs[1]]]
@@ -206,6 +207,7 @@ def test_cupy_adam_kernel_matches_the_numpy_path(with_ema, monkeypatch):
     results = {}
     for setting in ("1", "0"):                                      # the kernel, then the NumPy path on CuPy
         monkeypatch.setenv("NPSCORE_FUSED", setting)
+        backend.use("cupy")                                         # the switch is read when the backend is chosen
         p, g, m, v, a = (backend.asarray(x) for x in _adam_case("float32"))
         params, average, opt = [(p, p[:10].copy())], [(a, a[:10].copy())], optim.Adam(lr=1e-2)
         state = opt.init(params)
