@@ -7,7 +7,7 @@ offsets of shifted copies of the zero-padded image times the kernel's slice, not
 """
 import autograd.numpy as anp
 
-from .nn.unet import BLOCKS, PER_BLOCK, groups_for
+from .nn.unet import BLOCKS, PER_BLOCK, SIGMA_DATA, groups_for
 from .reference import ACTIVATIONS
 
 GN_EPS = 1e-5
@@ -53,7 +53,8 @@ def sigma_embedding(sigma, n_features):
 
 
 def unet(params, x, sigma, side, channels, groups, sigma_features, activation="swish"):
-    """``s(x, sigma) = UNet(x / sqrt(1 + sigma^2), gamma(sigma)) / sigma`` of :mod:`npscore.nn.unet`."""
+    """``s(x, sigma) = -x / (sigma^2 + sigma_d^2) + sigma_d UNet(x / sqrt(sigma^2 + sigma_d^2), gamma(sigma))
+    / (sigma sqrt(sigma^2 + sigma_d^2))`` of :mod:`npscore.nn.unet`."""
     a = ACTIVATIONS[activation]
     e = a(anp.dot(sigma_embedding(sigma, sigma_features), params[0][0]) + params[0][1])
 
@@ -62,10 +63,12 @@ def unet(params, x, sigma, side, channels, groups, sigma_features, activation="s
         G = groups_for(W1.shape[1], groups)
         h1 = a(group_norm(conv2d(h, W1, b1) + (anp.dot(e, We) + be)[:, None, None, :], g1, c1, G))
         return a(group_norm(conv2d(h1, W2, b2), g2, c2, G))
-    h0 = anp.reshape(x / anp.sqrt(1.0 + sigma ** 2)[:, None], (-1, side, side, 1))
+    scale = anp.sqrt(sigma ** 2 + SIGMA_DATA ** 2)[:, None]
+    h0 = anp.reshape(x / scale, (-1, side, side, 1))
     s1 = block("enc1", h0)
     s2 = block("enc2", avg_pool(s1))
     m = block("mid", avg_pool(s2))
     d2 = block("dec2", anp.concatenate([upsample(m), s2], axis=-1))
     d1 = block("dec1", anp.concatenate([upsample(d2), s1], axis=-1))
-    return anp.reshape(conv2d(d1, *params[-1]), x.shape) / sigma[:, None]
+    out = anp.reshape(conv2d(d1, *params[-1]), x.shape)
+    return -x / scale ** 2 + SIGMA_DATA / scale * out / sigma[:, None]

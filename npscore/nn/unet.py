@@ -1,12 +1,19 @@
 """A convolutional U-Net score model for images, from the primitives of :mod:`npscore.nn.conv`.
 
-.. math:: s_\\theta(x, \\sigma) = \\mathrm{UNet}_\\theta(c(\\sigma) x, \\gamma(\\sigma)) / \\sigma,
-          \\qquad c(\\sigma) = 1 / \\sqrt{1 + \\sigma^2}
+.. math:: s_\\theta(x, \\sigma) = -\\frac{x}{\\sigma^2 + \\sigma_d^2}
+          + \\frac{\\sigma_d}{\\sqrt{\\sigma^2 + \\sigma_d^2}}
+            \\frac{\\mathrm{UNet}_\\theta(c(\\sigma) x, \\gamma(\\sigma))}{\\sigma},
+          \\qquad c(\\sigma) = 1 / \\sqrt{\\sigma^2 + \\sigma_d^2}
 
-as :class:`npscore.nn.NoiseConditionalMLP` does with an MLP: the output is divided by sigma, so it
-learns the unit-scale target ``-eps`` at every level (first report, section 8 (b)); ``gamma(sigma)``
-is the library's embedding of ``log sigma`` (:func:`npscore.nn.conditional.sigma_embedding`),
-mapped by one dense layer and the activation to ``e`` (width ``4 c_1``).
+Karras et al. 2022's preconditioning (EDM) written as a score, with ``sigma_d`` (:data:`SIGMA_DATA`)
+the data's scale: the first term is the exact score of ``N(0, sigma_d^2 I)`` noised to sigma, so the
+network learns only what the data adds to a Gaussian, with inputs and targets of unit scale at every
+level (the target of ``UNet`` is ``-eps`` scaled by ``sqrt(sigma^2 + sigma_d^2) / sigma_d``, less the
+Gaussian's part). At large sigma the denoiser ``x + sigma^2 s`` is then near the Gaussian's, ``x sigma_d^2 /
+(sigma^2 + sigma_d^2)``, from the first step, where a bare ``UNet / sigma`` must learn to reproduce its own
+input through the whole network. ``gamma(sigma)`` is the library's embedding of ``log sigma``
+(:func:`npscore.nn.conditional.sigma_embedding`), mapped by one dense layer and the activation to ``e``
+(width ``4 c_1``).
 
 The network on a ``side x side`` image (``x : (B, side^2)``, one channel), channels
 ``(c_1, c_2, c_3)``, every convolution 3 x 3 with zero padding:
@@ -42,6 +49,8 @@ from .score_model import ScoreModel
 
 #: params per block: conv_1, embedding projection, GN_1, conv_2, GN_2
 PER_BLOCK = 5
+#: ``sigma_d``, the data's scale in the preconditioning (EDM's 0.5; MNIST's pixels have std 0.31)
+SIGMA_DATA = 0.5
 BLOCKS = ("enc1", "enc2", "mid", "dec2", "dec1")
 
 
@@ -130,8 +139,16 @@ class UNet(ScoreModel):
         check_inputs(self, params, x)
 
     def input_scale(self, sigma):
-        """``c(sigma) : (B, 1)``."""
-        return (1.0 / backend.xp().sqrt(1.0 + sigma * sigma))[:, None]
+        """``c(sigma) = 1 / sqrt(sigma^2 + sigma_d^2) : (B, 1)``."""
+        return (1.0 / backend.xp().sqrt(sigma * sigma + SIGMA_DATA ** 2))[:, None]
+
+    def output_scale(self, sigma):
+        """``sigma_d / (sigma sqrt(sigma^2 + sigma_d^2)) : (B, 1)``, the factor of the network's output."""
+        return SIGMA_DATA * self.input_scale(sigma) / sigma[:, None]
+
+    def skip(self, sigma):
+        """``-1 / (sigma^2 + sigma_d^2) : (B, 1)``, the Gaussian's score per unit of x."""
+        return (-1.0 / (sigma * sigma + SIGMA_DATA ** 2))[:, None]
 
     def _block(self, name, params):
         i = 1 + PER_BLOCK * BLOCKS.index(name)
@@ -182,7 +199,7 @@ class UNet(ScoreModel):
         d2 = block("dec2", xp.concatenate([upsample(m), s2], axis=-1))
         d1 = block("dec1", xp.concatenate([upsample(d2), s1], axis=-1))
         o, cols_out = conv2d(d1, Wo, bo)
-        s = o.reshape(x.shape) / sigma[:, None]
+        s = self.skip(sigma) * x + self.output_scale(sigma) * o.reshape(x.shape)
         return s, (sigma, e, de, caches, cols_out)
 
     def _backward(self, params, cache, g, param_grads=True):
@@ -190,7 +207,7 @@ class UNet(ScoreModel):
         sigma, e, de, caches, cols_out = cache
         n, (c1, c2, _) = self.side, self.channels
         Wo = params[-1][0]
-        go = (g / sigma[:, None]).reshape(-1, n, n, 1)
+        go = (self.output_scale(sigma) * g).reshape(-1, n, n, 1)
         grads, ge = {}, 0.0
 
         def back(name, gout):
@@ -221,6 +238,7 @@ class UNet(ScoreModel):
         return self._backward(params, cache, g)[0]
 
     def _vjp(self, params, x, cache, g, param_grads):
-        """``(g^T ds/dtheta or None, g^T ds/dx)``: ``dL/dx = c(sigma) dL/dh0``."""
+        """``(g^T ds/dtheta or None, g^T ds/dx)``: ``dL/dx = c(sigma) dL/dh0 - g / (sigma^2 + sigma_d^2)``."""
         grads, gh0 = self._backward(params, cache, g, param_grads)
-        return grads, self.input_scale(cache[0]) * gh0.reshape(x.shape)
+        sigma = cache[0]
+        return grads, self.input_scale(sigma) * gh0.reshape(x.shape) + self.skip(sigma) * g
