@@ -21,18 +21,8 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 
-
-def _median(fn, repeats, warmup=2):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return sorted(ts)[len(ts) // 2]
+from torch_compare import _median_time as _median       # the same timing as the MLP's comparison
 
 
 def _npscore(channels, batch, repeats):
