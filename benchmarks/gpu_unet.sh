@@ -36,7 +36,7 @@ RC=$?
 T1=$(date +%s)
 python3 - "$OUT" "$COMMIT" "${GPU:-none}" "$BACKEND" "$((T1 - T0))" "$RC" <<'EOF'
 import json, sys, time
-from npscore.commands.config import MNIST_PRESETS
+from npscore.commands.mnist_config import MNIST_PRESETS
 from npscore.nn.unet import UNet
 out, commit, gpu, backend, seconds, rc = sys.argv[1:]
 lines = [f"| date | GPU | commit | backend | exit | train + sample + score, s |",

@@ -50,7 +50,7 @@ def main():
     ap.add_argument("--data", default=os.environ.get("NPSCORE_MNIST_DIR") or os.path.join(HERE, "..", "..", "shared", "data", "mnist"))
     args = ap.parse_args()
     from npscore import backend, fused, optim
-    from npscore.config import MNIST_PRESETS
+    from npscore.commands.mnist_config import MNIST_PRESETS
     from npscore.mnist import run, train
     from npscore.tree import tree_map
     backend.use("numpy")

@@ -24,7 +24,7 @@ import json, sys, tempfile
 from npscore import backend
 backend.use(sys.argv[3])
 backend.tune_allocator()
-from npscore.config import MNIST_PRESETS
+from npscore.commands.mnist_config import MNIST_PRESETS
 from npscore.mnist import run
 x = backend.asarray(run.load_data(sys.argv[1], test=False)["x_train"])
 steps = int(sys.argv[2])

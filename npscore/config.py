@@ -1,5 +1,5 @@
-"""What a run is (its config and presets) lives in :mod:`npscore.commands.config` (the command layer); this name stays importable
-as the README and the tutorials use it, as the very same module."""
+"""What an ``npscore train`` run is lives in :mod:`npscore.commands.config` (the command layer); this
+name stays importable as the README and the tutorials use it, as the very same module."""
 import sys
 
 from .commands import config as _module

@@ -11,6 +11,7 @@ a ``ValueError`` (``FileNotFoundError`` when missing) of one line naming the
 file, what was expected and what to do.
 """
 import json
+import math
 import os
 import tempfile
 import tokenize
@@ -223,3 +224,20 @@ def load_checkpoint(path, model, dtype=None):
         if f"opt_{key}_0" in data:
             state[key] = tree(f"opt_{key}")
     return params, state, [float(v) for v in data["losses"]], config
+
+
+# ---------------------------------------------------------------- checkpoint records
+def kind_of(record):
+    """The command whose checkpoint holds the config ``record`` (a dict): ``"npscore train"`` or
+    ``"npscore mnist"``; records from before the ``kind`` field are told apart by the MNIST base."""
+    return record.get("kind") or ("npscore mnist" if "base" in record else "npscore train")
+
+
+def check_levels(sigmas, where):
+    """Noise levels read from a record: positive, finite, each smaller than the one before."""
+    levels = list(sigmas)
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in levels) or \
+            any(a <= b for a, b in zip(levels, levels[1:])):
+        raise ValueError(f"{where}: its noise levels must be positive, finite and decreasing; got "
+                         f"{levels[:4]}{' ...' if len(levels) > 4 else ''} (the file was edited or damaged: "
+                         "train again)")

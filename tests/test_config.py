@@ -73,7 +73,8 @@ def _mnist_record(config):
 
 
 def test_an_mnist_record_round_trips_and_says_what_it_is():
-    from npscore.config import MNIST_PRESETS, MnistConfig, kind_of
+    from npscore.config import kind_of
+    from npscore.commands.mnist_config import MNIST_PRESETS, MnistConfig
     gpu = MNIST_PRESETS["gpu"]
     record = json.loads(json.dumps(_mnist_record(gpu)))                 # as a checkpoint stores it
     back = MnistConfig.from_record(record, "c.npz")
@@ -93,7 +94,7 @@ def test_an_mnist_record_round_trips_and_says_what_it_is():
     (lambda r: r.update(kind="npscore train"), r"^c.npz: its config is from another kind of run \(npscore train\)"),
 ])
 def test_a_damaged_or_foreign_mnist_record_is_one_line(change, says):
-    from npscore.config import MNIST_PRESETS, MnistConfig
+    from npscore.commands.mnist_config import MNIST_PRESETS, MnistConfig
     record = _mnist_record(MNIST_PRESETS["cpu"])
     change(record)
     with pytest.raises(ValueError, match=says):
@@ -101,6 +102,6 @@ def test_a_damaged_or_foreign_mnist_record_is_one_line(change, says):
 
 
 def test_each_kind_of_config_refuses_the_other():
-    from npscore.config import MNIST_PRESETS
+    from npscore.commands.mnist_config import MNIST_PRESETS
     with pytest.raises(ValueError, match="from another kind of run"):
         RunConfig.from_json(json.dumps(_mnist_record(MNIST_PRESETS["cpu"])), "c.npz")

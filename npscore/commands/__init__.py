@@ -1,10 +1,11 @@
 """The command layer: what turns the maths below into ``npscore`` commands.
 
 ====================  ====================================================================
-``config``            what a run is: :class:`RunConfig` (``train``), :class:`MnistConfig` and
-                      the presets (``mnist``), built into models and SDEs in one place
+``config``            what a ``train`` run is: :class:`RunConfig`, :class:`ModelConfig`
+``mnist_config``      what an ``mnist`` run is: :class:`MnistConfig` and the presets
 ``runfolder``         the ``--out`` folder: lock, manifest, publish; nothing else touched
-``lowdim``            ``npscore train``: data, schedule, training, sampling, the run folder
+``lowdim_data``       a ``train`` run's data, standardisation and schedule
+``lowdim``            ``npscore train``: training, sampling, the run folder
 ``lowdim_eval``       its samplers and metrics
 ``demo``              ``npscore demo``: ``train`` with the notes' settings
 ``mnist_train``       ``npscore mnist``'s training and checkpoints

@@ -13,7 +13,8 @@ from importlib.metadata import PackageNotFoundError, version
 from .. import backend
 from ..gradcheck import demo_check
 from . import cli_args, demo, likelihood_report, lowdim, mnist as run
-from .config import MNIST_PRESETS as PRESETS, ModelConfig, RunConfig
+from .config import ModelConfig, RunConfig
+from .mnist_config import MNIST_PRESETS as PRESETS
 from .runfolder import RunFolder
 
 

@@ -8,7 +8,8 @@ from ..mnist.model import GATE_INPUTS
 from ..mnist.sample import SAMPLERS as MNIST_SAMPLERS
 from ..sampling import SAMPLERS
 from ..toys import DATASETS
-from .config import ARCHITECTURES, DEMO_STEPS as STEPS, LOSSES, MNIST_PRESETS as PRESETS, ModelConfig, RunConfig
+from .config import ARCHITECTURES, DEMO_STEPS as STEPS, LOSSES, ModelConfig, RunConfig
+from .mnist_config import MNIST_PRESETS as PRESETS
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -14,8 +14,10 @@ from ..likelihood import bits_per_dim, exact_trace, hutchinson_trace, noise_floo
 from ..mnist.idx import load_mnist
 from ..sampling import sde_score
 from ..sde import VESDE
-from .config import CONDITIONAL, kind_of
-from .lowdim import read_config, scoring_rows
+from ..io import kind_of
+from .config import CONDITIONAL
+from .lowdim import read_config
+from .lowdim_data import scoring_rows
 from .mnist_train import load_model
 
 

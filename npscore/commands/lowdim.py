@@ -22,15 +22,17 @@ import os
 import time
 from collections import namedtuple
 
-from .. import backend, checks, io, plotting, schedules
+from .. import backend, checks, io, plotting
 from .config import DTYPE, LOSSES, RunConfig
 from .lowdim_eval import _metrics, _sample_all, samplers_for, summary
 from ..objectives import OBJECTIVES, Context
 from ..optim import Adam
-from ..toys import DATASETS, MIN_ROWS, load, read_file, standardization
+from ..toys import DATASETS
 from ..plotting import LOWDIM_FIGURES as FIGURES
 from .runfolder import RunFolder, pause_point
 from ..training import fit
+from .lowdim_data import (LEVEL_RANGE, check_levels, data_scale, schedule_for, scoring_rows, split,  # noqa: F401
+                          unstandardize, _schedule_of)
 
 #: the trained model a sampler drives: its config, schedule, SDE and the training data
 Fitted = namedtuple("Fitted", "config model params schedule sde x")
@@ -58,43 +60,6 @@ def _loss_fn(loss, model, x, batch, schedule, sde, mixture):
     return fn
 
 
-def split(data, n_train, n_held_out, seed, standardize=True, log=None, shift=None):
-    """``(x, held_out, mixture, standardization)``: fresh draws of a built-in set, or a file's rows
-    with a fifth held out (at most ``n_held_out`` of them kept for the metrics, so that their cost does
-    not grow with the file), standardised on the training rows when ``standardize``
-    (:func:`npscore.toys.standardization`; else None), or by the given ``shift = (mean, scale)``."""
-    if data in DATASETS:
-        x, mixture = load(data, n_train, seed, DTYPE)
-        return x, load(data, n_held_out, seed + 1, DTYPE)[0], mixture, None
-    rows = read_file(data, "float64", log)
-    if rows.shape[0] < MIN_ROWS:
-        raise ValueError(f"--data {data}: holds {rows.shape[0]} rows; npscore train needs at least {MIN_ROWS} "
-                         "(a fifth is held out for the metrics)")
-    perm = backend.asarray(backend.host.random.default_rng(seed).permutation(rows.shape[0]))
-    x, held = rows[perm[rows.shape[0] // 5:]], rows[perm[: rows.shape[0] // 5]][:n_held_out]
-    if shift is None and standardize:
-        shift = standardization(x, f"--data {data}")
-    if shift is not None:
-        mean = backend.asarray(shift[0])
-        x, held = (x - mean) / shift[1], (held - mean) / shift[1]
-    return x.astype(DTYPE), held.astype(DTYPE), None, shift
-
-
-def schedule_for(x, n_steps_each, sigma_max=None, sigma_min=None, sigmas=None, step_scale=None):
-    """The schedule of :func:`npscore.schedules.from_data`, or the given ``sigmas``."""
-    if not sigmas:
-        return schedules.from_data(x, n_steps_each, sigma_max, sigma_min)
-    levels = checks.sigmas(sigmas)
-    eps = step_scale or schedules.step_scale(levels[0] / levels[1], n_steps_each, levels[-1])
-    return schedules.Schedule(tuple(levels), eps, levels[0], levels[-1], levels[0] / levels[1])
-
-
-def _schedule_of(config):
-    """The :class:`npscore.schedules.Schedule` a config records."""
-    levels = tuple(config.sigmas)
-    return schedules.Schedule(levels, config.step_scale, levels[0], levels[-1], levels[0] / levels[1])
-
-
 #: ``npscore train``'s files: the resumable checkpoint while training, the final set after
 TRAINING = "training.npz"
 RUN_FILES = ("checkpoint.npz", TRAINING, "metrics.json", "samples.npz")
@@ -106,7 +71,7 @@ def fit_config(config, x, mixture=None, sigma_max=None, sigma_min=None, progress
     schedule), the optimiser state and the loss curve. With ``checkpoint`` the run is saved there every
     :data:`SEGMENT` steps; with ``resume`` it continues from there, drawing what the uninterrupted run
     would have drawn."""
-    _check_levels(x, sigma_max, sigma_min)
+    check_levels(x, sigma_max, sigma_min)
     schedule = schedule_for(x, config.n_steps_each, sigma_max, sigma_min, config.sigmas, config.step_scale or None)
     config = config.replace(sigmas=tuple(schedule.sigmas), step_scale=schedule.step_scale)
     model, sde = config.build_model(x.shape[1]), config.build_sde()
@@ -160,31 +125,9 @@ def _resumed(path, model, config):
     return params, state, losses
 
 
-#: the noise levels a run accepts, relative to the data's scale: float32 resolves about 1e-7 of it, and
-#: a prior far wider than the data leaves every level but the last few unused
-LEVEL_RANGE = (1e-5, 1e6)
-
-
-def _scale(x):
-    """The RMS distance of the rows of ``x`` to their mean."""
-    return float(backend.xp().sqrt(((x - x.mean(axis=0)) ** 2).sum(axis=1).mean()))
-
-
-def _check_levels(x, sigma_max, sigma_min):
-    """``--sigma-max`` and ``--sigma-min`` within :data:`LEVEL_RANGE` of the data's scale, before any work."""
-    scale, (low, high) = _scale(x), LEVEL_RANGE
-    if sigma_max is not None and sigma_max > high * scale:
-        raise ValueError(f"--sigma-max {sigma_max:g} is far above the data's scale {scale:.3g} (more than {high:g} "
-                         f"times it: the prior would hide the data); lower it, or leave it out to take it from the data")
-    if sigma_min is not None and sigma_min < low * scale:
-        raise ValueError(f"--sigma-min {sigma_min:g} is below what float32 resolves of data of scale {scale:.3g} "
-                         f"(the score, about 1/sigma_min, would overflow); raise it to at least {low * scale:.3g}, "
-                         "or leave it out to take it from the data")
-
-
 def _divergence_hint(config, x, sigma_max):
     """The likely cause of a divergence, from the flags (for :func:`npscore.training.fit`'s message)."""
-    scale = _scale(x)
+    scale = data_scale(x)
     if sigma_max is not None and sigma_max > 1e3 * scale:
         return f"--sigma-max {sigma_max:g} is far above the data's scale {scale:.3g}: lower it"
     if config.lr > 1e-2:
@@ -251,14 +194,6 @@ def _write(folder, fitted, state, curve, mixture, samples, paths, result, t0):
     return names + ["metrics.json"]
 
 
-def unstandardize(config, x):
-    """Samples of the standardised model back in the data's units (as they are without a standardization)."""
-    if config.standardization is None:
-        return x
-    mean, scale = config.standardization
-    return x * scale + backend.asarray(mean, dtype=x.dtype)
-
-
 def load_fitted(checkpoint, dtype=None):
     """``(Fitted, mixture)`` of a checkpoint written by :func:`run`: the model, its params (in
     ``dtype``, default as saved), schedule, SDE and prior from the record, and the training rows
@@ -274,35 +209,6 @@ def load_fitted(checkpoint, dtype=None):
     model = config.build_model(x.shape[1])
     params = io.load_checkpoint(checkpoint, model, dtype=dtype)[0]
     return Fitted(config, model, params, _schedule_of(config), config.build_sde(), x), mixture
-
-
-def scoring_rows(config, checkpoint, data=None, n=1000):
-    """``(x, mixture, note)``: at most ``n`` rows for ``npscore likelihood`` to score, in the run's
-    standardised units: the held-out part of the recorded data, or (``data``) draws of a built-in
-    set or every row of a file; ``note`` says which. Nothing is fitted to them."""
-    checks.integer(n, "n")
-    source, note = data or config.data, "held-out points" if data is None else f"rows of {data}"
-    if source in DATASETS:
-        x, mixture = load(source, n, config.seed + 1, "float64")
-    elif not os.path.exists(source):
-        raise FileNotFoundError(f"{source}: no such file (" + ("--data" if data else
-                                f"the data path recorded in {checkpoint}; --data names the rows to score") + ")")
-    elif data is None:
-        if config.data_sha256 is not None and io.sha256(source) != config.data_sha256:
-            note = "held-out points of the file as it is now (it has changed since training)"
-        x, mixture = split(source, config.n_train, n, config.seed, False, shift=config.standardization)[1], None
-    else:
-        x, mixture = read_file(source, "float64")[:n], None
-    D = len(config.prior[0]) if config.prior is not None else x.shape[1]
-    if x.shape[1] != D:
-        raise ValueError(f"--data {source}: has D = {x.shape[1]} columns; the model in {checkpoint} was trained "
-                         f"on D = {D}")
-    if data is not None and source not in DATASETS and config.standardization is not None:
-        x = (x - backend.asarray(config.standardization[0])) / config.standardization[1]
-    if x.shape[0] < 2:
-        raise ValueError(f"--n: {source} gives {x.shape[0]} point(s) to score; the NLL's standard error needs "
-                         "at least 2")
-    return x.astype("float64"), mixture, note
 
 
 def read_config(checkpoint):

@@ -12,12 +12,12 @@ from ..mnist import classifier
 from ..mnist.idx import load_mnist
 from ..mnist.metrics import blank, evaluate_samples, isolated, speckle  # noqa: F401  (the run's API)
 from ..mnist.sample import SAMPLERS, SDE_STEPS, langevin_step, sample  # noqa: F401
-from .config import MNIST_PRESETS
+from .mnist_config import MNIST_PRESETS
 from .mnist_train import (RUN_FILES, SAMPLE_FILES, check_start, checkpoint_path, load_model,  # noqa: F401
                           noise_levels, train)
 from .runfolder import RunFolder, pause_point
 
-#: the presets of ``npscore mnist --preset`` (their one home: :data:`npscore.commands.config.MNIST_PRESETS`)
+#: the presets of ``npscore mnist --preset`` (their one home: :data:`npscore.commands.mnist_config.MNIST_PRESETS`)
 PRESETS = MNIST_PRESETS
 
 

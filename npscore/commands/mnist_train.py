@@ -6,7 +6,7 @@ drawn log-uniformly from ``[sigma_L, sigma_1]`` (weight ``sigma^2``,
 ``sigma_L = 0.01`` (:mod:`npscore.schedules`), Adam, an EMA of the params; checkpoints every
 ``checkpoint_every`` steps, exact resume. Then, with a local gate, the same loss trains the gate
 alone for ``gate_steps`` more steps on the EMA of the rest, held fixed. :func:`load_model` rebuilds
-the model of a checkpoint through :class:`npscore.config.MnistConfig`.
+the model of a checkpoint through :class:`npscore.commands.mnist_config.MnistConfig`.
 """
 import math
 import os
@@ -19,10 +19,11 @@ from ..mnist.base import FactorizedMixture, data_base
 from ..mnist.model import make_model
 from ..optim import Adam
 from ..training import fit
-from .config import MNIST_PRESETS, MNIST_SIGMA_MIN, MnistConfig, check_levels, kind_of
+from ..io import check_levels, kind_of
+from .mnist_config import MNIST_PRESETS, MNIST_SIGMA_MIN, MnistConfig
 from .runfolder import RunFolder
 
-#: the smallest noise level (pixels live in [0, 1]; its one home is :data:`npscore.config.MNIST_SIGMA_MIN`)
+#: the smallest noise level (pixels live in [0, 1]; its one home is :data:`npscore.commands.mnist_config.MNIST_SIGMA_MIN`)
 SIGMA_MIN = MNIST_SIGMA_MIN
 #: settings a resumed run must share with its checkpoint
 RESUME_KEYS = ("arch", "channels", "hidden", "depth", "gated", "sigma_features", "residual_bound", "gate_window", "gate_steps",
@@ -82,7 +83,7 @@ def noise_levels(x, sigma_max=None, sigma_min=SIGMA_MIN):
 
 
 def train(out, x, config=None, resume=False, force=False, progress=True, log=print, folder=None, **settings):
-    """Train on ``x : (N, 784)`` with ``config`` (a :class:`npscore.config.MnistConfig`, default the
+    """Train on ``x : (N, 784)`` with ``config`` (a :class:`npscore.commands.mnist_config.MnistConfig`, default the
     ``cpu`` preset, any field overridden by ``settings``) in the run folder ``out``
     (:class:`npscore.runfolder.RunFolder`; the caller's open ``folder`` where given): checkpoints to
     ``out/training.npz`` while training, the trained model published as ``out/checkpoint.npz``.
@@ -193,7 +194,7 @@ def _dsm(x, sigmas, batch_size):
 
 def load_model(path):
     """``(model, ema_params, record)`` from a checkpoint written by :func:`train`, rebuilt through
-    :meth:`npscore.config.MnistConfig.from_record` (a record from before the gate, without
+    :meth:`npscore.commands.mnist_config.MnistConfig.from_record` (a record from before the gate, without
     ``"gated"``: the model ``e / sigma + s_base`` it describes)."""
     record = io.read_json_array(path, io.read_npz(path, ("config",), "an npscore MNIST checkpoint"))
     if kind_of(record) != "npscore mnist" or not {"hidden", "base", "sigmas"} <= set(record):
