@@ -49,7 +49,7 @@ except OSError:
 if m:
     preset = MNIST_PRESETS["unet-gpu"]
     model = UNet(28, tuple(m["channels"]), 8, preset.sigma_features)
-    flops = model.flops_per_image() * 3 * m["batch_size"]          # forward + backward ~ 3 forwards
+    flops = model.flops_per_image() * 3 * m["batch"]          # forward + backward ~ 3 forwards
     steps_s = m["steps"] / m["train_seconds_this_run"] if m["train_seconds_this_run"] else float("nan")
     r, floor = m["model"], m["mnist_test (floor)"]
     lines += ["| steps | steps/s | GFLOP/step | TFLOP/s | samples | classifier-FID | floor | speckle | floor | "

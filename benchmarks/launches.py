@@ -62,7 +62,7 @@ def main():
     base, sigmas = train.data_base(x), train.noise_levels(x, config.sigma_max)
     model = config.build_model(base, window=0)
     params = tree_map(counted, model.init(0, "float32"))
-    loss, opt = train._dsm(counted(x), sigmas, config.batch_size)(model), optim.Adam(lr=config.lr)
+    loss, opt = train._dsm(counted(x), sigmas, config.batch)(model), optim.Adam(lr=config.lr)
     state, average = opt.init(params), tree_map(lambda p: p.copy(), params)
 
     def step(k):

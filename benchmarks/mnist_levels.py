@@ -20,6 +20,7 @@ import numpy as np
 
 from npscore import backend
 from npscore.mnist import run
+from npscore.commands.mnist_config import mnist_folder
 from npscore.mnist.idx import load_mnist
 from npscore.losses import ncsn
 
@@ -43,8 +44,8 @@ def main():
     args = ap.parse_args()
     model, params, config = run.load_model(args.checkpoint)
     sigmas = tuple(config["sigmas"])
-    xt, _ = load_mnist(args.data, "test")
-    x_train = backend.to_numpy(load_mnist(args.data, "train")[0]).astype("float64")
+    xt, _ = load_mnist(mnist_folder(args.data), "test")
+    x_train = backend.to_numpy(load_mnist(mnist_folder(args.data), "train")[0]).astype("float64")
     x = xt[: args.n]
     z = backend.rng(0, 3).normal(x.shape, x.dtype)
     xh, zh = backend.to_numpy(x).astype("float64"), backend.to_numpy(z).astype("float64")

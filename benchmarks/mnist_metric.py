@@ -20,6 +20,7 @@ from npscore import backend
 from npscore.io import atomic_write_json
 from npscore.mnist import classifier
 from npscore.mnist.base import gaussian_fit_samples
+from npscore.commands.mnist_config import mnist_folder
 from npscore.mnist.idx import load_mnist
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -41,8 +42,8 @@ def main():
     ap.add_argument("--classifier", default=os.path.join(HERE, "results", "classifier.npz"))
     ap.add_argument("--n", type=int, default=1000)
     args = ap.parse_args()
-    x, y = load_mnist(args.data, "train")
-    xt, _ = load_mnist(args.data, "test")
+    x, y = load_mnist(mnist_folder(args.data), "train")
+    xt, _ = load_mnist(mnist_folder(args.data), "test")
     clf = classifier.load_or_train(args.classifier, x, y)
     ref = classifier.feature_stats(clf, xt)
     r = np.random.default_rng(0)

@@ -37,9 +37,10 @@ import numpy as np
 
 from npscore import backend
 from npscore.mnist import run
+from npscore.commands.mnist_config import mnist_folder
 from npscore.mnist.idx import load_mnist
 from npscore.mnist.model import GatedScore
-from npscore.sampling import run as run_sampler, sde_score
+from npscore.sampling import run as run_sampler
 from npscore.sde import VESDE
 
 LEVELS = (0.05, 0.1, 0.2, 0.3, 0.5)
@@ -66,7 +67,7 @@ def main():
     rng = backend.rng(0, 7)                                    # as run.sample
     x1 = sig[0] * rng.normal((args.n, 784), "float32")
     sde = VESDE(sig[-1], sig[0])
-    x, path = run_sampler("reverse-sde", sde_score(model, params, sde), x1, rng, sde=sde, n_steps=1000,
+    x, path = run_sampler("reverse-sde", model.score_fn(params), x1, rng, sde=sde, n_steps=1000,
                           record_every=10)
     x, path = np.clip(backend.to_numpy(x), 0, 1), backend.to_numpy(path)
     sigmas = sig[-1] * (sig[0] / sig[-1]) ** np.linspace(1.0, 1e-3, 1001)[::10]
@@ -94,7 +95,7 @@ def main():
           + " ".join(f"{v:.3f}" for v in np.quantile(decided[iso], q)) + "; others "
           + " ".join(f"{v:.3f}" for v in np.quantile(decided[others], q)))
 
-    test = backend.to_numpy(load_mnist(args.data, "test")[0])[: args.n]
+    test = backend.to_numpy(load_mnist(mnist_folder(args.data), "test")[0])[: args.n]
     z = np.random.default_rng(1).standard_normal((2,) + x.shape).astype("float32")
     print(f"{'sigma':>6}{'samples: bg lit':>17}{'lit kept':>10}{'isolated kept':>15}"
           f"{'test: bg lit':>14}{'lit kept':>10}")
@@ -113,7 +114,7 @@ def main():
         part = VESDE(sig[-1], s0)
         n_steps = round(1000 * math.log(s0 / sig[-1]) / math.log(sig[0] / sig[-1]))
         rng = backend.rng(0, 7)
-        y = run_sampler("reverse-sde", sde_score(model, params, part), backend.asarray(test) + s0 * rng.normal(
+        y = run_sampler("reverse-sde", model.score_fn(params), backend.asarray(test) + s0 * rng.normal(
             test.shape, "float32"), rng, sde=part, n_steps=n_steps)
         y = np.clip(backend.to_numpy(y), 0, 1)
         print(f"{s0:6.2f}  {n_steps:4d} steps: speckle {run.speckle(y):.5f}, "

@@ -19,39 +19,11 @@ import time
 import numpy as np
 
 from npscore import MLP, backend, losses
+from npscore.metrics import dsm_bias, gradient_noise
 from npscore.densities import two_modes
-from npscore.tree import tree_leaves
 from npscore.optim import Adam
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def flat(grads):
-    return np.concatenate([np.ravel(backend.to_numpy(g)) for g in tree_leaves(grads)])
-
-
-def gradient_noise(draw, draws):
-    """For ``draw(k) -> (value, grads)`` over ``k < draws``: ``tr Cov(g) / |E g|^2``, the largest
-    difference from the first draw's gradient (0 when nothing is drawn), and seconds per call."""
-    t = time.perf_counter()
-    gs = np.stack([flat(draw(k)[1]) for k in range(draws)])
-    seconds = (time.perf_counter() - t) / draws
-    mean = gs.mean(0)
-    var = gs.var(0, ddof=1).sum()
-    return float(var / (mean @ mean)), float(np.abs(gs - gs[0]).max()), seconds, float(var)
-
-
-def dsm_bias(data, sigmas, n=20000, seed=5):
-    """``E_p ||grad log p_sigma - grad log p||^2 / E_p ||grad log p||^2`` for each sigma: exact for a
-    known density, since DSM's minimiser is the score of p_sigma, not of p."""
-    xs = data.sample(n, backend.rng(seed))
-    ref = data.score(xs)
-    scale = float(backend.to_numpy((ref * ref).sum(1).mean()))
-    out = []
-    for sigma in sigmas:
-        d = data.noised(sigma).score(xs) - ref
-        out.append(float(backend.to_numpy((d * d).sum(1).mean())) / scale)
-    return out
 
 
 def main():

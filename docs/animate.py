@@ -23,7 +23,7 @@ from matplotlib.figure import Figure                                       # noq
 from npscore import backend                                                # noqa: E402
 from npscore.commands import lowdim, mnist as mnist_run                    # noqa: E402
 from npscore.objectives import OBJECTIVES                                  # noqa: E402
-from npscore.sampling import annealed_langevin, predictor_corrector, probability_flow, sde_score  # noqa: E402
+from npscore.sampling import annealed_langevin, predictor_corrector, probability_flow  # noqa: E402
 from npscore.sde import VESDE                                              # noqa: E402
 
 FPS = 8
@@ -64,7 +64,7 @@ def _two_d(checkpoint, out, n=400, seed=0):
     _save(fig, level, path.shape[0], os.path.join(out, "annealed_langevin.gif"))
 
     ve = sde
-    score, x1 = sde_score(model, params, ve), config.prior_density().sample(n, rng).astype(x.dtype)
+    score, x1 = model.score_fn(params), config.prior_density().sample(n, rng).astype(x.dtype)
     _, sde_path = predictor_corrector(score, ve, x1, rng, n_steps=400, n_corrector=0, record_every=10)
     _, ode_path = probability_flow(score, ve, x1, n_steps=400, record_every=10)
     paths = [host(p.reshape(-1, x.shape[1])).reshape(p.shape) for p in (sde_path, ode_path)]
@@ -89,7 +89,7 @@ def _mnist(checkpoint, out, n=16, seed=0):
     sde = VESDE(sigmas[-1], sigmas[0])
     rng = backend.rng(seed, 7)
     x1 = sigmas[0] * rng.normal((n, 784), "float32")
-    _, path = predictor_corrector(sde_score(model, params, sde), sde, x1, rng, n_steps=400, n_corrector=0,
+    _, path = predictor_corrector(model.score_fn(params), sde, x1, rng, n_steps=400, n_corrector=0,
                                   record_every=10)
     frames = backend.to_numpy(backend.xp().clip(path, 0.0, 1.0))
     fig = Figure(figsize=(4, 4.2))

@@ -82,11 +82,12 @@ class Gaussian:
         z = rng.normal((checks.integer(n, "n"), self.dim), self.mean.dtype)
         return self.mean + z @ self.chol.T
 
-    def noised(self, sigma):
-        """N(mean, cov + sigma^2 I): this density convolved with N(0, sigma^2 I)."""
+    def noised(self, sigma, scale=1.0):
+        """``N(scale mean, scale^2 cov + sigma^2 I)``, the law of ``scale x + sigma eps``: with
+        ``scale = 1`` this density convolved with N(0, sigma^2 I)."""
         sigma = checks.non_negative(sigma, "sigma")
         xp = backend.xp()
-        return Gaussian(self.mean, self.cov + sigma ** 2 * xp.eye(self.dim, dtype=self.cov.dtype))
+        return Gaussian(scale * self.mean, scale * scale * self.cov + sigma ** 2 * xp.eye(self.dim, dtype=self.cov.dtype))
 
     def entropy(self):
         """Differential entropy 1/2 log det(2 pi e Sigma)."""
@@ -169,11 +170,13 @@ class GaussianMixture:
         chols = xp.stack([c.chol for c in self.components])
         return self.means[k] + xp.einsum("nij,nj->ni", chols[k], z)
 
-    def noised(self, sigma):
-        """The mixture convolved with N(0, sigma^2 I): each cov gains sigma^2 I."""
+    def noised(self, sigma, scale=1.0):
+        """The law of ``scale x + sigma eps`` for x from the mixture, ``eps ~ N(0, I)``: each component
+        ``N(mu, Sigma)`` becomes ``N(scale mu, scale^2 Sigma + sigma^2 I)`` (an SDE's marginal p_t
+        with ``(scale, sigma) = (m_t, sigma_t)``)."""
         sigma = checks.non_negative(sigma, "sigma")
         eye = backend.xp().eye(self.dim, dtype=self.covs.dtype)
-        return GaussianMixture(self.weights, self.means, self.covs + sigma ** 2 * eye)
+        return GaussianMixture(self.weights, scale * self.means, scale * scale * self.covs + sigma ** 2 * eye)
 
 
 def two_modes(weights=(0.5, 0.5), dtype="float64"):

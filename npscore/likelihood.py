@@ -21,20 +21,20 @@ import math
 from . import backend, checks
 
 
-def exact_trace(model, params, sde):
-    """``(x, t) -> tr(ds/dx) : (1, B)`` for a noise-conditional model on ``sde``'s ``sigma_t``."""
-    return lambda x, t: model.trace_jacobian(params, x, sde.marginal(t)[1])[None]
+def exact_trace(model, params):
+    """``(x, sigma) -> tr(ds/dx) : (1, B)`` for a noise-conditional model with an exact trace."""
+    return lambda x, sigma: model.trace_jacobian(params, x, sigma)[None]
 
 
-def hutchinson_trace(model, params, sde, rng, n_probes=4):
-    """``(x, t) -> v^T (ds/dx) v : (M, B)`` for M Rademacher probes ``v`` drawn at each call
+def hutchinson_trace(model, params, rng, n_probes=4):
+    """``(x, sigma) -> v^T (ds/dx) v : (M, B)`` for M Rademacher probes ``v`` drawn at each call
     (one forward pass and a reverse pass per probe: the model's ``vjp_x``)."""
     n_probes = checks.integer(n_probes, "n_probes")
     xp = backend.xp()
 
-    def trace(x, t):
+    def trace(x, sigma):
         probes = [rng.rademacher(x.shape, x.dtype) for _ in range(n_probes)]
-        gxs = model.vjp_x(params, x, sde.marginal(t)[1], probes)
+        gxs = model.vjp_x(params, x, sigma, probes)
         return xp.stack([(gx * v).sum(axis=1) for gx, v in zip(gxs, probes)])
     return trace
 
@@ -45,9 +45,9 @@ def ode_log_prob(score, trace, sde, x, n_steps=200, t_min=1e-3, prior=None, prog
     Parameters
     ----------
     score : callable
-        ``score(x, t) : (B, D)`` with ``t : (B,)``.
+        ``score(x, sigma) : (B, D)`` with ``sigma : (B,)``, read at ``sigma_t`` (:meth:`npscore.sde.SDE.sigma_of`).
     trace : callable
-        ``trace(x, t) : (M, B)``: ``tr(d score / dx)``, exact (M = 1) or M estimates.
+        ``trace(x, sigma) : (M, B)``: ``tr(d score / dx)``, exact (M = 1) or M estimates.
     sde : VESDE or VPSDE
     x : (B, D)
     n_steps : int
@@ -72,7 +72,7 @@ def ode_log_prob(score, trace, sde, x, n_steps=200, t_min=1e-3, prior=None, prog
 
     def rates(y, t):
         tt = xp.full((B,), t, dtype=y.dtype)
-        return velocity(y, tt), sde.div_drift(tt, D)[None] - 0.5 * sde.diffusion(tt)[None] ** 2 * trace(y, tt)
+        return velocity(y, tt), sde.div_drift(tt, D)[None] - 0.5 * sde.diffusion(tt)[None] ** 2 * trace(y, sde.sigma_of(tt))
 
     integral = 0.0
     for k in tqdm(range(n_steps), desc="likelihood ODE", disable=not progress, mininterval=0.5):

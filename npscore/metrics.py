@@ -1,8 +1,12 @@
 """Sample-quality metrics: energy distance and its floor, k-nearest-neighbour
 precision and recall, mode fractions, score error, and the Frechet distance of
-two Gaussians (classifier-FID's core)."""
+two Gaussians (classifier-FID's core); the bias of DSM against a known score and the noise of a
+stochastic gradient (first report, section 8, "My Question 1")."""
+import time
+
 from . import backend, checks
 from .linalg import squared_distances
+from .tree import tree_leaves
 
 
 def _mean_pairwise_distance(x, y, chunk=2048):
@@ -155,3 +159,35 @@ def frechet_distance(mu1, s1, mu2, s2):
     r1 = sqrtm_psd(s1)
     cross = sqrtm_psd(r1 @ s2 @ r1)
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(cross))
+
+
+def _flat(grads):
+    """A gradient tree as one host vector."""
+    return backend.host.concatenate([backend.to_numpy(g).ravel() for g in tree_leaves(grads)])
+
+
+def gradient_noise(draw, draws):
+    """The spread of a stochastic gradient over repeated draws of its noise (projections, eps).
+
+    For ``draw(k) -> (value, grads)`` over ``k < draws``: the relative variance
+    ``tr Cov(g) / |E g|^2``, the largest difference from the first draw's gradient (0 for an
+    estimator with no noise, such as exact ISM), seconds per call, and ``tr Cov(g)``."""
+    t = time.perf_counter()
+    gs = backend.host.stack([_flat(draw(k)[1]) for k in range(draws)])
+    seconds = (time.perf_counter() - t) / draws
+    mean = gs.mean(0)
+    var = gs.var(0, ddof=1).sum()
+    return float(var / (mean @ mean)), float(abs(gs - gs[0]).max()), seconds, float(var)
+
+
+def dsm_bias(data, sigmas, n=20000, seed=5):
+    """``E_p ||grad log p_sigma - grad log p||^2 / E_p ||grad log p||^2`` for each sigma: exact for a
+    known density, since DSM's minimiser is the score of p_sigma, not of p."""
+    xs = data.sample(n, backend.rng(seed))
+    ref = data.score(xs)
+    scale = float(backend.to_numpy((ref * ref).sum(1).mean()))
+    out = []
+    for sigma in sigmas:
+        d = data.noised(sigma).score(xs) - ref
+        out.append(float(backend.to_numpy((d * d).sum(1).mean())) / scale)
+    return out

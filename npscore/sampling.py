@@ -8,17 +8,22 @@ steps and at the end the iterate is checked: a non-finite sample is an error
 naming the sampler, the step and the noise level, never a silent NaN.
 ``progress=True`` shows a progress bar.
 
-=======================  =================  ====================================
-name                     score              notes
-=======================  =================  ====================================
-``langevin``             ``score(x)``       first report, section 8 (c)
-``annealed-langevin``    ``score(x, sigma)``  NCSN, Song and Ermon 2019
-``reverse-sde``          ``score(x, t)``    second report, section 3.2
-``predictor-corrector``  ``score(x, t)``    Song et al. 2021
-``probability-flow``     ``score(x, t)``    Song et al. 2021
-=======================  =================  ====================================
+=======================  =====================  ====================================
+name                     takes                  notes
+=======================  =====================  ====================================
+``langevin``             ``score(x)``           first report, section 8 (c)
+``annealed-langevin``    ``score(x, sigma)``,   NCSN, Song and Ermon 2019
+                         the levels
+``reverse-sde``          ``score(x, sigma)``,   second report, section 3.2
+                         an SDE
+``predictor-corrector``  ``score(x, sigma)``,   Song et al. 2021
+                         an SDE
+``probability-flow``     ``score(x, sigma)``,   Song et al. 2021
+                         an SDE
+=======================  =====================  ====================================
 
-:func:`sde_score` turns a noise-conditional model into ``score(x, t)``.
+A noise-conditional model's ``model.score_fn(params)`` drives all but the first; the SDE
+samplers feed it ``sigma_t`` (:meth:`npscore.sde.SDE.sigma_of`).
 """
 import inspect
 import math
@@ -147,13 +152,6 @@ def annealed_langevin(score, x0, sigmas, rng, step_scale=2e-5, n_steps_each=100,
     return _finish(x, traj)
 
 
-def sde_score(model, params, sde):
-    """``score(x, t) = model(x, sigma_t)`` for a model conditioned on the marginal
-    std ``sigma_t`` of ``sde`` (as :func:`npscore.losses.sde_dsm` trains it)."""
-    score = model.score_fn(params)
-    return lambda x, t: score(x, sde.marginal(t)[1])
-
-
 def _times(x, n_steps, t_min):
     t_min = checks.in_interval(t_min, "t_min", 0.0, 1.0, "neither")
     return backend.xp().linspace(1.0, t_min, n_steps + 1, dtype=x.dtype), (1.0 - t_min) / n_steps
@@ -169,7 +167,8 @@ def reverse_sde(score, sde, x1, rng, n_steps=1000, t_min=1e-3, record_every=0, c
 
     Parameters
     ----------
-    score : callable, ``score(x, t)`` with ``t : (B,)``
+    score : callable, ``score(x, sigma)`` with ``sigma : (B,)``, read at ``sigma_t``
+        (:meth:`npscore.sde.SDE.sigma_of`; as :func:`npscore.losses.sde_dsm` trains it)
     sde : VPSDE or VESDE
     x1 : (B, D)
         A draw from the prior (``sde.prior_sample``).
@@ -212,7 +211,7 @@ def predictor_corrector(score, sde, x1, rng, n_steps=500, snr=0.16, n_corrector=
     for i in _bar(range(n_steps), name, progress):
         t = xp.full((x.shape[0],), ts[i], dtype=x.dtype)
         for _ in range(n_corrector):
-            s = score(x, t)
+            s = score(x, sde.sigma_of(t))
             z = rng.normal(x.shape, x.dtype)
             # batch-mean norms, as score_sde: per-example ratios blow up where ||s|| ~ 0
             ratio = xp.linalg.norm(z, axis=1).mean() / xp.maximum(xp.linalg.norm(s, axis=1).mean(), 1e-12)
@@ -255,15 +254,16 @@ def probability_flow(score, sde, x1, rng=None, n_steps=500, t_min=1e-3, record_e
 
 
 # ---------------------------------------------------------------- the registry
-#: ``fn`` and the ``score`` it takes; its defaults are the keyword defaults of ``fn``'s signature
-Sampler = namedtuple("Sampler", "fn score")
+#: ``fn``, and what it needs beside the score: nothing, the noise levels or an SDE; its defaults are
+#: the keyword defaults of ``fn``'s signature
+Sampler = namedtuple("Sampler", "fn needs")
 
 SAMPLERS = {
-    "langevin": Sampler(langevin, "score(x)"),
-    "annealed-langevin": Sampler(annealed_langevin, "score(x, sigma)"),
-    "reverse-sde": Sampler(reverse_sde, "score(x, t)"),
-    "predictor-corrector": Sampler(predictor_corrector, "score(x, t)"),
-    "probability-flow": Sampler(probability_flow, "score(x, t)"),
+    "langevin": Sampler(langevin, None),
+    "annealed-langevin": Sampler(annealed_langevin, "sigmas"),
+    "reverse-sde": Sampler(reverse_sde, "sde"),
+    "predictor-corrector": Sampler(predictor_corrector, "sde"),
+    "probability-flow": Sampler(probability_flow, "sde"),
 }
 
 
@@ -278,15 +278,15 @@ def defaults(name):
 def run(name, score, x0, rng, sigmas=None, sde=None, **options):
     """Run the sampler registered as ``name`` with its defaults (:func:`defaults`), overridden by ``options``.
 
-    ``score`` is of the kind the sampler takes (see the table above);
-    ``sigmas`` is needed by annealed Langevin, ``sde`` by the SDE samplers.
+    ``score`` is ``score(x)`` for Langevin, else ``score(x, sigma)``; ``sigmas`` is needed by annealed
+    Langevin, ``sde`` by the SDE samplers.
     """
     spec = SAMPLERS[checks.one_of(name, "sampler", tuple(SAMPLERS))]
-    kw = dict(options)
-    if spec.score == "score(x)":
-        return spec.fn(score, x0, rng, **kw)
-    if spec.score == "score(x, sigma)":
-        return spec.fn(score, x0, sigmas, rng, **kw)
-    if sde is None:
-        raise ValueError(f"sde must be given for sampler {name!r}; got None")
-    return spec.fn(score, sde, x0, rng, **kw)
+    given = {"sigmas": sigmas, "sde": sde}
+    if spec.needs is None:
+        return spec.fn(score, x0, rng, **options)
+    if given[spec.needs] is None:
+        raise ValueError(f"{spec.needs} must be given for sampler {name!r}; got None")
+    if spec.needs == "sigmas":
+        return spec.fn(score, x0, sigmas, rng, **options)
+    return spec.fn(score, sde, x0, rng, **options)

@@ -21,7 +21,9 @@ for training score-based generative models").
 
   as close to 1 as it can be.
 
-The same ``sigma_1`` and ``sigma_L`` are the VE SDE's ``sigma_max`` and ``sigma_min``.
+The code names the notes' ``sigma_1``, ``sigma_L`` and ``gamma`` ``sigma_max``, ``sigma_min`` and ``ratio``
+(the VE SDE's names too): :func:`largest_level`, :func:`smallest_level` and :func:`level_ratio`
+derive them.
 """
 import math
 from collections import namedtuple
@@ -51,12 +53,12 @@ def _distances(x):
     return backend.host.sqrt(squared_distances(x, x))
 
 
-def sigma_max(x, n=2000):
+def largest_level(x, n=2000):
     """Technique 1: the largest pairwise distance among (up to ``n`` of) the rows of ``x``."""
     return float(_distances(_subsample(x, n)).max())
 
 
-def sigma_min(x, n=2000):
+def smallest_level(x, n=2000):
     """Half the median nearest-neighbour distance per coordinate, among up to ``n`` distinct rows of ``x``
     (repeated points, as in rounded or integer data, would make it 0)."""
     np = backend.host
@@ -69,7 +71,7 @@ def _phi(z):
     return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 
-def ratio(D):
+def level_ratio(D):
     """Technique 2: the geometric ratio gamma for dimension ``D`` (at most :data:`MAX_RATIO`)."""
     c = math.sqrt(2.0 * checks.integer(D, "D"))
 
@@ -85,28 +87,29 @@ def ratio(D):
     return 0.5 * (lo + hi)
 
 
-def step_scale(gamma, n_steps_each, sigma_l):
+def step_scale(ratio, n_steps_each, sigma_min):
     """Technique 4: ``epsilon = a sigma_L^2`` with ``a`` on a fine grid making the
     expression above closest to 1."""
     T = checks.integer(n_steps_each, "n_steps_each")
 
     def f(a):
-        return (1.0 - a) ** (2 * T) * (gamma ** 2 - 2.0 / (2.0 - a)) + 2.0 / (2.0 - a)
+        return (1.0 - a) ** (2 * T) * (ratio ** 2 - 2.0 / (2.0 - a)) + 2.0 / (2.0 - a)
 
     grid = [10 ** (-6 + 6 * k / 4000) for k in range(4000)]  # a in [1e-6, 1)
     a = min(grid, key=lambda a: abs(f(a) - 1.0))
-    return a * sigma_l ** 2
+    return a * sigma_min ** 2
 
 
-def geometric(sigma_1, sigma_l, gamma):
-    """Levels ``sigma_1, sigma_1 / gamma, ...`` down to ``sigma_l`` (an exact geometric
-    sequence with at least the given ratio's density), largest first."""
-    n = max(2, 1 + math.ceil(math.log(sigma_1 / sigma_l) / math.log(gamma)))
-    return tuple(sigma_1 * (sigma_l / sigma_1) ** (i / (n - 1)) for i in range(n))
+def geometric(sigma_max, sigma_min, ratio):
+    """Levels ``sigma_max, sigma_max / ratio, ...`` down to ``sigma_min`` (the notes' ``sigma_1 > ... >
+    sigma_L``: an exact geometric sequence with at least the given ratio's density), largest first."""
+    n = max(2, 1 + math.ceil(math.log(sigma_max / sigma_min) / math.log(ratio)))
+    return tuple(sigma_max * (sigma_min / sigma_max) ** (i / (n - 1)) for i in range(n))
 
 
-def from_data(x, n_steps_each=100, sigma_1=None, sigma_l=None, gamma=None):
-    """The schedule for data ``x : (N, D)``; any of its parts may be given instead.
+def from_data(x, n_steps_each=100, sigma_max=None, sigma_min=None, ratio=None):
+    """The schedule for data ``x : (N, D)``; any of its parts may be given instead (else
+    :func:`largest_level`, :func:`smallest_level`, :func:`level_ratio`).
 
     Returns
     -------
@@ -115,10 +118,10 @@ def from_data(x, n_steps_each=100, sigma_1=None, sigma_l=None, gamma=None):
         ``sigma_max``, ``sigma_min`` and ``ratio``.
     """
     checks.batch(x, None, "x")
-    s1 = checks.positive(sigma_1, "sigma_max") if sigma_1 is not None else sigma_max(x)
-    sl = checks.positive(sigma_l, "sigma_min") if sigma_l is not None else sigma_min(x)
+    s1 = checks.positive(sigma_max, "sigma_max") if sigma_max is not None else largest_level(x)
+    sl = checks.positive(sigma_min, "sigma_min") if sigma_min is not None else smallest_level(x)
     if not sl < s1:
         raise ValueError(f"sigma_min must be below sigma_max = {s1:.4g}; got {sl:.4g}")
-    g = checks.in_interval(gamma, "ratio", 1.0, math.inf, "neither") if gamma is not None else ratio(x.shape[1])
+    g = checks.in_interval(ratio, "ratio", 1.0, math.inf, "neither") if ratio is not None else level_ratio(x.shape[1])
     sigmas = geometric(s1, sl, g)
     return Schedule(sigmas, step_scale(sigmas[0] / sigmas[1], n_steps_each, sl), s1, sl, sigmas[0] / sigmas[1])

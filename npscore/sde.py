@@ -11,7 +11,8 @@ holds both, with the one factor 1/2 as its switch. (The second report writes
 the reverse SDE with the 1/2, which is the ODE's drift: with it the reverse
 SDE samples the wrong law, as ``proofs/reverse_sde.py`` shows.) Samplers live in
 :mod:`npscore.sampling`, the continuous-time DSM loss in :mod:`npscore.losses`,
-the likelihood in :mod:`npscore.likelihood`. Times ``t`` are ``(B,)`` arrays.
+the likelihood in :mod:`npscore.likelihood`. Times ``t`` are ``(B,)`` arrays; every score is
+``score(x, sigma)``, read at ``sigma_t`` (:meth:`SDE.sigma_of`).
 """
 import abc
 import math
@@ -47,6 +48,37 @@ class SDE(abc.ABC):
         """``(m_t, sigma_t)``, each ``(B,)``: ``p_0t(x_t | x_0) = N(m_t x_0, sigma_t^2 I)``."""
 
     @abc.abstractmethod
+    def time_of(self, sigma):
+        """The inverse of ``sigma_t``: the time ``t : (B,)`` at which the marginal std is ``sigma``
+        (an exact score written in t reads its time from a model's input), clipped to [0, 1]
+        against rounding."""
+
+    def sigma_of(self, t):
+        """The noise level ``sigma_t`` a score model ``s(x, sigma)`` is fed at time ``t``: the one
+        place where the SDE samplers and the likelihood turn a time into a noise level."""
+        return self.marginal(t)[1]
+
+    def transition(self, t):
+        """``(m, s)`` as floats at the scalar time ``t``: ``x_t = m x_0 + s eps`` exactly (the
+        law of p_t for a known p_0)."""
+        m, s = self.marginal(backend.xp().asarray([float(t)]))
+        return float(backend.to_numpy(m)[0]), float(backend.to_numpy(s)[0])
+
+    def exact_score(self, data):
+        """``score(x, sigma)`` of ``data.noised(s, m)``, the exact p_t at ``t = time_of(sigma)`` of a
+        density ``data`` whose ``noised(sigma, scale)`` is exact (:mod:`npscore.densities`): the oracle
+        the samplers are checked against. One sigma per call, as every sampler passes."""
+        cache = {}
+
+        def score(x, sigma):
+            t = float(backend.to_numpy(self.time_of(sigma[:1]))[0])
+            if t not in cache:
+                cache.clear()
+                cache[t] = data.noised(*self.transition(t)[::-1])
+            return cache[t].score(x)
+        return score
+
+    @abc.abstractmethod
     def prior_std(self):
         """``s`` of the prior ``p_1 = N(0, s^2 I)``."""
 
@@ -65,12 +97,12 @@ class SDE(abc.ABC):
         .. math:: f(x, t) - c\, g(t)^2 s(x, t), \qquad c = 1 \text{ (reverse SDE) or } \tfrac12
                   \text{ (probability-flow ODE)}
 
-        for ``score(x, t)``; time runs from 1 down, so a step of length dt moves
-        ``x - drift dt`` (second report, section 3.2; Song et al. 2021, eq. 6 and 13)."""
+        for ``score(x, sigma)`` read at ``sigma_t`` (:meth:`sigma_of`); time runs from 1 down, so a step
+        of length dt moves ``x - drift dt`` (second report, section 3.2; Song et al. 2021, eq. 6 and 13)."""
         c = 0.5 if probability_flow else 1.0
 
         def drift(x, t):
-            return self.drift(x, t) - c * self.diffusion(t)[:, None] ** 2 * score(x, t)
+            return self.drift(x, t) - c * self.diffusion(t)[:, None] ** 2 * score(x, self.sigma_of(t))
         return drift
 
     def prior_log_prob(self, x):
@@ -139,6 +171,15 @@ class VPSDE(SDE):
         y = self._log_alpha(_t(t))
         return xp.sqrt(xp.exp(y)), xp.sqrt(-xp.expm1(y))
 
+    def _time_of_log_alpha(self, log_alpha):
+        """The root ``t >= 0`` of ``beta_min t + (beta_max - beta_min) t^2 / 2 = -log alpha_t``."""
+        xp, a = backend.xp(), self.beta_max - self.beta_min
+        return (xp.sqrt(self.beta_min ** 2 - 2.0 * a * log_alpha) - self.beta_min) / a
+
+    def time_of(self, sigma):
+        """``t`` with ``sqrt(1 - alpha_t) = sigma``: ``log alpha_t = log(1 - sigma^2)``."""
+        return backend.xp().clip(self._time_of_log_alpha(backend.xp().log1p(-sigma * sigma)), 0.0, 1.0)
+
     def prior_std(self):
         """The prior ``p_1 = N(0, I)`` (``alpha_1`` is about 0)."""
         return 1.0
@@ -189,6 +230,10 @@ class SubVPSDE(VPSDE):
         y = self._log_alpha(_t(t))
         return xp.sqrt(xp.exp(y)), -xp.expm1(y)
 
+    def time_of(self, sigma):
+        """``t`` with ``1 - alpha_t = sigma``: ``log alpha_t = log(1 - sigma)``."""
+        return backend.xp().clip(self._time_of_log_alpha(backend.xp().log1p(-sigma)), 0.0, 1.0)
+
 
 class VESDE(SDE):
     """Variance exploding SDE (NCSN in continuous time; Song et al. 2021).
@@ -230,6 +275,16 @@ class VESDE(SDE):
         is ``sqrt(sigma(t)^2 - sigma_min^2)``; as in score_sde, ``sigma(t)`` is used.)"""
         t = _t(t)
         return backend.xp().ones_like(t), self.sigma(t)
+
+    def time_of(self, sigma):
+        """``t = log(sigma / sigma_min) / log(sigma_max / sigma_min)``, the inverse of :meth:`sigma`."""
+        xp = backend.xp()
+        return xp.clip(xp.log(sigma / self.sigma_min) / self._log_ratio, 0.0, 1.0)
+
+    def transition(self, t):
+        """``(1, sqrt(sigma(t)^2 - sigma_min^2))``: the noise the SDE adds from t = 0, less than the
+        ``sigma(t)`` that :meth:`marginal` reports."""
+        return 1.0, math.sqrt(max(float(backend.to_numpy(self.sigma(float(t)))) ** 2 - self.sigma_min ** 2, 0.0))
 
     def prior_std(self):
         """The prior ``N(0, sigma_max^2 I)``."""

@@ -29,7 +29,7 @@ component ``N(mu, S)`` becomes ``N(m_t mu, m_t^2 S + s_t^2 I)``.
 import numpy as np
 
 from npscore import backend
-from npscore.densities import GaussianMixture, two_modes
+from npscore.densities import two_modes
 from npscore.sampling import probability_flow, reverse_sde
 from npscore.sde import VESDE, VPSDE
 from proofs._report import Report, h
@@ -50,26 +50,8 @@ class NotesReverseSDE:
 
 def marginal(data, sde, t):
     """The exact p_t of the mixture ``data`` under ``sde`` at the scalar time ``t``."""
-    xp = backend.xp()
-    tt = xp.asarray([t])
-    m, s = (float(h(a)[0]) for a in sde.marginal(tt))
-    if isinstance(sde, VESDE):                            # the transition's variance sigma(t)^2 - sigma_min^2
-        s, m = (max(s ** 2 - sde.sigma_min ** 2, 0.0)) ** 0.5, 1.0
-    D = data.means.shape[1]
-    return GaussianMixture(data.weights, m * data.means, m * m * data.covs + s * s * xp.eye(D)[None])
-
-
-def exact_score(data, sde):
-    """``score(x, t)`` of the exact marginal (every sampler passes one t per call)."""
-    cache = {}
-
-    def score(x, t):
-        key = float(h(t[:1])[0])
-        if key not in cache:
-            cache.clear()
-            cache[key] = marginal(data, sde, key)
-        return cache[key].score(x)
-    return score
+    m, s = sde.transition(t)
+    return data.noised(s, m)
 
 
 def _compare(r, what, x, target, slack=0.01):
@@ -101,7 +83,7 @@ def main(break_claim=False, n=4000):
     data = two_modes((0.3, 0.7))
     for label, sde in (("VE", VESDE(0.01, 5.0)), ("VP", VPSDE())):
         start = marginal(data, sde, 1.0).sample(n, backend.rng(1))
-        score = exact_score(data, sde)
+        score = sde.exact_score(data)
         target = marginal(data, sde, 1e-3)
         run_sde = NotesReverseSDE(sde) if break_claim else sde
         _compare(r, f"{label} reverse SDE (1000 steps)", reverse_sde(score, run_sde, start, backend.rng(2)), target)

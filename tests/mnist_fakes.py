@@ -29,7 +29,7 @@ def fake_mnist(folder, n_train=64, n_test=32, seed=0, gz=True):
 
 def train_small(out, data, steps=10, **kw):
     x = load_mnist(str(data), "train")[0]
-    kw = {"batch_size": 4, "hidden": 8, "checkpoint_every": 10, "gate_steps": 5, "progress": False,
+    kw = {"batch": 4, "hidden": 8, "checkpoint_every": 10, "gate_steps": 5, "progress": False,
           "log": lambda *a: None, **kw}
     return run.train(str(out), x, steps=steps, **kw)
 

@@ -31,7 +31,7 @@ def test_build_sde_follows_the_loss_and_the_schedule():
 
 
 def test_json_round_trip_and_bad_fields_are_named():
-    c = RunConfig("moons", "sde-ve", ModelConfig(hidden=64, blocks=2), steps=5, sigmas=(2.0, 0.5), step_scale=1e-5)
+    c = RunConfig("moons", "sde-ve", ModelConfig(hidden=64, n_blocks=2), steps=5, sigmas=(2.0, 0.5), step_scale=1e-5)
     assert RunConfig.from_json(c.to_json()) == c
     assert RunConfig.from_json(json.loads(c.to_json())) == c
     with pytest.raises(ValueError, match=r"^--loss must be one of"):
@@ -56,7 +56,7 @@ def test_a_record_from_before_the_model_was_recorded_reads_as_the_notes_mlp():
 
 def test_a_checkpoint_rebuilds_the_same_model(tmp_path):
     x = lowdim.split("moons", 500, 50, 0)[0]
-    config = RunConfig("moons", "ncsn", ModelConfig(hidden=16, blocks=1, fourier_features=4), steps=3, n_train=500)
+    config = RunConfig("moons", "ncsn", ModelConfig(hidden=16, n_blocks=1, fourier_features=4), steps=3, n_train=500)
     fitted, state, curve = lowdim.fit_config(config, x, progress=False)
     path = str(tmp_path / "checkpoint.npz")
     io.save_checkpoint(path, fitted.params, state, curve, fitted.config.to_dict())
@@ -79,7 +79,7 @@ def test_an_mnist_record_round_trips_and_says_what_it_is():
     record = json.loads(json.dumps(_mnist_record(gpu)))                 # as a checkpoint stores it
     back = MnistConfig.from_record(record, "c.npz")
     recorded = ("hidden", "depth", "sigma_features", "bound", "window", "gate_input", "gate_steps", "seed",
-                "batch_size", "lr", "checkpoint_every")
+                "batch", "lr", "checkpoint_every")
     assert [getattr(back, k) for k in recorded] == [getattr(gpu, k) for k in recorded]
     assert kind_of(record) == "npscore mnist" and kind_of(RunConfig().to_dict()) == "npscore train"
     assert kind_of({"base": [], "hidden": 8}) == "npscore mnist"                 # before the kind field

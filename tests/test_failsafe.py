@@ -33,7 +33,7 @@ def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("run")
     data = fake_mnist(tmp / "data")
     x = run.load_data(str(data), test=False)["x_train"]
-    run.train(str(tmp / "out"), x, steps=10, batch_size=4, hidden=8, checkpoint_every=10, window=0, progress=False,
+    run.train(str(tmp / "out"), x, steps=10, batch=4, hidden=8, checkpoint_every=10, window=0, progress=False,
               log=lambda *a: None)
     return data, tmp / "out", tmp / "out" / "checkpoint.npz"
 
@@ -133,7 +133,7 @@ def test_no_run_is_lost(trained, tmp_path, capsys):
     _one_line(err, "holds a trained model, not yet sampled, of npscore mnist (checkpoint.npz): pass --resume", "--force",
               "npscore sample --checkpoint")
     code, err = _cli(capsys, "mnist", "--data", data, "--out", out, "--steps", "5", "--resume",
-                     "--hidden", "8", "--batch-size", "4", "--checkpoint-every", "10")
+                     "--hidden", "8", "--batch", "4", "--checkpoint-every", "10")
     assert code == 2
     _one_line(err, "was trained with steps=10; this run asks for 5 (--steps: give the run's own")
     code, err = _cli(capsys, "mnist", "--data", data, "--out", tmp_path / "fresh", "--resume")

@@ -50,7 +50,7 @@ def test_a_preset_fills_only_the_flags_not_given(tmp_path):
                      "--depth", "1", "--steps", "2", "--gate-steps", "1", "--samples", "0", "--no-progress"]) == 0
     model, _, config = run.load_model(str(out / "checkpoint.npz"))
     gpu = run.PRESETS["gpu"]
-    for key in ("batch_size", "checkpoint_every"):
+    for key in ("batch", "checkpoint_every"):
         assert getattr(gpu, key) != getattr(run.PRESETS["cpu"], key) and config[key] == getattr(gpu, key)
     assert (config["hidden"], config["depth"], config["gate_steps"]) == (16, 1, 1)
     assert (model.window, model.gate_input, model.sigma_features) == (gpu.window, gpu.gate_input, gpu.sigma_features)

@@ -15,18 +15,18 @@ from mnist_fakes import interrupted_before_the_gate, train_small, fake_mnist
 
 def test_resume_gives_the_uninterrupted_numbers(tmp_path, monkeypatch):
     data = fake_mnist(tmp_path / "data")
-    _, full, losses_full, _, config = train_small(tmp_path / "a", data, 30, batch_size=8)
+    _, full, losses_full, _, config = train_small(tmp_path / "a", data, 30, batch=8)
     assert config["gate_trained"] and len(losses_full) == 35 and len(full) == 7       # 30 steps, then 5 of the gate
     for steps in (20, 30):                       # stopped in the MLP's steps, or before the gate's
         out = tmp_path / f"b{steps}"
-        interrupted_before_the_gate(monkeypatch, out, data, steps, batch_size=8)
-        _, resumed, losses_res, _, _ = train_small(out, data, 30, batch_size=8, resume=True)
+        interrupted_before_the_gate(monkeypatch, out, data, steps, batch=8)
+        _, resumed, losses_res, _, _ = train_small(out, data, 30, batch=8, resume=True)
         assert losses_res == losses_full
         for (W1, b1), (W2, b2) in zip(full, resumed):
             assert np.array_equal(host(W1), host(W2)) and np.array_equal(host(b1), host(b2))
     with pytest.raises(ValueError, match=r"trained with steps=30; this run asks for 40 \(--steps: give the run's own"):
-        train_small(tmp_path / "a", data, 40, batch_size=8, resume=True)
-    _, again, _, seconds, _ = train_small(tmp_path / "a", data, 30, batch_size=8, resume=True)   # sampled as it is
+        train_small(tmp_path / "a", data, 40, batch=8, resume=True)
+    _, again, _, seconds, _ = train_small(tmp_path / "a", data, 30, batch=8, resume=True)   # sampled as it is
     assert seconds == 0.0 and all(np.array_equal(host(W1), host(W2)) for (W1, _), (W2, _) in zip(full, again))
     # and the checkpoint round-trips through allow_pickle=False
     model, params, config = run.load_model(str(tmp_path / "a" / "checkpoint.npz"))

@@ -160,9 +160,9 @@ def test_annealed_langevin_bad_input():
 
 
 # ---------------------------------------------------------------- the other samplers, step by step
-def _pull_t(x, t):
-    """A time-dependent score with a known form, ``-(x - 1) / (1 + t)``."""
-    return -(x - 1.0) / (1.0 + t[:, None])
+def _pull_s(x, sigma):
+    """A noise-conditional score with a known form, ``-(x - 1) / (1 + sigma)`` for ``sigma : (B,)``."""
+    return -(x - 1.0) / (1.0 + sigma[:, None])
 
 
 def test_langevin_is_its_update_written_out():
@@ -209,15 +209,15 @@ def test_run_dispatches_on_the_score_kind_and_needs_an_sde():
     assert np.array_equal(host(run("langevin", lambda y: -y, x0, backend.rng(2), n_steps=3)),
                           host(langevin(lambda y: -y, x0, backend.rng(2), n_steps=3)))
     with pytest.raises(ValueError, match="^sde must be given for sampler 'reverse-sde'; got None$"):
-        run("reverse-sde", _pull_t, x0, backend.rng(2))
+        run("reverse-sde", _pull_s, x0, backend.rng(2))
     with pytest.raises(ValueError, match=r"^snr must be a positive"):
-        predictor_corrector(_pull_t, VPSDE(), x0, backend.rng(2), snr=0.0)
+        predictor_corrector(_pull_s, VPSDE(), x0, backend.rng(2), snr=0.0)
     with pytest.raises(ValueError, match=r"^n_corrector must be an int >= 0"):
-        predictor_corrector(_pull_t, VPSDE(), x0, backend.rng(2), n_corrector=-1)
+        predictor_corrector(_pull_s, VPSDE(), x0, backend.rng(2), n_corrector=-1)
     with pytest.raises(ValueError, match=r"^n_steps must be an int >= 1"):
-        probability_flow(_pull_t, VPSDE(), x0, n_steps=0)
+        probability_flow(_pull_s, VPSDE(), x0, n_steps=0)
     with pytest.raises(ValueError, match=r"^n_steps must be an int >= 1"):
-        predictor_corrector(_pull_t, VPSDE(), x0, backend.rng(2), n_steps=0)
+        predictor_corrector(_pull_s, VPSDE(), x0, backend.rng(2), n_steps=0)
 
 
 def test_the_registry_reads_each_samplers_defaults_from_its_signature():
@@ -236,9 +236,9 @@ def test_each_sampler_defaults_to_its_registered_settings_without_a_bar(name, ca
     """Called bare, a sampler is ``run`` with the registry's defaults, and shows no progress bar."""
     spec = SAMPLERS[name]
     x0, sde = backend.rng(1).normal((2, 2)), VPSDE()
-    score = {"score(x)": lambda y: -y, "score(x, sigma)": _pull, "score(x, t)": _pull_t}[spec.score]
-    lead = {"score(x)": (), "score(x, sigma)": ([1.0, 0.5],), "score(x, t)": (sde,)}[spec.score]
-    order = (x0, *lead) if spec.score == "score(x, sigma)" else (*lead, x0)
+    score = {None: lambda y: -y, "sigmas": _pull, "sde": _pull_s}[spec.needs]
+    lead = {None: (), "sigmas": ([1.0, 0.5],), "sde": (sde,)}[spec.needs]
+    order = (x0, *lead) if spec.needs == "sigmas" else (*lead, x0)
     bare = spec.fn(score, *order, backend.rng(2))
     assert np.array_equal(host(bare), host(run(name, score, x0, backend.rng(2), sigmas=[1.0, 0.5], sde=sde)))
     assert capsys.readouterr().err == ""

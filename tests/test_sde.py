@@ -26,7 +26,7 @@ def test_the_vp_std_is_exact_at_small_t():
 def test_reverse_drift_is_f_minus_c_g2_score(sde):
     x = backend.rng(0).normal((4, 3), "float64")
     t = backend.xp().asarray([0.2, 0.4, 0.6, 0.9])
-    score = lambda y, tt: -2.0 * y                                   # noqa: E731
+    score = lambda y, sigma: -2.0 * y * (sigma == sde.sigma_of(t))[:, None]   # noqa: E731
     g2 = host(sde.diffusion(t)) ** 2
     f = host(sde.drift(x, t))
     assert np.allclose(host(sde.reverse_drift(score)(x, t)), f + 2.0 * g2[:, None] * host(x), rtol=1e-14)
@@ -130,3 +130,11 @@ def test_the_sub_vp_sde_is_below_the_vp_sde_and_shares_its_mean_and_prior():
     from npscore.sde import SDE
     with pytest.raises(TypeError, match="abstract"):           # the contract: an SDE without its maths
         type("Half", (SDE,), {"drift": lambda self, x, t: x})()
+
+
+@pytest.mark.parametrize("sde", [VPSDE(), SubVPSDE(), VESDE(0.01, 3.0)], ids=["VP", "subVP", "VE"])
+def test_time_of_inverts_the_marginal_std(sde):
+    """``time_of(sigma_t) = t`` over [0, 1] (the exact scores of the proofs read t back from sigma)."""
+    t = backend.xp().asarray([1e-3, 0.1, 0.37, 0.8, 1.0])
+    assert np.allclose(host(sde.time_of(sde.sigma_of(t))), host(t), rtol=1e-9, atol=1e-12)
+    assert np.array_equal(host(sde.sigma_of(t)), host(sde.marginal(t)[1]))

@@ -7,7 +7,7 @@ from autograd import grad
 from conftest import dev, host, rel_err
 from npscore import backend, losses, reference_unet as ref
 from npscore.nn.unet import UNet
-from npscore.sampling import run as run_sampler, sde_score
+from npscore.sampling import run as run_sampler
 from npscore.sde import VESDE
 from npscore.tree import tree_leaves
 
@@ -68,7 +68,7 @@ def test_it_trains_with_the_librarys_dsm_and_samples_with_its_samplers():
         params, state = opt.update(params, g, state)
     assert float(losses.sde_dsm(model, params, dev(x), sde, rng=backend.rng(0))[0]) < first
     for name in ("reverse-sde", "probability-flow", "predictor-corrector"):
-        out = run_sampler(name, sde_score(model, params, sde), dev(5.0 * rng.standard_normal((4, 64))),
+        out = run_sampler(name, model.score_fn(params), dev(5.0 * rng.standard_normal((4, 64))),
                           backend.rng(3), sde=sde, n_steps=20)
         assert out.shape == (4, 64) and np.isfinite(host(out)).all(), name
 

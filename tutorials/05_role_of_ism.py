@@ -27,7 +27,7 @@ import _tutorial as T
 from npscore import MLP, backend, losses
 from npscore.densities import two_modes
 from npscore.optim import Adam
-from benchmarks.variance import dsm_bias, gradient_noise
+from npscore.metrics import dsm_bias, gradient_noise
 
 backend.use("numpy")
 T.where(losses.ism)

@@ -30,12 +30,30 @@ from npscore import backend, likelihood
 from npscore.densities import GaussianMixture, two_modes
 from npscore.sampling import probability_flow, reverse_sde
 from npscore.sde import VPSDE, SDE
-from proofs.reverse_sde import NotesReverseSDE, exact_score, marginal
 
 backend.use("numpy")
 T.where(SDE.reverse_drift)
 T.where(reverse_sde)
 T.where(probability_flow)
+
+
+def marginal(data, sde, t):
+    """The exact p_t of ``data`` under ``sde`` at the time ``t``: the law of ``m_t x_0 + s_t eps``."""
+    m, s = sde.transition(t)
+    return data.noised(s, m)
+
+
+class NotesReverseSDE:
+    """``sde`` with the notes' reverse drift ``f - 1/2 g^2 s`` for the reverse SDE (the slip)."""
+
+    def __init__(self, sde):
+        self.sde = sde
+
+    def __getattr__(self, name):
+        return getattr(self.sde, name)
+
+    def reverse_drift(self, score, probability_flow=False):
+        return self.sde.reverse_drift(score, probability_flow=True)
 
 # %% [markdown]
 # ## 3.1 The forward diffusion
@@ -82,7 +100,7 @@ gauss = GaussianMixture(np.ones(1), np.array([[1.0, -0.5]]), np.array([0.01]))
 n_g = T.pick(4000, 2000)
 start = marginal(gauss, sde, 1.0).sample(n_g, backend.rng(3))
 for label, run_sde in (("g^2 (the code)", sde), ("1/2 g^2 (the notes)", NotesReverseSDE(sde))):
-    out = reverse_sde(exact_score(gauss, sde), run_sde, start, backend.rng(4), n_steps=T.pick(1000, 500))
+    out = reverse_sde(sde.exact_score(gauss), run_sde, start, backend.rng(4), n_steps=T.pick(1000, 500))
     var = out.var(0, ddof=1).mean()
     print(f"reverse SDE with {label:20s}: sample variance {var:.5f}   (data 0.01000, its SE {0.01 * np.sqrt(1 / n_g):.5f})")
     if label.startswith("g^2"):
@@ -97,7 +115,7 @@ for label, run_sde in (("g^2 (the code)", sde), ("1/2 g^2 (the notes)", NotesRev
 
 # %%
 start = marginal(data, sde, 1.0).sample(T.pick(4000, 1000), backend.rng(5))
-score = exact_score(data, sde)
+score = sde.exact_score(data)
 outs = {"reverse SDE, g^2": reverse_sde(score, sde, start, backend.rng(6), n_steps=T.pick(1000, 300)),
         "probability flow": probability_flow(score, sde, start, n_steps=T.pick(500, 200)),
         "reverse SDE, the notes' 1/2 g^2": reverse_sde(score, NotesReverseSDE(sde), start, backend.rng(6),
@@ -140,10 +158,10 @@ T.claim("the code's samplers keep the modes' width; the notes' SDE widens them",
 T.where(likelihood.ode_log_prob)
 xq = gauss.sample(T.pick(500, 100), backend.rng(8))
 truth = marginal(gauss, sde, 1e-3).log_prob(xq)                  # log p_{t_min}, closed form
-trace = lambda x, t: marginal(gauss, sde, float(t[0])).score_divergence(x)[None]   # noqa: E731
+trace = lambda x, s: marginal(gauss, sde, float(sde.time_of(s[:1])[0])).score_divergence(x)[None]   # noqa: E731
 errors = {}
 for n_steps in T.pick((100, 200, 400, 800), (100, 200)):
-    lp = likelihood.ode_log_prob(exact_score(gauss, sde), trace, sde, xq, n_steps=n_steps, t_min=1e-3,
+    lp = likelihood.ode_log_prob(sde.exact_score(gauss), trace, sde, xq, n_steps=n_steps, t_min=1e-3,
                                  prior=marginal(gauss, sde, 1.0).log_prob)[0]
     errors[n_steps] = np.abs(lp - truth).max()
     print(f"{n_steps:4d} Heun steps: mean log p {lp.mean():.4f} (closed form {truth.mean():.4f}), "

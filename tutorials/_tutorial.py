@@ -13,9 +13,7 @@ import matplotlib.pyplot as plt
 
 QUICK = os.environ.get("NPSCORE_QUICK") == "1"
 warnings.filterwarnings("ignore", message="IProgress not found")      # tqdm in a notebook without ipywidgets
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:                        # the proofs/ and benchmarks/ folders beside npscore
-    sys.path.insert(0, ROOT)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))     # the checkout, for where()
 
 
 def pick(full, quick):

@@ -44,7 +44,7 @@ def _cmd_demo(args):
 
 
 def _cmd_train(args):
-    model = ModelConfig(arch=args.arch, hidden=args.hidden, blocks=args.blocks, activation=args.activation,
+    model = ModelConfig(arch=args.arch, hidden=args.hidden, n_blocks=args.blocks, activation=args.activation,
                         fourier_features=args.fourier_features, fourier_scale=args.fourier_scale,
                         sigma_features=args.sigma_features)
     config = RunConfig(data=args.data, loss=args.loss, model=model, steps=args.steps, batch=args.batch, lr=args.lr,
@@ -87,7 +87,7 @@ def _cmd_mnist(args):
               f"{sum(losses[-100:]) / len(losses[-100:]):.4f}; this run {seconds:.1f}s")
         if config.samples:
             extra = {"train_seconds_this_run": seconds, "steps": config.steps, "hidden": config.hidden,
-                     "batch_size": config.batch_size, "arch": config.arch, "channels": list(config.channels),
+                     "batch": config.batch, "arch": config.arch, "channels": list(config.channels),
                      "preset": args.preset}
             run.sample_and_evaluate(model, params, record["sigmas"], args.out, data, clf, n=config.samples,
                                     seed=config.seed, sampler=args.sampler, n_steps_each=args.steps_each,

@@ -105,7 +105,8 @@ def _mnist_args(p, train=True):
         p.add_argument("--sigma-min", type=positive_float, default=None,
                        help="the smallest noise level (default: from --preset)")
         p.add_argument("--steps", type=positive_int, default=None, help="training steps (default: from --preset)")
-        p.add_argument("--batch-size", type=positive_int, default=None, help="images per step (default: from --preset)")
+        p.add_argument("--batch", "--batch-size", dest="batch", type=positive_int, default=None,
+                       help="images per step (default: from --preset)")
         p.add_argument("--hidden", type=positive_int, default=None,
                        help="width H of the MLP 784-H-...-H-5x784 (default: from --preset)")
         p.add_argument("--depth", type=positive_int, default=None,
@@ -182,7 +183,7 @@ def _model_args(p):
                    help="resmlp: residual blocks on Fourier features of x, which learn thin structure; "
                         "mlp: the notes' two-hidden-layer MLP on raw x, which blurs it")
     p.add_argument("--hidden", type=positive_int, default=model.hidden, help="width H of every layer")
-    p.add_argument("--blocks", type=non_negative_int, default=model.blocks, help="residual blocks (resmlp)")
+    p.add_argument("--blocks", type=non_negative_int, default=model.n_blocks, help="residual blocks (resmlp)")
     p.add_argument("--activation", default=model.activation, choices=("softplus", "tanh", "elu", "swish"),
                    help="the activation (smooth: ISM's trace gradient needs a'')")
     p.add_argument("--fourier-features", type=non_negative_int, default=model.fourier_features,

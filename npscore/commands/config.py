@@ -42,7 +42,7 @@ class ModelConfig:
     """
     arch: str = "resmlp"
     hidden: int = 128
-    blocks: int = 3
+    n_blocks: int = 3
     activation: str = "swish"
     fourier_features: int = 16
     fourier_scale: float = 1.0
@@ -51,7 +51,7 @@ class ModelConfig:
     def __post_init__(self):
         checks.one_of(self.arch, "arch", ARCHITECTURES)
         checks.integer(self.hidden, "hidden")
-        checks.integer(self.blocks, "blocks", 0)
+        checks.integer(self.n_blocks, "n_blocks", 0)
         checks.integer(self.fourier_features, "fourier_features", 0)
         checks.positive(self.fourier_scale, "fourier_scale")
         checks.integer(self.sigma_features, "sigma_features", 0)
@@ -67,9 +67,9 @@ class ModelConfig:
             return MLP([D, H, H, D], self.activation)
         if conditional:
             return NoiseConditionalMLP([D, H, D], self.activation, scale_input=True,
-                                       sigma_features=self.sigma_features, n_blocks=self.blocks,
+                                       sigma_features=self.sigma_features, n_blocks=self.n_blocks,
                                        fourier_features=self.fourier_features, fourier_scale=self.fourier_scale)
-        return ResidualMLP(D, D, H, self.blocks, self.activation, 0, self.fourier_features, self.fourier_scale)
+        return ResidualMLP(D, D, H, self.n_blocks, self.activation, 0, self.fourier_features, self.fourier_scale)
 
 
 #: ``npscore demo``'s training steps
@@ -173,7 +173,10 @@ class RunConfig:
                      "sigmas": d["sigmas"], "step_scale": d["step_scale"],
                      "model": dataclasses.asdict(dataclasses.replace(NOTES_MLP, hidden=d["hidden"]))}
             fields = {f.name for f in dataclasses.fields(cls)} - {"kind"}
-            model = ModelConfig(**d["model"])
+            model = dict(d["model"])
+            if "blocks" in model:                             # recorded before it was named n_blocks
+                model["n_blocks"] = model.pop("blocks")
+            model = ModelConfig(**model)
             rest = {k: v for k, v in d.items() if k in fields and k != "model"}
             rest["sigmas"] = tuple(rest.get("sigmas", ()))
             if rest.get("standardization") is not None:

@@ -12,12 +12,12 @@ import time
 from .. import backend, io
 from ..likelihood import bits_per_dim, exact_trace, hutchinson_trace, noise_floor_bits, ode_log_prob
 from ..mnist.idx import load_mnist
-from ..sampling import sde_score
 from ..sde import VESDE
 from ..io import kind_of
 from .config import CONDITIONAL
 from .lowdim import read_config
 from .lowdim_data import scoring_rows
+from .mnist_config import mnist_folder
 from .mnist_train import load_model
 
 
@@ -47,7 +47,7 @@ def _held_out(checkpoint, data, n, rng):
     config = io.read_json_array(checkpoint, io.read_npz(checkpoint, ("config",), "an npscore checkpoint"))
     if kind_of(config) == "npscore mnist":
         model, params, config = load_model(checkpoint)
-        x = load_mnist(data, "test", dtype="float64", dequantize=True, rng=rng)[0][:n]
+        x = load_mnist(mnist_folder(data), "test", dtype="float64", dequantize=True, rng=rng)[0][:n]
         params = [(W.astype("float64"), b.astype("float64")) for W, b in params]
         return model, params, VESDE(config["sigmas"][-1], config["sigmas"][0]), x, None, None, ""
     config = read_config(checkpoint)
@@ -70,16 +70,16 @@ def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4,
     rng = backend.rng(seed, 3)
     model, params, sde, x, mixture, prior, note = _held_out(checkpoint, data, n, rng)
     mnist = prior is None
-    sde_s = sde_score(model, params, sde)                   # score(x, t), t -> sigma in one place
+    score = model.score_fn(params)
     if not model.exact_trace:
         kinds = ["hutchinson"]
     else:
         kinds = ["exact", "hutchinson"] if trace == "both" else [trace]
     results = []
     for kind in kinds:
-        tr = exact_trace(model, params, sde) if kind == "exact" else hutchinson_trace(model, params, sde, rng, n_probes)
+        tr = exact_trace(model, params) if kind == "exact" else hutchinson_trace(model, params, rng, n_probes)
         t = time.time()
-        values = ode_log_prob(sde_s, tr, sde, x, n_steps, prior=prior, progress=progress)
+        values = ode_log_prob(score, tr, sde, x, n_steps, prior=prior, progress=progress)
         backend.synchronize()
         results.append((values, time.time() - t))
     truth = None if mixture is None else mixture.log_prob(x)

@@ -7,7 +7,7 @@ import time
 from .. import backend, likelihood, metrics
 from ..densities import NoisedEmpirical
 from ..objectives import OBJECTIVES
-from ..sampling import run as run_sampler, sde_score
+from ..sampling import run as run_sampler
 from ..toys import DATASETS, load
 
 
@@ -86,7 +86,7 @@ def _one_sampler(name, fitted, n, rng, box, step, progress):
                            step_scale=schedule.step_scale, n_steps_each=config.n_steps_each,
                            record_every=config.n_steps_each, progress=progress)
     options = {"snr": SNR, "progress": progress} if name == "predictor-corrector" else {"progress": progress}
-    return run_sampler(name, sde_score(model, params, sde), prior_sample(config, x, n, rng), rng, sde=sde,
+    return run_sampler(name, model.score_fn(params), prior_sample(config, x, n, rng), rng, sde=sde,
                        **options)
 
 
@@ -149,7 +149,7 @@ def _held_out_nll(fitted, held_out, n=500, n_steps=100):
         return None
     p64 = [tuple(a.astype("float64") for a in layer) for layer in params]
     y = held_out[:n].astype("float64")
-    lp = likelihood.ode_log_prob(sde_score(model, p64, sde), likelihood.exact_trace(model, p64, sde), sde, y,
+    lp = likelihood.ode_log_prob(model.score_fn(p64), likelihood.exact_trace(model, p64), sde, y,
                                  n_steps, prior=config.prior_density().log_prob)
     return -backend.to_float(lp.mean())
 

@@ -12,7 +12,7 @@ from ..mnist import classifier
 from ..mnist.idx import load_mnist
 from ..mnist.metrics import blank, evaluate_samples, isolated, speckle  # noqa: F401  (the run's API)
 from ..mnist.sample import SAMPLERS, SDE_STEPS, langevin_step, sample  # noqa: F401
-from .mnist_config import MNIST_PRESETS
+from .mnist_config import MNIST_PRESETS, mnist_folder
 from .mnist_train import (RUN_FILES, SAMPLE_FILES, check_start, checkpoint_path, load_model,  # noqa: F401
                           noise_levels, train)
 from .runfolder import RunFolder, pause_point
@@ -24,6 +24,7 @@ PRESETS = MNIST_PRESETS
 def load_data(data_dir=None, test=True):
     """``{"x_train", "y_train", "x_test", "y_test"}`` (the test split only with ``test``),
     every file checked before any work."""
+    data_dir = mnist_folder(data_dir)
     data = dict(zip(("x_train", "y_train"), load_mnist(data_dir, "train")))
     if test:
         data.update(zip(("x_test", "y_test"), load_mnist(data_dir, "test")))

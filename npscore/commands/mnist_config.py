@@ -3,12 +3,19 @@ sampling) and the presets of ``--preset``, each built into its score model by
 :meth:`MnistConfig.build_model`; records go to and from a checkpoint, checked.
 """
 import dataclasses
+import os
 from dataclasses import dataclass
 
 from .. import checks
 from ..mnist.model import ACTIVATION, make_model
 from ..nn.unet import UNet
 from ..io import kind_of
+
+def mnist_folder(data=None):
+    """The MNIST folder a command reads: ``data`` (``--data``), else ``$NPSCORE_MNIST_DIR`` (the one
+    place the commands read it), else None."""
+    return data or os.environ.get("NPSCORE_MNIST_DIR") or None
+
 
 #: the smallest noise level of ``npscore mnist``'s gated MLP (pixels lie in [0, 1])
 MNIST_SIGMA_MIN = 0.01
@@ -33,7 +40,7 @@ class MnistConfig:
     hidden: int = 512
     depth: int = 5
     steps: int = 25000
-    batch_size: int = 128
+    batch: int = 128
     samples: int = 1000
     sigma_features: int = 16
     bound: float = 4.0
@@ -46,7 +53,7 @@ class MnistConfig:
     sigma_max: float = None
 
     def __post_init__(self):
-        for name, flag in (("steps", "--steps"), ("batch_size", "--batch-size"), ("sde_steps", "--sde-steps"),
+        for name, flag in (("steps", "--steps"), ("batch", "--batch"), ("sde_steps", "--sde-steps"),
                            ("checkpoint_every", "--checkpoint-every"), ("gate_steps", "--gate-steps")):
             checks.integer(getattr(self, name), f"{name} ({flag})")
         checks.positive(self.lr, "lr (--lr)")
@@ -83,7 +90,7 @@ class MnistConfig:
                 "sigma_features": self.sigma_features, "residual_bound": self.bound, "gate_window": self.window,
                 "gate_steps": self.gate_steps if self.window else 0, "gate_trained": False,
                 "gate_input": self.gate_input if self.window else "x", "continuous": True, "activation": ACTIVATION,
-                "seed": self.seed, "batch_size": self.batch_size, "lr": self.lr, "steps": self.steps,
+                "seed": self.seed, "batch": self.batch, "lr": self.lr, "steps": self.steps,
                 "sde_steps": self.sde_steps,
                 "checkpoint_every": self.checkpoint_every, "kind": "npscore mnist"}
 
@@ -104,7 +111,7 @@ class MnistConfig:
                        sigma_features=int(record["sigma_features"]), bound=float(record["residual_bound"]),
                        window=int(record["gate_window"]), gate_input=str(record["gate_input"]),
                        gate_steps=int(record["gate_steps"]) or cls.gate_steps,     # 0 without a gate: unused
-                       seed=int(record["seed"]), batch_size=int(record["batch_size"]), lr=float(record["lr"]),
+                       seed=int(record["seed"]), batch=int(record.get("batch", record.get("batch_size"))), lr=float(record["lr"]),
                        checkpoint_every=int(record["checkpoint_every"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{where}: its config is damaged or from an unknown version ({exc}); "
@@ -116,9 +123,9 @@ class MnistConfig:
 
 #: ``npscore mnist --preset``: the flags given on the command line win
 MNIST_PRESETS = {"cpu": MnistConfig(),
-                 "gpu": MnistConfig(hidden=1024, steps=37500, batch_size=256, samples=5000, gate_steps=5000,
+                 "gpu": MnistConfig(hidden=1024, steps=37500, batch=256, samples=5000, gate_steps=5000,
                                     checkpoint_every=2500),
-                 "unet-cpu": MnistConfig(arch="unet", channels=(16, 32, 32), window=0, steps=1500, batch_size=128,
+                 "unet-cpu": MnistConfig(arch="unet", channels=(16, 32, 32), window=0, steps=1500, batch=128,
                                          checkpoint_every=500, sigma_min=0.002, sde_steps=200),
-                 "unet-gpu": MnistConfig(arch="unet", channels=(32, 64, 128), window=0, steps=20000, batch_size=128,
+                 "unet-gpu": MnistConfig(arch="unet", channels=(32, 64, 128), window=0, steps=20000, batch=128,
                                          samples=5000, checkpoint_every=2500, sigma_min=0.002)}

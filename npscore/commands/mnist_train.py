@@ -27,7 +27,7 @@ from .runfolder import RunFolder
 SIGMA_MIN = MNIST_SIGMA_MIN
 #: settings a resumed run must share with its checkpoint
 RESUME_KEYS = ("arch", "channels", "hidden", "depth", "gated", "sigma_features", "residual_bound", "gate_window", "gate_steps",
-               "seed", "batch_size", "lr", "checkpoint_every", "sigmas")
+               "seed", "batch", "lr", "checkpoint_every", "sigmas")
 
 
 #: ``npscore mnist``'s files: the resumable checkpoint while training, the model once trained, its samples
@@ -79,7 +79,7 @@ def check_settings(folder, config):
 
 def noise_levels(x, sigma_max=None, sigma_min=SIGMA_MIN):
     """The geometric levels of :func:`npscore.schedules.from_data` for ``x``, largest first."""
-    return schedules.from_data(x, sigma_1=sigma_max, sigma_l=sigma_min).sigmas
+    return schedules.from_data(x, sigma_max=sigma_max, sigma_min=sigma_min).sigmas
 
 
 def train(out, x, config=None, resume=False, force=False, progress=True, log=print, folder=None, **settings):
@@ -119,7 +119,7 @@ def train(out, x, config=None, resume=False, force=False, progress=True, log=pri
         params, state, losses = _resumed(path, model, record, log)
         start = state["step"]
     folder.claim(TRAINING)
-    loss = _dsm(x, sigmas, config.batch_size)
+    loss = _dsm(x, sigmas, config.batch)
     t = time.time()
     if start < config.steps:
         _, state, losses = fit(loss(model), params, Adam(lr=config.lr), config.steps, config.seed, state=state,
@@ -176,16 +176,16 @@ def _digest(x):
     return hashlib.sha256(backend.to_numpy(x).tobytes()).hexdigest()
 
 
-def _dsm(x, sigmas, batch_size):
+def _dsm(x, sigmas, batch):
     """``loss(net, frozen=None)``: the DSM step of ``net`` with sigma log-uniform over ``sigmas``' range;
     with ``frozen`` (the MLP's params), of its head's params alone."""
     N, lo, hi = x.shape[0], sigmas[-1], sigmas[0]
 
     def loss(net, frozen=None):
         def value_and_grads(p, rng):
-            idx = rng.integers(N, (batch_size,))
-            sigma = lo * (hi / lo) ** rng.uniform((batch_size,), dtype=x.dtype)      # log-uniform
-            eps = rng.normal((batch_size, 784), x.dtype)
+            idx = rng.integers(N, (batch,))
+            sigma = lo * (hi / lo) ** rng.uniform((batch,), dtype=x.dtype)      # log-uniform
+            eps = rng.normal((batch, 784), x.dtype)
             return weighted_dsm(net, p if frozen is None else frozen + p, x[idx], sigma, eps, sigma ** 2,
                                 check=False, head_only=frozen is not None)
         return value_and_grads

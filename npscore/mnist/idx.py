@@ -5,7 +5,7 @@ byte), the number of dimensions n, then n big-endian uint32 sizes, then the
 data. The four MNIST files are ``train-images-idx3-ubyte``,
 ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and
 ``t10k-labels-idx1-ubyte`` (each optionally ``.gz``). Nothing is downloaded:
-pass the folder holding them, or set ``NPSCORE_MNIST_DIR``.
+pass the folder holding them (the commands read ``NPSCORE_MNIST_DIR`` when none is given).
 """
 import gzip
 import os
@@ -69,14 +69,13 @@ def read_idx(path, expect_magic=None):
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
-def mnist_dir(directory=None):
-    """The MNIST folder: ``directory``, else ``$NPSCORE_MNIST_DIR``; checked to exist."""
-    directory = directory or os.environ.get("NPSCORE_MNIST_DIR")
+def mnist_dir(directory):
+    """The MNIST folder ``directory``, checked to exist."""
     where = ("Put the four MNIST files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
              "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each optionally .gz) in one folder "
-             "and pass it with --data DIR or set NPSCORE_MNIST_DIR")
+             "and pass it (npscore mnist: --data DIR, or set NPSCORE_MNIST_DIR)")
     if not directory:
-        raise FileNotFoundError(f"no MNIST folder given. {where}")
+        raise FileNotFoundError(f"directory: no MNIST folder given. {where}")
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"MNIST folder {directory!r} does not exist. {where}")
     return directory
@@ -90,13 +89,13 @@ def _find(directory, stem):
     raise FileNotFoundError(f"{stem}(.gz) is missing from MNIST folder {directory!r}")
 
 
-def load_mnist(directory=None, split="train", dtype="float32", dequantize=False, rng=None):
+def load_mnist(directory, split="train", dtype="float32", dequantize=False, rng=None):
     """One split of MNIST.
 
     Parameters
     ----------
     directory : str, optional
-        The folder of the four files (default ``$NPSCORE_MNIST_DIR``).
+        The folder of the four files.
     split : {"train", "test"}
     dtype : str
     dequantize : bool

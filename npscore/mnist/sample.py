@@ -4,7 +4,7 @@
 Song and Ermon 2020's technique 4), each from the prior ``N(0, sigma_1^2 I)``.
 """
 from .. import backend, checks, schedules
-from ..sampling import run as run_sampler, sde_score
+from ..sampling import run as run_sampler
 from ..sde import VESDE
 
 #: the samplers that run on this model (names of :data:`npscore.sampling.SAMPLERS`)
@@ -45,7 +45,7 @@ def _run(model, params, sigmas, sampler, x1, rng, n_steps_each, step_scale, prog
         return run_sampler(sampler, model.score_fn(params), x1, rng, sigmas=sigmas, n_steps_each=n_steps_each,
                            step_scale=langevin_step(sigmas, n_steps_each, step_scale), progress=progress)
     sde = VESDE(sigmas[-1], sigmas[0])
-    return run_sampler(sampler, sde_score(model, params, sde), x1, rng, sde=sde, progress=progress,
+    return run_sampler(sampler, model.score_fn(params), x1, rng, sde=sde, progress=progress,
                        n_steps=sde_steps // (2 if sampler == "predictor-corrector" else 1))
 
 
