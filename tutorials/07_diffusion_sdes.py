@@ -43,17 +43,10 @@ def marginal(data, sde, t):
     return data.noised(s, m)
 
 
-class NotesReverseSDE:
-    """``sde`` with the notes' reverse drift ``f - 1/2 g^2 s`` for the reverse SDE (the slip)."""
+def notes_drift(score):
+    """The notes' reverse SDE, ``f - 1/2 g^2 s``: the code's ``f - g^2 s`` run on half the score."""
+    return lambda x, sigma: 0.5 * score(x, sigma)
 
-    def __init__(self, sde):
-        self.sde = sde
-
-    def __getattr__(self, name):
-        return getattr(self.sde, name)
-
-    def reverse_drift(self, score, probability_flow=False):
-        return self.sde.reverse_drift(score, probability_flow=True)
 
 # %% [markdown]
 # ## 3.1 The forward diffusion
@@ -99,8 +92,9 @@ T.show(fig)
 gauss = GaussianMixture(np.ones(1), np.array([[1.0, -0.5]]), np.array([0.01]))
 n_g = T.pick(4000, 2000)
 start = marginal(gauss, sde, 1.0).sample(n_g, backend.rng(3))
-for label, run_sde in (("g^2 (the code)", sde), ("1/2 g^2 (the notes)", NotesReverseSDE(sde))):
-    out = reverse_sde(sde.exact_score(gauss), run_sde, start, backend.rng(4), n_steps=T.pick(1000, 500))
+for label, half in (("g^2 (the code)", False), ("1/2 g^2 (the notes)", True)):
+    score = sde.exact_score(gauss)
+    out = reverse_sde(notes_drift(score) if half else score, sde, start, backend.rng(4), n_steps=T.pick(1000, 500))
     var = out.var(0, ddof=1).mean()
     print(f"reverse SDE with {label:20s}: sample variance {var:.5f}   (data 0.01000, its SE {0.01 * np.sqrt(1 / n_g):.5f})")
     if label.startswith("g^2"):
@@ -118,7 +112,7 @@ start = marginal(data, sde, 1.0).sample(T.pick(4000, 1000), backend.rng(5))
 score = sde.exact_score(data)
 outs = {"reverse SDE, g^2": reverse_sde(score, sde, start, backend.rng(6), n_steps=T.pick(1000, 300)),
         "probability flow": probability_flow(score, sde, start, n_steps=T.pick(500, 200)),
-        "reverse SDE, the notes' 1/2 g^2": reverse_sde(score, NotesReverseSDE(sde), start, backend.rng(6),
+        "reverse SDE, the notes' 1/2 g^2": reverse_sde(notes_drift(score), sde, start, backend.rng(6),
                                                        n_steps=T.pick(1000, 300))}
 ref = data.sample(len(start), backend.rng(7))
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))

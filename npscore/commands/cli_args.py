@@ -82,6 +82,40 @@ def _common(p, out):
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
+def _mnist_model_args(p):
+    """``npscore mnist``'s flags of the model and its training (each defaulting to ``--preset``'s)."""
+    p.add_argument("--preset", default="cpu", choices=tuple(PRESETS),
+                   help="; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in vars(preset).items())
+                                  for name, preset in PRESETS.items()) + " (gpu: with --backend cupy)")
+    p.add_argument("--channels", type=_channels, default=None,
+                   help="the U-Net's channels c1,c2,c3 (--preset unet-*; default: from --preset)")
+    p.add_argument("--sigma-min", type=positive_float, default=None,
+                   help="the smallest noise level (default: from --preset)")
+    p.add_argument("--steps", type=positive_int, default=None, help="training steps (default: from --preset)")
+    p.add_argument("--batch", "--batch-size", dest="batch", type=positive_int, default=None,
+                   help="images per step (default: from --preset)")
+    p.add_argument("--hidden", type=positive_int, default=None,
+                   help="width H of the MLP 784-H-...-H-5x784 (default: from --preset)")
+    p.add_argument("--depth", type=positive_int, default=None,
+                   help="hidden layers of the MLP (default: from --preset)")
+    p.add_argument("--bound", type=non_negative_float, default=None,
+                   help="bound B of the residual, B tanh(o / B); 0: unbounded (default: from --preset)")
+    p.add_argument("--window", type=window_size, default=None,
+                   help="odd size W of the local gate's W x W neighbourhoods; 0: no local gate "
+                        "(default: from --preset)")
+    p.add_argument("--gate-input", choices=GATE_INPUTS, default=None,
+                   help="what the local gate reads: x, or the first pass's denoised image (default: from --preset)")
+    p.add_argument("--gate-steps", type=positive_int, default=None,
+                   help="steps that train the local gate alone, after --steps (default: from --preset)")
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate")
+    p.add_argument("--sigma-features", type=non_negative_int, default=None,
+                   help="Fourier features of log sigma fed to the MLP (default: from --preset)")
+    p.add_argument("--sigma-max", type=positive_float, default=None,
+                   help="the largest noise level (default: the largest distance between training images)")
+    p.add_argument("--checkpoint-every", type=positive_int, default=None,
+                   help="steps between checkpoints; the draws are re-seeded there (default: from --preset)")
+
+
 def _mnist_args(p, train=True):
     _common(p, "mnist_out")
     p.add_argument("--data", default=None, help="folder of the four MNIST IDX files (default: $NPSCORE_MNIST_DIR)")
@@ -97,36 +131,7 @@ def _mnist_args(p, train=True):
     p.add_argument("--classifier", default=None,
                    help="classifier .npz for the metrics (default OUT/classifier.npz, trained and saved if missing)")
     if train:
-        p.add_argument("--preset", default="cpu", choices=tuple(PRESETS),
-                       help="; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in vars(preset).items())
-                                      for name, preset in PRESETS.items()) + " (gpu: with --backend cupy)")
-        p.add_argument("--channels", type=_channels, default=None,
-                       help="the U-Net's channels c1,c2,c3 (--preset unet-*; default: from --preset)")
-        p.add_argument("--sigma-min", type=positive_float, default=None,
-                       help="the smallest noise level (default: from --preset)")
-        p.add_argument("--steps", type=positive_int, default=None, help="training steps (default: from --preset)")
-        p.add_argument("--batch", "--batch-size", dest="batch", type=positive_int, default=None,
-                       help="images per step (default: from --preset)")
-        p.add_argument("--hidden", type=positive_int, default=None,
-                       help="width H of the MLP 784-H-...-H-5x784 (default: from --preset)")
-        p.add_argument("--depth", type=positive_int, default=None,
-                       help="hidden layers of the MLP (default: from --preset)")
-        p.add_argument("--bound", type=non_negative_float, default=None,
-                       help="bound B of the residual, B tanh(o / B); 0: unbounded (default: from --preset)")
-        p.add_argument("--window", type=window_size, default=None,
-                       help="odd size W of the local gate's W x W neighbourhoods; 0: no local gate "
-                            "(default: from --preset)")
-        p.add_argument("--gate-input", choices=GATE_INPUTS, default=None,
-                       help="what the local gate reads: x, or the first pass's denoised image (default: from --preset)")
-        p.add_argument("--gate-steps", type=positive_int, default=None,
-                       help="steps that train the local gate alone, after --steps (default: from --preset)")
-        p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate")
-        p.add_argument("--sigma-features", type=non_negative_int, default=None,
-                       help="Fourier features of log sigma fed to the MLP (default: from --preset)")
-        p.add_argument("--sigma-max", type=positive_float, default=None,
-                       help="the largest noise level (default: the largest distance between training images)")
-        p.add_argument("--checkpoint-every", type=positive_int, default=None,
-                       help="steps between checkpoints; the draws are re-seeded there (default: from --preset)")
+        _mnist_model_args(p)
         p.add_argument("--resume", action="store_true",
                        help="continue the run in --out: its training, or the sampling of its trained model")
         p.add_argument("--force", action="store_true",
