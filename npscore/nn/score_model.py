@@ -3,16 +3,16 @@
 Every loss, sampler and likelihood of npscore that takes a noise-conditional model uses it through
 these passes alone, with one argument order, ``(params, x, sigma, ...)``:
 
-=========================  ==========================================================================
-``init(seed, dtype)``      the params, a list of array pairs (:meth:`shapes` gives their shapes)
-``forward(params, x, s)``  ``(s(x, sigma), cache)``, checked; ``_forward`` unchecked, with ``order``
-``backward(params, c, g)`` ``g^T ds/dtheta`` from a cache (``L = sum(g * s)``)
-``apply(params, x, s)``    ``s(x, sigma) : (B, D)``
-``vjp(params, x, s, g)``   ``(g^T ds/dtheta, g^T ds/dx)``
+===========================  ==========================================================================
+``init(seed, dtype)``        the params, a list of array pairs (:meth:`shapes` gives their shapes)
+``forward(params, x, s)``    ``(s(x, sigma), cache)``, checked; ``_forward`` unchecked, with ``order``
+``backward(params, c, g)``   ``g^T ds/dtheta`` from a cache (``L = sum(g * s)``)
+``apply(params, x, s)``      ``s(x, sigma) : (B, D)``
+``vjp(params, x, s, g)``     ``(g^T ds/dtheta, g^T ds/dx)``
 ``vjp_x(params, x, s, gs)``  ``[g^T ds/dx for g in gs]`` (Hutchinson's trace estimate)
-``score_fn(params)``       the callable ``score(x, sigma)`` every sampler takes
-``trace_jacobian``         exact ``tr(ds/dx) : (B,)``, where ``exact_trace`` is True
-=========================  ==========================================================================
+``score_fn(params)``         the callable ``score(x, sigma)`` every sampler takes
+``trace_jacobian``           exact ``tr(ds/dx) : (B,)``, where ``exact_trace`` is True
+===========================  ==========================================================================
 
 ``sigma`` is a number or a ``(B,)`` array, positive. What a model can do is declared as
 attributes, never found out by calling a method that raises: ``conditional`` (True: it takes
