@@ -90,7 +90,7 @@ def _mnist(checkpoint, out, n=16, seed=0):
     rng = backend.rng(seed, 7)
     x1 = sigmas[0] * rng.normal((n, 784), "float32")
     _, path = predictor_corrector(model.score_fn(params), sde, x1, rng, n_steps=400, n_corrector=0,
-                                  record_every=10)
+                                  record_every=20)
     frames = backend.to_numpy(backend.xp().clip(path, 0.0, 1.0))
     fig = Figure(figsize=(4, 4.2))
     axes = fig.subplots(4, 4)
@@ -101,7 +101,7 @@ def _mnist(checkpoint, out, n=16, seed=0):
             ax.clear()
             ax.imshow(im.reshape(28, 28), cmap="gray", vmin=0, vmax=1)
             ax.axis("off")
-        fig.suptitle(f"reverse SDE from N(0, {sigmas[0]:.0f}^2 I): step {10 * k} of 400", fontsize=8)
+        fig.suptitle(f"reverse SDE from N(0, {sigmas[0]:.0f}^2 I): step {20 * k} of 400", fontsize=8)
     _save(fig, grid, frames.shape[0], os.path.join(out, "mnist_denoising.gif"))
 
 

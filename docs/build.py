@@ -17,7 +17,7 @@ OUT = os.path.join(HERE, "_build", "html")
 
 
 def main(argv):
-    cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "-c", HERE, ROOT, OUT]
+    cmd = [sys.executable, "-m", "sphinx", "-E", "-W", "--keep-going", "-q", "-b", "html", "-c", HERE, ROOT, OUT]
     print("+", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
     print(f"site: {os.path.join(OUT, 'docs', 'index.html')}", flush=True)

@@ -116,7 +116,8 @@ class Tab:
 
 
 def pages(site):
-    tutorials = sorted(f"tutorials/{n}" for n in os.listdir(os.path.join(site, "tutorials")) if n.endswith(".html"))
+    folder = os.path.join(site, "tutorials")
+    tutorials = sorted(f"tutorials/{n}" for n in os.listdir(folder) if n.endswith(".html")) if os.path.isdir(folder) else []
     return [p for p in PAGES if os.path.exists(os.path.join(site, p))] + tutorials, \
         [p for p in PAGES if not os.path.exists(os.path.join(site, p))]
 

@@ -48,8 +48,8 @@ API = {
     "Maths": "densities sde schedules losses ncsn_losses objectives sampling likelihood metrics optim training "
              "toys datafile plotting",
     "The autograd oracle": "reference reference_unet gradcheck",
-    "MNIST": "mnist.idx mnist.base mnist.model mnist.classifier mnist.metrics mnist.sample",
-    "Commands": "commands.config commands.mnist_config commands.runfolder commands.lowdim commands.lowdim_data "
+    "MNIST": "mnist mnist.idx mnist.base mnist.model mnist.classifier mnist.metrics mnist.sample",
+    "Commands": "commands commands.config commands.mnist_config commands.runfolder commands.lowdim commands.lowdim_data "
                 "commands.lowdim_eval commands.demo commands.mnist_train commands.mnist commands.likelihood_report "
                 "commands.cli_args commands.cli",
 }

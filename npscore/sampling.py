@@ -101,8 +101,16 @@ def annealed_langevin(score, x0, sigmas, rng, step_scale=2e-5, n_steps_each=100,
 
     .. math:: x \\leftarrow x + \\alpha_i s(x, \\sigma_i) + \\sqrt{2\\alpha_i} z
 
-    then, with ``denoise``, one step ``x + sigma_L^2 s(x, sigma_L)`` (Tweedie's
-    denoiser, as in NCSNv2).
+    the notes' update (first report, section 8 (c)) with the notes' fixed alpha
+    made level-dependent. Algorithm 1 writes the same step as
+    ``x + (a_i / 2) s + sqrt(a_i) z`` with ``a_i = epsilon sigma_i^2 / sigma_L^2``: the
+    code's ``alpha_i`` is half of Algorithm 1's ``a_i``, so its ``step_scale`` is
+    half of Algorithm 1's epsilon (``step_scale = 2e-5`` is their 4e-5).
+
+    Then, with ``denoise``, one step ``x + sigma_L^2 s(x, sigma_L)`` (Tweedie's
+    posterior mean at sigma_L). It is not part of Algorithm 1; NCSNv2 (Song and
+    Ermon 2020) and Jolicoeur-Martineau et al. (2021) add it to remove the
+    last level's noise.
 
     Parameters
     ----------
@@ -112,7 +120,7 @@ def annealed_langevin(score, x0, sigmas, rng, step_scale=2e-5, n_steps_each=100,
         Strictly decreasing.
     rng : Generator
     step_scale : float
-        epsilon of Algorithm 1.
+        Half of Algorithm 1's epsilon (above).
     n_steps_each : int
         T of Algorithm 1.
     bounds : (lo, hi), optional

@@ -130,7 +130,7 @@ def _paused(command, stage, tmp_path, sig=signal.SIGKILL):
         time.sleep(0.02)
     assert marker.exists(), proc.stderr.read() if proc.poll() is not None else "timed out"
     proc.send_signal(sig)
-    proc.wait(timeout=60)
+    proc.wait(timeout=180)          # generous: a loaded 2-core machine is slow to unwind
     return proc
 
 

@@ -63,19 +63,46 @@ T.claim("esm - ism = 1/2 E||grad log p||^2 for every theta (second report's scal
         all(abs(e - i - C_half) < 4 * se for _, e, i, se in rows))
 
 # %% [markdown]
-# ### The first report's scaling, and a slip
+# ### The first report's scaling
 #
-# Under Definition 1 (no 1/2 in either loss) the constant is $\mathbb{E}\|\nabla \log p\|^2$, not
-# $\frac12 \mathbb{E}\|\nabla \log p\|^2$: the 1/2 belongs to the second report's $L_{SM}$.
+# Definition 1 written out as the first report has it, from the model's outputs and autograd's trace
+# (`reference.trace_jacobian`), not from `losses`: $L_{ESM} = \overline{\|s - \nabla \log p\|^2}$ and
+# $L_{ISM} = \overline{\|s\|^2 + 2 \operatorname{tr} J}$. Their gap is $\mathbb{E}\|\nabla \log p\|^2$,
+# twice the second report's: the factor 1/2 of section 2.2 scales the constant too.
 
 # %%
-L_esm1 = [2 * e for _, e, *_ in rows]
-L_ism1 = [2 * i for _, _, i, *_ in rows]
-gap1 = np.array(L_esm1) - np.array(L_ism1)
-print("Definition 1: L_ESM - L_ISM =", np.round(gap1, 4), f"  E||grad log p||^2 = {2 * C_half:.4f}")
-T.claim("under Definition 1 the constant is E||grad log p||^2 (not half of it)",
-        all(abs(g - 2 * C_half) < 8 * se for g, (*_, se) in zip(gap1, rows))
-        and all(abs(g - C_half) > 8 * se for g, (*_, se) in zip(gap1, rows)))
+gaps1 = []
+for k in range(4):
+    p_k = [((1 + k) * W, b) for W, b in model.init(10 + k)]
+    s_k = model.apply(p_k, x)
+    L_esm1 = ((s_k - sp) ** 2).sum(1).mean()
+    L_ism1 = ((s_k ** 2).sum(1) + 2 * reference.trace_jacobian(p_k, x, "softplus")).mean()
+    gaps1.append(L_esm1 - L_ism1)
+se1 = 2 * max(se for *_, se in rows)
+print("Definition 1: L_ESM - L_ISM =", np.round(gaps1, 4), f"  E||grad log p||^2 = {2 * C_half:.4f}")
+T.claim("under Definition 1 the constant is E||grad log p||^2, not half of it",
+        all(abs(g - 2 * C_half) < 4 * se1 for g in gaps1) and all(abs(g - C_half) > 4 * se1 for g in gaps1),
+        f"gaps {np.round(gaps1, 3)}, E||grad log p||^2 {2 * C_half:.3f}, half of it {C_half:.3f}")
+
+# %% [markdown]
+# ### The boundary condition the integration by parts needs
+#
+# $\mathbb{E}_p[s \cdot \nabla \log p] = -\mathbb{E}_p[\operatorname{tr} J]$ holds only when
+# $p(\mathbf{x}) s(\mathbf{x}) \to 0$ at the edge of the data's support. Data uniform on $[0, 1]$ break it:
+# there $\nabla \log p = 0$ inside, and for $s_\theta(x) = \theta x$ the second report's
+# $L_{SM} = \frac12 \mathbb{E}(s - 0)^2 = \theta^2 / 6$ while its ISM form is
+# $\mathbb{E}[\theta + \frac12 \theta^2 x^2] = \theta + \theta^2 / 6$: the gap $-\theta$ moves with
+# $\theta$ (it is the boundary term $[p\,s]_0^1 = \theta$), and the two argmins are 0 and $-3$.
+
+# %%
+u = np.random.default_rng(3).uniform(0.0, 1.0, T.pick(200000, 20000))
+thetas = np.linspace(-5, 2, 701)
+sm = np.array([0.5 * ((t * u) ** 2).mean() for t in thetas])
+ism_form = np.array([(t + 0.5 * (t * u) ** 2).mean() for t in thetas])
+print(f"argmin L_SM = {thetas[sm.argmin()]:.2f}, argmin of its ISM form = {thetas[ism_form.argmin()]:.2f}")
+T.claim("without the boundary condition the ISM form has another argmin (0 against -3)",
+        abs(thetas[sm.argmin()]) < 0.02 and abs(thetas[ism_form.argmin()] + 3) < 0.1,
+        f"{thetas[sm.argmin()]:.2f} and {thetas[ism_form.argmin()]:.2f}")
 
 # %% [markdown]
 # ## The exact trace $\operatorname{tr}(\partial s / \partial x)$
@@ -99,11 +126,47 @@ T.claim("exact trace = central differences", np.abs(tr - tr_fd).max() < 1e-7 * n
         f"max difference {np.abs(tr - tr_fd).max():.1e}")
 
 # %% [markdown]
-# ## Theorem 2 in action: minimising ISM minimises ESM
+# ## Theorem 2: argmin KL = argmin ESM, for a family that contains $p$
+#
+# Theorem 2 assumes the family holds $p$ itself ($p = p_{\theta^*}$ a.e.). Take $p = N(m, \Sigma)$ and the
+# family $N(\theta, \Sigma)$: $D_{KL} = \frac12 (\theta - m)^\top \Sigma^{-1} (\theta - m)$ in closed form, and
+# the score-matching loss in its ISM form on samples (it never sees $p$'s score). Both are least at $m$.
+#
+# Without the assumption the two argmins part. Fit $p_\theta(x) \propto e^{-\theta x^4}$ to $N(0, 1)$ data:
+# the NLL, $\theta\,\mathbb{E}x^4 + \log \int e^{-\theta x^4} dx$, is least at $\theta = 1 / (4\,\mathbb{E}x^4)
+# = 1/12$; the second report's $L_{SM}$ with $s_\theta = -4\theta x^3$ is
+# $\mathbb{E}[-12\theta x^2 + 8\theta^2 x^6]$, least at $\theta = 12 / (16 \cdot 15) = 1/20$.
+
+# %%
+rng2 = np.random.default_rng(4)
+m2, C2 = np.array([0.5, -1.0]), np.array([[0.6, 0.2], [0.2, 0.3]])
+P2 = np.linalg.inv(C2)
+x2 = rng2.multivariate_normal(m2, C2, T.pick(20000, 4000))
+grid2 = m2 + np.stack(np.meshgrid(*[np.linspace(-0.2, 0.2, 81)] * 2), -1).reshape(-1, 2)
+kl = 0.5 * np.einsum("bi,ij,bj->b", grid2 - m2, P2, grid2 - m2)
+ism_g = np.array([(-np.trace(P2) + 0.5 * (((x2 - th) @ P2) ** 2).sum(1)).mean() for th in grid2])
+print(f"Gaussian family: argmin KL {grid2[kl.argmin()]}, argmin ISM {grid2[ism_g.argmin()].round(3)}, m = {m2}")
+T.claim("in a family that contains p, KL and score matching have one minimiser, m",
+        np.abs(grid2[ism_g.argmin()] - m2).max() < 4 * np.sqrt(np.diag(C2).max() / len(x2)) + 0.005)
+
+x1 = rng2.standard_normal(T.pick(400000, 40000))
+ths = np.linspace(0.01, 0.2, 1901)
+xq = np.linspace(-8, 8, 16001)
+nll4 = np.array([t * (x1 ** 4).mean() + np.log(np.exp(-t * xq ** 4).sum() * (xq[1] - xq[0])) for t in ths])
+sm4 = np.array([(-12 * t * x1 ** 2 + 8 * t ** 2 * x1 ** 6).mean() for t in ths])
+print(f"exp(-theta x^4) family: argmin NLL {ths[nll4.argmin()]:.4f} (1/12 = {1 / 12:.4f}), "
+      f"argmin L_SM {ths[sm4.argmin()]:.4f} (1/20 = {1 / 20:.4f})")
+T.claim("outside Theorem 2's assumption the minimisers differ, as computed",
+        abs(ths[nll4.argmin()] - 1 / 12) < T.pick(0.002, 0.005) and abs(ths[sm4.argmin()] - 1 / 20) < T.pick(0.002, 0.005),
+        f"{ths[nll4.argmin()]:.4f} and {ths[sm4.argmin()]:.4f}")
+
+# %% [markdown]
+# ## Equation (3) in action: minimising ISM minimises ESM
 #
 # Train the model with `ism` alone (the data's score is never used), and read `esm` along the way. ESM falls
 # as ISM does, and their gap stays at the constant: the argmin of the tractable loss is the argmin of the
-# one that needs the unknown score.
+# one that needs the unknown score. (The MLP's family need not contain $p$, so this is equation (3), which
+# holds for any family, not Theorem 2.)
 
 # %%
 params, opt = model.init(0), Adam(lr=3e-3)
@@ -125,6 +188,36 @@ T.claim("ESM falls under ISM training", esm_c[-1] < 0.2 * esm_c[0], f"{esm_c[0]:
 z = np.abs(esm_c - ism_c - C_half) / se_c
 T.claim("and esm - ism stays at C_hat throughout (within 4 standard errors)", z.max() < 4, f"largest |z| {z.max():.2f}")
 
+# %% [markdown]
+# ## Slips in the notes (first report, sections 4-5; second report, section 2.2)
+#
+# > - **Second report, lines 35-39:** $L_{SM}$ is written as $\frac12 \mathbb{E}\|s_\theta - s_{data}\|^2$
+# >   and then "rewritten" as $\mathbb{E}[\operatorname{tr} \nabla_x s_\theta + \frac12 \|s_\theta\|^2]$,
+# >   with "=" between them. They differ by the constant $\frac12 \mathbb{E}\|s_{data}\|^2$ (measured above),
+# >   and the step needs $p_{data}\, s_\theta \to 0$ at the edge of the support (above: without it the
+# >   argmin moves from 0 to $-3$).
+# > - **First report, line 171:** "argmin NLL = argmin $L_{ISM}$" is concluded after showing only equations
+# >   (1) and (2); (3) is cited, not shown (the training run above measures it).
+# > - **First report, line 173:** the gradient term $\nabla_\theta S$ is called trivial, but $L_{ISM}$'s
+# >   $\theta$-gradient differentiates $\operatorname{tr}(\nabla_{\mathbf{x}} S)$, a second derivative whose
+# >   exact cost grows with $D$ (tutorial 5 times it).
+# > - **First report, line 177:** the trace is called "the Hessian trace". It is the trace of the Jacobian of
+# >   $S$, a Hessian only when $S$ is the gradient of something; a network's output need not be.
+
+# %% [markdown]
+# ## Exercise
+#
+# For $p = N(0, \sigma^2 I_D)$, predict $L_{ESM} - L_{ISM}$ under Definition 1 and under the second report's
+# scaling, then check it with `losses.esm`, `losses.ism` and `npscore.densities.Gaussian`.
+#
+# <details><summary>Answer</summary>
+#
+# $\nabla \log p = -\mathbf{x}/\sigma^2$, so $\mathbb{E}\|\nabla \log p\|^2 = \mathbb{E}\|\mathbf{x}\|^2 /
+# \sigma^4 = D / \sigma^2$ under Definition 1, and $D / (2\sigma^2)$ for `esm - ism`, whatever the model. With
+# $D = 2$ and $\sigma = 0.5$: 8 and 4, up to the sampling error of the estimate.
+#
+# </details>
+#
 # %% [markdown]
 # `python -m proofs esm_ism theorem2` checks the identity in closed form on Gaussians and for every
 # activation, with its broken case. Next: [3. Denoising score matching](03_denoising_score_matching.ipynb).

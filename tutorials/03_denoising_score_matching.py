@@ -103,6 +103,35 @@ T.claim("the DSM model is close to grad log p_sigma", err_s < T.pick(0.05, 0.15)
 T.claim("and far from grad log p_0", err_0 > 3 * err_s, f"relative error against p_0's score {err_0:.3f}")
 
 # %% [markdown]
+# ## Slips in the notes (first report, sections 6-7)
+#
+# > - **Line 191:** the step from $L_{ESM}(p_\sigma)$ to $L_{DSM}$ is credited to "the Hyvarinen Score Matching
+# >   theorem". Hyvarinen (2005) gave the integration by parts of tutorial 2; the denoising identity is
+# >   Vincent's (2011, "A connection between score matching and denoising autoencoders").
+# > - **Line 197:** "$\operatorname{argmin} L_{DSM} = \operatorname{argmin} L_{ESM}$" leaves out which density
+# >   ESM is taken against. It is $p_\sigma$, not $p_0$: above, the DSM-trained model's error against
+# >   $\nabla \log p_\sigma$ is a fraction of its error against $\nabla \log p_0$.
+# > - **Line 247:** $L_{DSM} \propto \ldots$ hides the weighting across levels that section 8 needs as soon as
+# >   several $\sigma$ are trained together (tutorial 4's $\lambda(\sigma_i) = \sigma_i^2$).
+
+# %% [markdown]
+# ## Exercise
+#
+# Take $p_0 = N(0, s^2 I_D)$. Predict the smallest value `losses.dsm` can reach at noise level $\sigma$ (the
+# constant $C$ above, with ESM at 0), then check it by passing the exact score as a model: the noised data are
+# $N(0, (s^2 + \sigma^2) I)$.
+#
+# <details><summary>Answer</summary>
+#
+# At the minimiser $s^* = \nabla \log p_\sigma = -\tilde{\mathbf{x}}/(s^2 + \sigma^2)$, `dsm` $= \frac12
+# \mathbb{E}\|z/\sigma\|^2 - \frac12 \mathbb{E}\|\nabla \log p_\sigma\|^2 = \frac{D}{2\sigma^2} -
+# \frac{D}{2(s^2 + \sigma^2)}$ (the cross term's expectation is $-\mathbb{E}\|\nabla \log p_\sigma\|^2$ by
+# Tweedie). It is positive: no model reaches 0, and it grows like $D / 2\sigma^2$ as $\sigma \to 0$, which is
+# why `ncsn` weights level $i$ by $\sigma_i^2$. With $D = 2$, $s = 1$, $\sigma = 0.3$: $11.11 - 0.92 = 10.19$.
+#
+# </details>
+#
+# %% [markdown]
 # `python -m proofs dsm_esm tweedie` checks the identity exactly on Gaussians and the minimiser
 # $\mathbb{E}[-z/\sigma \mid \tilde{\mathbf{x}}] = \nabla \log p_\sigma$ (Tweedie). Next:
 # [4. The worked example](04_two_modes.ipynb).

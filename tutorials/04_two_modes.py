@@ -5,14 +5,20 @@
 # annealed Langevin dynamics with trajectories (Figure 5).*
 #
 # This is `npscore demo`, called as a function: the same data, model, schedule and sampler settings, one
-# implementation (`npscore/demo.py`). It trains the notes' two-hidden-layer softplus MLP as a
-# noise-conditional score $S_\theta(\mathbf{x}, \sigma)$ with multi-level DSM on
-# $\sigma \in \{0.75, 0.5, 0.25, 0.1, 0.05, 0.025, 0.01\}$, then samples with
+# implementation (`npscore/demo.py`). The notes do not specify their `ScoreModel2D`; npscore's choice is a
+# two-hidden-layer softplus MLP, trained as a noise-conditional score $S_\theta(\mathbf{x}, \sigma)$ with
+# multi-level DSM on $\sigma \in \{0.75, 0.5, 0.25, 0.1, 0.05, 0.025, 0.01\}$. It samples with the notes'
+# update (line 276) at a step that depends on the level,
 #
 # $$\mathbf{x}_{t+1} = \mathbf{x}_t + \alpha_i S_\theta(\mathbf{x}_t, \sigma_i) + \sqrt{2\alpha_i}\, \mathbf{z},
 #   \qquad \alpha_i = \epsilon\, \sigma_i^2 / \sigma_L^2,$$
 #
-# $T = 100$ steps per level, largest $\sigma$ first (Song and Ermon 2019, Algorithm 1).
+# $T = 100$ steps per level, largest $\sigma$ first. This is Song and Ermon's (2019) Algorithm 1 with its step
+# written differently: theirs is $\mathbf{x} + \frac{a_i}{2} S + \sqrt{a_i}\,\mathbf{z}$ with
+# $a_i = \epsilon' \sigma_i^2/\sigma_L^2$, so $\alpha_i = a_i / 2$ and npscore's $\epsilon$ is half of their
+# $\epsilon'$ (checked below, draw for draw). After the last level the sampler takes one more step that is
+# not in Algorithm 1: Tweedie's denoiser $\mathbf{x} + \sigma_L^2 S_\theta(\mathbf{x}, \sigma_L)$, the
+# posterior mean of the clean point (as in NCSNv2), which removes the last level's noise.
 #
 # **Conventions.** `losses.ncsn` weights level $i$ by $\lambda(\sigma_i) = \sigma_i^2$ and the model divides
 # its output by $\sigma$; neither is in the notes. Both keep every level's loss of order one, so that no
@@ -81,9 +87,10 @@ T.claim("sigma = 0.01: the field points into the nearest mode", np.median(cos) >
 # %% [markdown]
 # ## Figure 5: annealed Langevin with trajectories
 #
-# From Gaussian starts of scale $\sigma_1$, as the demo samples. Each grey line joins one chain's start to
-# where it stands at the end of each noise level (every 100th step; within a level a chain jitters on the
-# scale $\sqrt{2\alpha_i}$); the final samples land in the modes in the data's proportions (1/5, 4/5).
+# From Gaussian starts of scale $\sigma_1$, as the demo samples. Eight chains are drawn, each in its own
+# colour: a cross where it starts, a dot where it stands at the end of each noise level (every 100th step;
+# within a level a chain jitters on the scale $\sqrt{2\alpha_i}$), a ring at its final sample. The samples
+# land in the modes in the data's proportions (1/5, 4/5).
 
 # %%
 rng = backend.rng(1)
@@ -91,18 +98,45 @@ n = T.pick(2000, 200)
 x0 = sigmas[0] * rng.normal((n, 2))
 x, path = annealed_langevin(model.score_fn(params), x0, sigmas, rng, step_scale=fitted.schedule.step_scale,
                             n_steps_each=fitted.config.n_steps_each, record_every=fitted.config.n_steps_each)
-path = np.stack([np.asarray(x0)] + [np.asarray(p) for p in path])          # (levels + 1, n, 2)
-fig, ax = plt.subplots(figsize=(5, 5))
-ax.scatter(*np.asarray(data.sample(n, rng)).T, s=2, c="tab:blue", alpha=0.3, label="data")
-for k in range(10):
-    ax.plot(path[:, k, 0], path[:, k, 1], c="grey", lw=0.8, marker=".", ms=4)
-ax.scatter(*np.asarray(x).T, s=2, c="tab:orange", label="samples")
-ax.set(xlim=(-3, 3), ylim=(-3, 3), aspect="equal", title=f"annealed Langevin, {len(sigmas)} x 100 steps")
-ax.legend(loc="upper left")
+path = np.stack([np.asarray(p) for p in path])          # (levels + 2, n, 2): the start, each level's end, denoised
+fig, axes = plt.subplots(1, 2, figsize=(10, 5))
+axes[0].scatter(*np.asarray(data.sample(n, rng)).T, s=2, c="tab:blue", alpha=0.15, label="data")
+axes[0].scatter(*np.asarray(x).T, s=2, c="0.6", alpha=0.2, label="samples")
+chains = np.argsort(np.asarray(x0)[:, 0])[np.linspace(0, n - 1, 8).astype(int)]      # starts spread left to right
+for k, c in zip(chains, plt.cm.tab10(np.arange(8))):
+    axes[0].plot(path[:, k, 0], path[:, k, 1], c=c, lw=1.2, marker=".", ms=5)
+    axes[0].plot(*path[0, k], "x", c=c, ms=8)
+    axes[0].plot(*path[-1, k], "o", mfc="none", c=c, ms=10, mew=2)
+axes[0].set(xlim=(-3, 3), ylim=(-3, 3), aspect="equal", title=f"eight chains, {len(sigmas)} levels x 100 steps")
+axes[0].legend(loc="upper left", markerscale=4)
+dist = np.linalg.norm(path[:, :, None, :] - np.asarray(data.means)[None, None], axis=-1).min(-1)   # to the nearer mode
+for k, c in zip(chains, plt.cm.tab10(np.arange(8))):
+    axes[1].plot(range(len(path)), dist[:, k], c=c, marker=".")
+axes[1].set(yscale="log", xticks=range(len(path)), xlabel="after level",
+            xticklabels=["start"] + [f"{s:g}" for s in sigmas] + ["denoised"], ylabel="distance to the nearer mode",
+            title="the same chains, level by level")
+axes[1].tick_params(axis="x", labelsize=8, rotation=45)
 T.show(fig)
 fr = mode_fractions(data, x)
 T.claim("the samples carry the modes' weights (0.2, 0.8)", abs(fr[0] - 0.2) < T.pick(0.03, 0.1),
         f"fractions {np.round(fr, 3)}")
+
+# %% [markdown]
+# **Algorithm 1, step for step.** Written literally, with $a_i = \epsilon' \sigma_i^2 / \sigma_L^2$,
+# $\epsilon' = 2\epsilon$ and the same normal draws, Algorithm 1 lands where `annealed_langevin` does (without
+# its final denoising step).
+
+# %%
+x_a = np.asarray(x0[:50])
+draws = backend.rng(7)
+for s in sigmas:
+    a_i = 2 * fitted.schedule.step_scale * s ** 2 / sigmas[-1] ** 2
+    for _ in range(fitted.config.n_steps_each):
+        x_a = x_a + a_i / 2 * model.apply(params, x_a, s) + np.sqrt(a_i) * draws.normal(x_a.shape)
+x_code = annealed_langevin(model.score_fn(params), x0[:50], sigmas, backend.rng(7), denoise=False,
+                           step_scale=fitted.schedule.step_scale, n_steps_each=fitted.config.n_steps_each)
+T.claim("annealed_langevin with step_scale epsilon is Algorithm 1 with 2 epsilon",
+        np.abs(np.asarray(x_code) - x_a).max() < 1e-9, f"largest difference {np.abs(np.asarray(x_code) - x_a).max():.1e}")
 
 # %% [markdown]
 # ### Longer chains test the learned score
@@ -110,8 +144,8 @@ T.claim("the samples carry the modes' weights (0.2, 0.8)", abs(fr[0] - 0.2) < T.
 # The notes' Figure 5 ran about 50,000 Langevin iterations; the demo runs $7 \times 100$. Longer chains are
 # not simply better. With the exact score of $p_\sigma$, ten times the steps per level keeps the weights: the
 # sampler is sound at these step sizes. With the learned score they can move: a chain that runs long enough
-# at one level to cross between the modes settles on the *model's* weights at that level, and those are only
-# as right as the learned field between the modes. Running each level alone from exact draws of $p_\sigma$
+# at one level to cross between the modes settles on the weights of the *learned field's* equilibrium at that
+# level, and those are only as right as the learned field between the modes. Running each level alone from exact draws of $p_\sigma$
 # shows which level it is.
 
 # %%
@@ -143,10 +177,52 @@ if not T.QUICK:                                    # a property of the fully tra
 # %% [markdown]
 # So the demo's $T = 100$ is not an under-run Figure 5: at these step sizes it moves each chain locally within
 # a level, and the weights are set by where the chains stand when the modes separate. Run longer and the
-# weights become those of the learned $p_\sigma$ at the level where the chains still cross, which DSM has
-# fitted least well in the sparse region between the modes. The sampler is checked against the exact score
+# weights become those of the learned field's own Langevin equilibrium at the level where the chains still
+# cross (a field that is not a gradient need not be the score of any density, but its chain still settles
+# somewhere), and DSM has fitted that field least well in the sparse region between the modes. The sampler is checked against the exact score
 # in `examples/langevin_weights.py` and `proofs/langevin_stationary.py`.
 
+# %% [markdown]
+# ## Slips in the notes (first report, section 8)
+#
+# > - **Lines 257-259 (Table 1):** the high- and low-noise fields are cited as Figures 2 and 3; they are Figures
+# >   3 and 4 (Figure 2 is the data).
+# > - **Line 276:** the update has one step size $\alpha$ for every level. Algorithm 1 scales it as $\sigma_i^2$,
+# >   and the difference is the whole of annealing: with one $\alpha$ (the smallest level's) the chains barely
+# >   move at the large levels and keep the proportions of their starts. The cell below measures it with the
+# >   exact score.
+# > - **Line 286:** "around 50,000 iterations" for a schedule of seven levels is not tied to $T$ or $\alpha$;
+# >   the demo's 700 steps reach the weights above, and the section above shows what much longer chains do.
+
+# %%
+x_fixed = sigmas[0] * rng.normal((n_long, 2))
+alpha = fitted.schedule.step_scale                                     # the smallest level's step, at every level
+for s in sigmas:
+    for _ in range(100):
+        x_fixed = x_fixed + alpha * exact(x_fixed, s) + np.sqrt(2 * alpha) * rng.normal(x_fixed.shape)
+light_fixed = mode_fractions(data, x_fixed)[0]
+print(f"exact score, one alpha = {alpha:g} for every level: light-mode fraction {light_fixed:.3f} (data 0.2)")
+T.claim("with the notes' single alpha the chains keep their starts' proportions, not the data's",
+        abs(light_fixed - 0.2) > 0.15, f"{light_fixed:.3f}")
+
+# %% [markdown]
+# ## Exercise
+#
+# The final denoising step returns the posterior mean $\mathbb{E}[\mathbf{x}_0 \mid \mathbf{x}]$, not a draw.
+# For a mode $N(\mu, s^2 I)$ and exact draws of $p_{\sigma_L}$, predict the variance per coordinate of the
+# denoised points, for $s^2 = 0.0625$ and $\sigma_L = 0.01$, then for $\sigma_L = 0.1$. Check it with
+# `data.noised(s).sample` and `data.noised(s).score`.
+#
+# <details><summary>Answer</summary>
+#
+# Near one mode $\nabla \log p_\sigma(\mathbf{x}) = -(\mathbf{x} - \mu)/(s^2 + \sigma^2)$, so the denoised point is
+# $\mu + \frac{s^2}{s^2 + \sigma^2}(\mathbf{x} - \mu)$ and its variance $\frac{s^4}{s^2 + \sigma^2}$: 0.06240
+# for $\sigma_L = 0.01$ (the data's is 0.0625; the step costs almost nothing) and 0.05682 for $\sigma_L = 0.1$,
+# 9% too narrow. The posterior mean is under-dispersed by the posterior variance $s^2\sigma^2/(s^2 + \sigma^2)$,
+# which is why the last level must be small.
+#
+# </details>
+#
 # %% [markdown]
 # The demo's own figures and `metrics.json` (precision, recall and energy distance against held-out data)
 # are in the folder above; `npscore demo` writes them to `demo_out/`. Next: [5. The role of ISM](05_role_of_ism.ipynb).

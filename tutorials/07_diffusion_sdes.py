@@ -13,9 +13,10 @@
 # has the same marginals (Anderson 1982), and so has the ODE
 # $d\mathbf{x}/dt = f - \frac12 g^2 \nabla \log p_t$ (the probability flow).
 #
-# **A slip in the notes.** Section 3.2 writes the reverse SDE with $-\frac12 g_t^2 \nabla \log p_t$. That is the
-# probability-flow ODE's drift; with the SDE's noise $g\, d\bar{\mathbf{W}}$ it samples the wrong law. The code
-# (`npscore.sde.SDE.reverse_drift`) uses $g^2$ for the SDE and $\frac12 g^2$ for the ODE; below, both are run.
+# **A slip in the notes.** Section 3.2 (line 57) writes the reverse SDE with $-\frac12 g_t^2 \nabla \log p_t$. That
+# is the probability-flow ODE's drift; with the SDE's noise $g\, d\bar{\mathbf{W}}$ it samples the wrong law. The
+# code (`npscore.sde.SDE.reverse_drift`) uses $g^2$ for the SDE and $\frac12 g^2$ for the ODE; below, both are
+# run, with the exact score and with one trained by section 3.3's weighted DSM.
 #
 # **Conventions.** The notes' $\alpha_t$ is `VPSDE.alpha(t)`; `sde.marginal(t)` returns
 # $(m_t, \sigma_t) = (\sqrt{\alpha_t}, \sqrt{1 - \alpha_t})$. The notes' $f_\theta$ is the SDE's drift $f$, which has
@@ -52,7 +53,9 @@ def notes_drift(score):
 # ## 3.1 The forward diffusion
 #
 # Euler-Maruyama on the forward SDE from draws of the two-mode mixture, against the closed-form marginal: at
-# $t = 1$ the data is all but forgotten, $\alpha_1 = e^{-10.05}$.
+# $t = 1$ the data is all but forgotten, $\alpha_1 = e^{-10.05}$. The means test the drift; the variances test
+# $g(t)$, so beside the SDE runs a known-bad twin whose noise is $0.9\, g(t)$, which the variance check must
+# catch (its means are the same).
 
 # %%
 sde = VPSDE()
@@ -60,24 +63,35 @@ data = two_modes((0.3, 0.7))
 n = T.pick(20000, 4000)
 rng = backend.rng(1)
 x = data.sample(n, rng)
+x_bad = x.copy()
 ts = np.linspace(0, 1, 1001)
 snapshots = {}
 for k in range(1000):
-    t = np.full(n, ts[k])
-    x = x + sde.drift(x, t) * (ts[k + 1] - ts[k]) + sde.diffusion(t)[:, None] * np.sqrt(ts[k + 1] - ts[k]) * rng.normal(x.shape)
+    t, dt = np.full(n, ts[k]), ts[k + 1] - ts[k]
+    z = rng.normal(x.shape)
+    x = x + sde.drift(x, t) * dt + sde.diffusion(t)[:, None] * np.sqrt(dt) * z
+    x_bad = x_bad + sde.drift(x_bad, t) * dt + 0.9 * sde.diffusion(t)[:, None] * np.sqrt(dt) * z
     if k + 1 in (100, 300, 1000):
-        snapshots[ts[k + 1]] = x.copy()
+        snapshots[ts[k + 1]] = (x.copy(), x_bad.copy())
 print(f"alpha_1 = {float(sde.alpha(np.ones(1))[0]):.2e}")
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
-for ax, (t, xt) in zip(axes, snapshots.items()):
+for ax, (t, (xt, xt_bad)) in zip(axes, snapshots.items()):
     exact = marginal(data, sde, t)
     ref = exact.sample(n, backend.rng(2))
     ax.scatter(*ref[:2000].T, s=1, c="tab:blue", alpha=0.3, label="exact p_t")
     ax.scatter(*xt[:2000].T, s=1, c="tab:orange", alpha=0.3, label="simulated")
     ax.set(title=f"t = {t:.1f}", xlim=(-3, 3), ylim=(-3, 3), aspect="equal")
-    se = ref.std(0) / np.sqrt(n)
-    T.claim(f"t = {t:.1f}: the simulated mean is the marginal's", np.all(np.abs(xt.mean(0) - ref.mean(0)) < 5 * se * np.sqrt(2)),
-            f"{np.round(xt.mean(0), 3)} against {np.round(ref.mean(0), 3)}")
+    w_, mu_, cov_ = (backend.to_numpy(a) for a in (exact.weights, exact.means, exact.covs))
+    mean_t = w_ @ mu_
+    var_t = np.einsum("k,kii->i", w_, cov_) + w_ @ mu_ ** 2 - mean_t ** 2     # the marginal's, in closed form
+    se_mean, se_var = np.sqrt(var_t / n), var_t * np.sqrt(2 / (n - 1))     # (a bimodal law has lighter tails)
+    var, var_bad = xt.var(0, ddof=1), xt_bad.var(0, ddof=1)
+    T.claim(f"t = {t:.1f}: the simulated mean and variance are the marginal's",
+            np.all(np.abs(xt.mean(0) - mean_t) < 5 * se_mean) and np.all(np.abs(var - var_t) < 5 * se_var),
+            f"means {np.round(xt.mean(0), 3)} against {np.round(mean_t, 3)}, variances {np.round(var, 4)} "
+            f"against {np.round(var_t, 4)}")
+T.claim("the variance check sees a wrong g: with 0.9 g(t) the variance at t = 1 is off by many standard errors",
+        np.all(np.abs(var_bad - var_t) > 5 * se_var), f"{np.round(var_bad, 4)} against {np.round(var_t, 4)}")
 axes[0].legend(loc="upper left", markerscale=8)
 T.show(fig)
 
@@ -168,15 +182,82 @@ T.claim("the ODE's log-likelihood converges to the exact log p_{t_min} at second
 # %% [markdown]
 # ## 3.3 Training: weighted DSM over t
 #
-# A model $s_\theta(\mathbf{x}, \sigma_t)$ is trained with section 3.3's loss, $\lambda(t) = \sigma_t^2$ (the
-# weighting of Song et al. 2021, which keeps every $t$'s term of order one; the notes leave $\lambda$ open),
-# by `npscore train --loss sde-vp` (or `sde-ve`): `ncsn_losses.sde_dsm`. Then every sampler above runs on
-# the learned score in place of the exact one; `examples/all_datasets.py --loss sde-vp` does so on every
-# built-in data set.
+# Section 3.3's loss, $\mathbb{E}_t\, \lambda(t)\, \|s_\theta(\mathbf{x}_t, t) - \nabla \log p(\mathbf{x}_t |
+# \mathbf{x}_0)\|^2$ with $t \sim U(t_{min}, 1)$, is `ncsn_losses.sde_dsm`. The notes leave $\lambda$ open; the code
+# takes $\lambda(t) = \sigma_t^2$ (Song et al. 2021), which makes every $t$'s term of order one, and the factor
+# 1/2 of the second report's scaling. The model is the one `npscore train --loss sde-vp` builds
+# (`RunConfig.build_model`: a residual MLP of $(\mathbf{x}, \sigma_t)$), trained here by `training.fit` on fresh
+# draws of the mixture, then sampled from the VP prior by the reverse SDE and the probability flow, and, for
+# contrast, by the notes' drift on the same learned score.
 
 # %%
-from npscore import ncsn_losses  # noqa: E402
+from npscore import ncsn_losses, training  # noqa: E402
+from npscore.commands.config import RunConfig  # noqa: E402
+from npscore.metrics import mode_fractions  # noqa: E402
+from npscore.optim import Adam  # noqa: E402
+
 T.where(ncsn_losses.sde_dsm)
+net = RunConfig(loss="sde-vp").build_model(2)
+steps = T.pick(6000, 200)
+net_params, state, curve = training.fit(
+    lambda p, r: ncsn_losses.sde_dsm(net, p, data.sample(512, r), sde, rng=r), net.init(0), Adam(lr=1e-3),
+    steps, seed=0, ema=0.999, progress=False)
+print(f"{steps} steps of sde_dsm; mean loss of the last 200 {np.mean(curve[-200:]):.3f}")
+learned = net.score_fn(state["ema"])
+start = sde.prior_sample((T.pick(4000, 500), 2), backend.rng(9))
+trained = {"reverse SDE, g^2": reverse_sde(learned, sde, start, backend.rng(10), n_steps=T.pick(1000, 100)),
+           "probability flow": probability_flow(learned, sde, start, n_steps=T.pick(500, 100)),
+           "reverse SDE, the notes' 1/2 g^2": reverse_sde(notes_drift(learned), sde, start, backend.rng(10),
+                                                          n_steps=T.pick(1000, 100))}
+fig, axes = plt.subplots(1, 4, figsize=(14, 3.6))
+axes[0].plot(np.convolve(curve, np.ones(100) / 100, mode="valid"))
+axes[0].set(xlabel="step", ylabel="sde_dsm (running mean)", title="training")
+for ax, (label, xs) in zip(axes[1:], trained.items()):
+    ax.scatter(*ref.T, s=1, c="tab:blue", alpha=0.3)
+    ax.scatter(*xs.T, s=1, c="tab:orange", alpha=0.3)
+    ax.set(title=label, xlim=(-2.5, 2.5), ylim=(-2.5, 2.5), aspect="equal")
+fig.suptitle("the learned score: blue the data, orange the samples")
+T.show(fig)
+for label, xs in trained.items():
+    print(f"{label:32s}: light-mode fraction {mode_fractions(data, xs)[0]:.3f} (data 0.300), median distance to "
+          f"the nearest mean {width(xs):.3f} (data {ref_spread:.3f})")
+if not T.QUICK:                                   # properties of the trained model, not of the quick run
+    good = list(trained)[:2]
+    T.claim("trained by weighted DSM, the reverse SDE and the probability flow recover the weights and widths",
+            all(abs(mode_fractions(data, trained[k])[0] - 0.3) < 0.04 for k in good)
+            and all(abs(width(trained[k]) - ref_spread) < 0.15 * ref_spread for k in good),
+            ", ".join(f"{k}: {mode_fractions(data, trained[k])[0]:.3f}, {width(trained[k]):.3f}" for k in good))
+    T.claim("and the notes' 1/2 g^2 on the same learned score widens the modes",
+            width(trained["reverse SDE, the notes' 1/2 g^2"]) > 1.2 * ref_spread,
+            f"{width(trained[list(trained)[2]]):.3f} against {ref_spread:.3f}")
 
 # %% [markdown]
+# ## Slips in the notes (second report, section 3)
+#
+# > - **Line 57:** the reverse SDE has $-\frac12 g_t^2 \nabla \log p_t$; Anderson's reverse SDE has $-g_t^2
+# >   \nabla \log p_t$, and $\frac12 g_t^2$ belongs to the probability-flow ODE, which has no noise term. Measured
+# >   above with the exact score (the variance comes out too wide) and with the learned one.
+# > - **Line 57:** the drift is written $f_\theta(x, t)$, but it is the forward SDE's $f$: nothing in it is learned.
+# > - **Line 49:** the forward process is given only by its marginal, at "time steps" up to $T$; the SDE whose
+# >   marginal it is, $dx = -\frac12 \beta(t) x\, dt + \sqrt{\beta(t)}\, dW$ with $\alpha_t = e^{-\int_0^t \beta}$,
+# >   is what the reverse SDE of line 57 needs for $f$ and $g$.
+# > - **Line 67:** $\epsilon \sim N(0, I)$ is drawn in the expectation but appears nowhere in the loss: the target
+# >   $\nabla \log p(x_t | x_0) = -\epsilon / \sqrt{1 - \alpha_t}$ is where it belongs; and $\lambda(t)$ is left
+# >   unspecified.
+
+# %% [markdown]
+# ## Exercise
+#
+# For the VP SDE with $\beta(t) = \beta_{min} + t(\beta_{max} - \beta_{min})$ (`VPSDE()`: 0.1 and 20), predict
+# $\alpha_t$ at $t = 0.5$, and the variance at $t = 0.5$ of the marginal when the data are $N(0, s^2)$ with
+# $s^2 = 0.0625$. Check with `sde.alpha` and `marginal(GaussianMixture(...), sde, 0.5)`.
+#
+# <details><summary>Answer</summary>
+#
+# $\int_0^t \beta = \beta_{min} t + \frac12 (\beta_{max} - \beta_{min}) t^2 = 0.05 + 2.4875 = 2.5375$, so
+# $\alpha_{0.5} = e^{-2.5375} = 0.0791$. The marginal is $N(0, \alpha_t s^2 + 1 - \alpha_t) = N(0, 0.9259)$:
+# half-way in time the data's own variance is already under 1% of the total, and $\alpha_1 = e^{-10.05}$.
+#
+# </details>
+#
 # Next: [8. MNIST](08_mnist.ipynb).

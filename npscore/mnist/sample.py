@@ -4,11 +4,12 @@
 Song and Ermon 2020's technique 4), each from the prior ``N(0, sigma_1^2 I)``.
 """
 from .. import backend, checks, schedules
-from ..sampling import run as run_sampler
+from ..sampling import SAMPLERS as REGISTRY, run as run_sampler
 from ..sde import VESDE
 
-#: the samplers that run on this model (names of :data:`npscore.sampling.SAMPLERS`)
-SAMPLERS = ("reverse-sde", "annealed-langevin", "predictor-corrector", "probability-flow")
+#: the samplers that run on this noise-conditional model: those of :data:`npscore.sampling.SAMPLERS`
+#: that take the noise levels or an SDE (plain Langevin has no sigma to give it), the default first
+SAMPLERS = tuple(sorted((k for k, s in REGISTRY.items() if s.needs), key=lambda k: k != "reverse-sde"))
 #: steps of the SDE samplers
 SDE_STEPS = 1000
 #: annealed Langevin's default step scale, as a fraction of technique 4's (``docs/mnist-design.md``)
@@ -41,7 +42,7 @@ def sample(model, params, sigmas, n, seed, sampler="reverse-sde", n_steps_each=1
 
 
 def _run(model, params, sigmas, sampler, x1, rng, n_steps_each, step_scale, progress, sde_steps):
-    if sampler == "annealed-langevin":
+    if REGISTRY[sampler].needs == "sigmas":
         return run_sampler(sampler, model.score_fn(params), x1, rng, sigmas=sigmas, n_steps_each=n_steps_each,
                            step_scale=langevin_step(sigmas, n_steps_each, step_scale), progress=progress)
     sde = VESDE(sigmas[-1], sigmas[0])
