@@ -124,13 +124,16 @@ def _paused(command, stage, tmp_path, sig=signal.SIGKILL):
     """Run ``command`` until it reaches the pause point ``stage``, then send it ``sig``."""
     marker = tmp_path / f"paused-{stage}"
     env = {**os.environ, "NPSCORE_PAUSE_AT": stage, "NPSCORE_PAUSE_FILE": str(marker)}
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # SIGINT back to its default in the child: a shell's background job starts with it ignored, and
+    # Python then installs no KeyboardInterrupt handler
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 240
     while not marker.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     assert marker.exists(), proc.stderr.read() if proc.poll() is not None else "timed out"
     proc.send_signal(sig)
-    proc.wait(timeout=180)          # generous: a loaded 2-core machine is slow to unwind
+    proc.wait(timeout=60)
     return proc
 
 
