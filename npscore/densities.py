@@ -179,6 +179,22 @@ class GaussianMixture:
         return GaussianMixture(self.weights, scale * self.means, scale * scale * self.covs + sigma ** 2 * eye)
 
 
+def score_under(data, sde):
+    """``score(x, sigma)`` of the exact p_t of ``data`` under ``sde``, at ``t = sde.time_of(sigma)``: the
+    law of ``m x_0 + s eps`` for ``x_0 ~ data``, ``(m, s) = sde.transition(t)`` (``data.noised(s, m)``, exact
+    for a :class:`Gaussian` or :class:`GaussianMixture`). The oracle the samplers and the likelihood are
+    checked against; one sigma per call, as every sampler passes."""
+    cache = {}
+
+    def score(x, sigma):
+        t = float(backend.to_numpy(sde.time_of(sigma[:1]))[0])
+        if t not in cache:
+            cache.clear()
+            cache[t] = data.noised(*sde.transition(t)[::-1])
+        return cache[t].score(x)
+    return score
+
+
 def two_modes(weights=(0.5, 0.5), dtype="float64"):
     """The notes' two-mode 2-D mixture (first report, section 8).
 

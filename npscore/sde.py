@@ -60,23 +60,9 @@ class SDE(abc.ABC):
 
     def transition(self, t):
         """``(m, s)`` as floats at the scalar time ``t``: ``x_t = m x_0 + s eps`` exactly (the
-        law of p_t for a known p_0)."""
+        law of p_t for a known p_0; :func:`npscore.densities.score_under`)."""
         m, s = self.marginal(backend.xp().asarray([float(t)]))
         return float(backend.to_numpy(m)[0]), float(backend.to_numpy(s)[0])
-
-    def exact_score(self, data):
-        """``score(x, sigma)`` of ``data.noised(s, m)``, the exact p_t at ``t = time_of(sigma)`` of a
-        density ``data`` whose ``noised(sigma, scale)`` is exact (:mod:`npscore.densities`): the oracle
-        the samplers are checked against. One sigma per call, as every sampler passes."""
-        cache = {}
-
-        def score(x, sigma):
-            t = float(backend.to_numpy(self.time_of(sigma[:1]))[0])
-            if t not in cache:
-                cache.clear()
-                cache[t] = data.noised(*self.transition(t)[::-1])
-            return cache[t].score(x)
-        return score
 
     @abc.abstractmethod
     def prior_std(self):

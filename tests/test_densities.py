@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from conftest import dev, host, rel_err
 from npscore import backend, reference
-from npscore.densities import Gaussian, GaussianMixture, two_modes
+from npscore.densities import Gaussian, GaussianMixture, score_under, two_modes
 from strategies import seeds, spd_matrices
 
 TOL = 1e-10
@@ -202,3 +202,23 @@ def test_noised_empirical_score_is_autograds_and_its_draws_have_its_spread():
     assert abs(draws.var(0).mean() - (pts.var(0).mean() + s * s)) < 0.05
     with pytest.raises(ValueError, match=r"^sigma must be a positive finite number; got 0$"):
         NoisedEmpirical(dev(pts), 0)
+
+
+@pytest.mark.parametrize("name", ["vp", "subvp", "ve"])
+def test_score_under_an_sde_is_autograds_score_of_the_noised_mixture(name):
+    """score_under(data, sde)(x, sigma_t) is grad log of the law of m_t x_0 + s_t eps, with (m_t, s_t)
+    written out here from each SDE's formulas (VE: the transition's sqrt(sigma(t)^2 - sigma_min^2))."""
+    from npscore.sde import SDES
+    sde = SDES[name]([3.0, 0.01])
+    data = two_modes((0.3, 0.7))
+    w, mu, cov = (backend.to_numpy(a) for a in (data.weights, data.means, data.covs))
+    x = host(data.sample(50, backend.rng(0))) * 1.5
+    for t in (0.05, 0.4, 0.9):
+        log_a = -(0.1 * t + 0.5 * (20.0 - 0.1) * t * t)
+        m, s = {"vp": (np.exp(log_a / 2), np.sqrt(1 - np.exp(log_a))),
+                "subvp": (np.exp(log_a / 2), 1 - np.exp(log_a)),
+                "ve": (1.0, np.sqrt((0.01 * 300.0 ** t) ** 2 - 0.01 ** 2))}[name]
+        want = reference.score_of(lambda y: reference.mixture_log_prob(y, w, m * mu, m * m * cov + s * s * np.eye(2)))(x)
+        sigma = sde.sigma_of(dev(np.full(50, t)))
+        got = host(score_under(data, sde)(dev(x), sigma))
+        assert rel_err(got, want) < 1e-8, (name, t)

@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt
 
 import _tutorial as T
 from npscore import backend, likelihood
-from npscore.densities import GaussianMixture, two_modes
+from npscore.densities import GaussianMixture, score_under, two_modes
 from npscore.sampling import probability_flow, reverse_sde
 from npscore.sde import VPSDE, SDE
 
@@ -107,7 +107,7 @@ gauss = GaussianMixture(np.ones(1), np.array([[1.0, -0.5]]), np.array([0.01]))
 n_g = T.pick(4000, 2000)
 start = marginal(gauss, sde, 1.0).sample(n_g, backend.rng(3))
 for label, half in (("g^2 (the code)", False), ("1/2 g^2 (the notes)", True)):
-    score = sde.exact_score(gauss)
+    score = score_under(gauss, sde)
     out = reverse_sde(notes_drift(score) if half else score, sde, start, backend.rng(4), n_steps=T.pick(1000, 500))
     var = out.var(0, ddof=1).mean()
     print(f"reverse SDE with {label:20s}: sample variance {var:.5f}   (data 0.01000, its SE {0.01 * np.sqrt(1 / n_g):.5f})")
@@ -123,7 +123,7 @@ for label, half in (("g^2 (the code)", False), ("1/2 g^2 (the notes)", True)):
 
 # %%
 start = marginal(data, sde, 1.0).sample(T.pick(4000, 1000), backend.rng(5))
-score = sde.exact_score(data)
+score = score_under(data, sde)
 outs = {"reverse SDE, g^2": reverse_sde(score, sde, start, backend.rng(6), n_steps=T.pick(1000, 300)),
         "probability flow": probability_flow(score, sde, start, n_steps=T.pick(500, 200)),
         "reverse SDE, the notes' 1/2 g^2": reverse_sde(notes_drift(score), sde, start, backend.rng(6),
@@ -169,7 +169,7 @@ truth = marginal(gauss, sde, 1e-3).log_prob(xq)                  # log p_{t_min}
 trace = lambda x, s: marginal(gauss, sde, float(sde.time_of(s[:1])[0])).score_divergence(x)[None]   # noqa: E731
 errors = {}
 for n_steps in T.pick((100, 200, 400, 800), (100, 200)):
-    lp = likelihood.ode_log_prob(sde.exact_score(gauss), trace, sde, xq, n_steps=n_steps, t_min=1e-3,
+    lp = likelihood.ode_log_prob(score_under(gauss, sde), trace, sde, xq, n_steps=n_steps, t_min=1e-3,
                                  prior=marginal(gauss, sde, 1.0).log_prob)[0]
     errors[n_steps] = np.abs(lp - truth).max()
     print(f"{n_steps:4d} Heun steps: mean log p {lp.mean():.4f} (closed form {truth.mean():.4f}), "
