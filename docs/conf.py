@@ -41,7 +41,7 @@ myst_heading_anchors = 3
 suppress_warnings = ["myst.header"]
 
 #: the modules of the API reference, by layer (docs/design/architecture.md); one page each, written
-#: to docs/api/ at configuration time (the pages are generated, never edited)
+#: to docs/api/ when the build starts (:func:`setup`; the pages are generated, never edited)
 API = {
     "Arrays and files": "backend tree checks io fused linalg",
     "Networks": "nn nn.activations nn.layers nn.conv nn.mlp nn.resmlp nn.trace nn.score_model nn.conditional nn.unet",
@@ -80,7 +80,6 @@ def _write_api_pages():
             f.write(text)
 
 
-_write_api_pages()
 autodoc_default_options = {"members": True, "show-inheritance": True, "member-order": "bysource",
                            "ignore-module-all": True}
 autodoc_typehints = "none"
@@ -97,5 +96,7 @@ html_show_sourcelink = False
 
 
 def setup(app):
-    """MathJax on every page: the sidebar's titles carry formulas even where the page has none."""
+    """Write the API pages, and load MathJax on every page: the sidebar's titles carry formulas even
+    where the page has none."""
+    _write_api_pages()
     app.set_html_assets_policy("always")
