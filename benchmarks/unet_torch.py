@@ -4,7 +4,8 @@ against process.
 One step = the weighted DSM loss of :func:`npscore.losses.weighted_dsm` (sigma log-uniform, weight
 sigma^2) and its parameter gradients, float32, batch ``--batch`` of 28 x 28 images, the U-Net of
 :mod:`npscore.nn.unet` with ``--channels`` (3 x 3 convolutions, GroupNorm, swish, 2 x 2 average
-pooling, nearest upsampling, skips by concatenation, the sigma embedding added in each block). The
+pooling, nearest upsampling, skips by concatenation, the sigma embedding added in each block, EDM's
+preconditioning). The
 PyTorch side is the same network in ``torch.nn`` (NCHW, ``Conv2d(padding=1)``), as a CPU user runs
 it (``pip install torch`` resolves to the ``+cpu`` build here; not a dependency: install it, or
 point ``--torch-python`` at an interpreter that has it), on ``--threads`` threads.
@@ -103,13 +104,14 @@ def _torch(channels, batch, repeats, threads):
             ell = torch.log(sigma)[:, None]
             omega = (math.pi / 4) * torch.arange(1, F + 1, dtype=x.dtype)
             e = nn.functional.silu(self.embed(torch.cat([ell, torch.sin(omega * ell), torch.cos(omega * ell)], 1)))
-            h = (x / torch.sqrt(1 + sigma ** 2)[:, None]).reshape(-1, 1, 28, 28)
+            c = 1.0 / torch.sqrt(sigma ** 2 + 0.25)[:, None]                  # EDM's c_in, sigma_d = 0.5
+            h = (c * x).reshape(-1, 1, 28, 28)
             s1 = self.enc1(h, e)
             s2 = self.enc2(nn.functional.avg_pool2d(s1, 2), e)
             m = self.mid(nn.functional.avg_pool2d(s2, 2), e)
             d2 = self.dec2(torch.cat([nn.functional.interpolate(m, scale_factor=2), s2], 1), e)
             d1 = self.dec1(torch.cat([nn.functional.interpolate(d2, scale_factor=2), s1], 1), e)
-            return self.out(d1).reshape(x.shape) / sigma[:, None]
+            return -c * c * x + 0.5 * c * self.out(d1).reshape(x.shape) / sigma[:, None]
 
     net = UNet()
     x = torch.rand(batch, 784)

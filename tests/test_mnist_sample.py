@@ -40,3 +40,19 @@ def test_reverse_sde_sampler(tmp_path):
     assert not np.array_equal(host(a), host(run.sample(model, params, sig, 6, 1, sampler="reverse-sde")))
     with pytest.raises(ValueError, match=r"sampler must be one of"):
         run.sample(model, params, sig, 6, 0, sampler="ddpm")
+
+
+def test_a_model_that_sees_few_images_at_once_samples_them_in_chunks(tmp_path):
+    """With ``sample_batch`` k, chunk j is the sampler run alone on rows jk..(j+1)k of the prior draw,
+    with its own stream; the last chunk may be short."""
+    data = fake_mnist(tmp_path / "data")
+    model, params, _, _, config = train_small(tmp_path / "a", data)
+    sig = config["sigmas"]
+    model.sample_batch = 4
+    got = host(run.sample(model, params, sig, 10, 3, sampler="reverse-sde"))
+    x1 = sig[0] * backend.rng(3, 7).normal((10, 784), "float32")
+    want = [host(msample._run(model, params, sig, "reverse-sde", x1[k:k + 4], backend.rng(3, 1000 + k // 4),
+                              10, None, False, msample.SDE_STEPS)) for k in (0, 4, 8)]
+    assert got.shape == (10, 784) and np.array_equal(got, np.concatenate(want))
+    model.sample_batch = None
+    assert not np.array_equal(got, host(run.sample(model, params, sig, 10, 3, sampler="reverse-sde")))

@@ -25,7 +25,7 @@ def sample(model, params, sigmas, n, seed, sampler="reverse-sde", n_steps_each=1
     with :func:`langevin_step`; the SDE samplers
     run ``sde_steps`` steps on the VE SDE from ``sigmas[-1]`` to ``sigmas[0]`` (the
     predictor-corrector half as many, each with a corrector step). A model whose passes must
-    see at most ``model.sample_batch`` images at once (its memory) samples them in chunks,
+    see at most ``model.sample_batch`` images at once (its memory, or its speed) samples them in chunks,
     chunk ``k`` drawing from its own stream.
     """
     checks.one_of(sampler, "sampler", SAMPLERS)

@@ -62,8 +62,7 @@ def conv2d(h, Wk, b):
 
 def conv2d_vjp_params(cols, g):
     """``(dL/dW, dL/db)`` for ``g = dL/dz``: ``im2col(h)^T g`` and ``sum g`` over batch and pixels."""
-    g2 = g.reshape(-1, g.shape[-1])
-    return cols.reshape(-1, cols.shape[-1]).T @ g2, g2.sum(axis=0)
+    return cols.reshape(-1, cols.shape[-1]).T @ g.reshape(-1, g.shape[-1]), channel_sum(g)
 
 
 def conv2d_vjp_input(Wk, g, C):
@@ -86,6 +85,20 @@ def _kernel(Wk, C):
     return k
 
 
+# ---------------------------------------------------------------- sums over pixels
+def pixel_sum(a):
+    """``(B, C)``: ``sum_{i, j} a[b, i, j, c]``, as the product ``1^T a_b`` (a BLAS call; NumPy's strided
+    reduction over a short last axis is several times slower)."""
+    B, H, W, C = a.shape
+    return (backend.xp().ones((1, H * W), dtype=a.dtype) @ a.reshape(B, H * W, C)).reshape(B, C)
+
+
+def channel_sum(a):
+    """``(C,)``: ``sum_{b, i, j} a[b, i, j, c]``, as the product ``1^T a`` (as :func:`pixel_sum`)."""
+    C = a.shape[-1]
+    return backend.xp().ones(a.size // C, dtype=a.dtype) @ a.reshape(-1, C)
+
+
 # ---------------------------------------------------------------- 2 x 2 average pooling and nearest upsampling
 def avg_pool(h):
     """``z = 1/4 sum of each 2 x 2 block : (B, H/2, W/2, C)`` (H, W even); linear, so its JVP is itself."""
@@ -95,7 +108,7 @@ def avg_pool(h):
 
 def avg_pool_vjp(g):
     """dL/dh = g / 4 spread over each 2 x 2 block (the adjoint of :func:`avg_pool`: ``upsample(g) / 4``)."""
-    return 0.25 * upsample(g)
+    return upsample(0.25 * g)
 
 
 def upsample(h):
@@ -125,8 +138,7 @@ def _group_mean(a, groups):
     """``(B, 1, 1, C)``: the mean of ``a : (B, H, W, C)`` over each example's pixels and the channels of
     each group, repeated for the group's channels (sums over pixels first: contiguous, fast)."""
     B, H, W, C = a.shape
-    per_channel = a.reshape(B, H * W, C).sum(axis=1)                            # (B, C)
-    per_group = per_channel.reshape(B, groups, C // groups).mean(axis=2) / (H * W)
+    per_group = pixel_sum(a).reshape(B, groups, C // groups).mean(axis=2) / (H * W)
     return backend.xp().repeat(per_group, C // groups, axis=1).reshape(B, 1, 1, C)
 
 
@@ -149,9 +161,7 @@ def group_norm_vjp(cache, gamma, g, groups):
     """``(dL/dh, dL/dgamma, dL/dbeta)`` for ``g = dL/dy``: ``dL/dh = inv (g gamma - mean(g gamma)
     - xhat mean(g gamma xhat))``, ``dL/dgamma = sum g xhat``, ``dL/dbeta = sum g`` (over batch and pixels)."""
     xhat, inv = cache
-    C = g.shape[-1]
-    return (_centred(g * gamma, xhat, inv, groups), (g * xhat).reshape(-1, C).sum(axis=0),
-            g.reshape(-1, C).sum(axis=0))
+    return _centred(g * gamma, xhat, inv, groups), channel_sum(g * xhat), channel_sum(g)
 
 
 def group_norm_jvp(cache, gamma, dh, groups):

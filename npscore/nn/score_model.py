@@ -17,7 +17,7 @@ these passes alone, with one argument order, ``(params, x, sigma, ...)``:
 ``sigma`` is a number or a ``(B,)`` array, positive. What a model can do is declared as
 attributes, never found out by calling a method that raises: ``conditional`` (True: it takes
 sigma), ``exact_trace`` (True: it has :meth:`trace_jacobian`) and ``sample_batch`` (the most
-examples one pass may see, where memory bounds it). A model implements
+examples one sampling pass should see, where memory or speed bounds it). A model implements
 :meth:`shapes`, :meth:`init`, :meth:`_forward`, :meth:`backward` and :meth:`_vjp`; the rest
 is written here once.
 """

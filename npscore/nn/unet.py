@@ -43,7 +43,7 @@ from .. import backend, checks
 from . import activations
 from .conditional import sigma_embedding
 from .conv import (avg_pool, avg_pool_vjp, conv2d, conv2d_vjp_input, conv2d_vjp_params, group_norm,
-                   group_norm_vjp, split_channels, upsample, upsample_vjp)
+                   group_norm_vjp, pixel_sum, split_channels, upsample, upsample_vjp)
 from .mlp import check_inputs
 from .score_model import ScoreModel
 
@@ -77,8 +77,6 @@ class UNet(ScoreModel):
 
     exact_trace = False
     cond_dim = 0
-    #: im2col of 1000 images of 28 x 28 pixels with 128 channels is 3.6 GB in float32
-    sample_batch = 1000
 
     def __init__(self, side=28, channels=(32, 64, 64), groups=8, sigma_features=16, activation="swish"):
         self.side = checks.integer(side, "side")
@@ -95,6 +93,13 @@ class UNet(ScoreModel):
         self.embed = 4 * c1
         self.block_io = {"enc1": (1, c1), "enc2": (c1, c2), "mid": (c2, c3), "dec2": (c3 + c2, c2),
                          "dec1": (c2 + c1, c1)}
+
+    @property
+    def sample_batch(self):
+        """The most images one sampling pass sees: 1000 on CuPy (im2col of 1000 images of 28 x 28
+        pixels with 128 channels is 3.6 GB in float32), 64 on NumPy, where a pass whose arrays stay
+        small is faster per image than one over hundreds (``benchmarks/README.md``)."""
+        return 1000 if backend.name() == "cupy" else 64
 
     def __repr__(self):
         return (f"UNet(side={self.side}, channels={self.channels}, groups={self.groups}, "
@@ -167,19 +172,19 @@ class UNet(ScoreModel):
         out, *d2 = self.act(y2, order)
         return out, (cols1, gn1, d1, cols2, gn2, d2, h.shape[-1], groups)
 
-    def _block_vjp(self, p, cache, e, g, param_grads):
-        """``(grads, dL/dh, dL/de)`` for ``g = dL/d block(h)``."""
+    def _block_vjp(self, p, cache, e, g, param_grads, input_grad=True):
+        """``(grads, dL/dh, dL/de)`` for ``g = dL/d block(h)`` (``dL/dh`` None without ``input_grad``)."""
         (W1, _), (We, _), (g1, _), (W2, _), (g2, _) = p
         cols1, gn1, d1, cols2, gn2, d2, cin, groups = cache
         gz2, dg2, dc2 = group_norm_vjp(gn2, g2, g * d2[0], groups)
         gh1 = conv2d_vjp_input(W2, gz2, W2.shape[0] // 9)
         gz1, dg1, dc1 = group_norm_vjp(gn1, g1, gh1 * d1[0], groups)
-        gproj = gz1.sum(axis=(1, 2))                                            # (B, c_out): the added e W_e + b_e
+        gproj = pixel_sum(gz1)                                                  # (B, c_out): the added e W_e + b_e
         grads = None
         if param_grads:
             grads = [conv2d_vjp_params(cols1, gz1), (e.T @ gproj, gproj.sum(axis=0)), (dg1, dc1),
                      conv2d_vjp_params(cols2, gz2), (dg2, dc2)]
-        return grads, conv2d_vjp_input(W1, gz1, cin), gproj @ We.T
+        return grads, conv2d_vjp_input(W1, gz1, cin) if input_grad else None, gproj @ We.T
 
     # ------------------------------------------------------------ the network
     def _forward(self, params, x, sigma, order=1):
@@ -202,17 +207,19 @@ class UNet(ScoreModel):
         s = self.skip(sigma) * x + self.output_scale(sigma) * o.reshape(x.shape)
         return s, (sigma, e, de, caches, cols_out)
 
-    def _backward(self, params, cache, g, param_grads=True):
-        """``(dL/dtheta or None, dL/dh0)`` for ``g = dL/ds``."""
+    def _backward(self, params, cache, g, param_grads=True, input_grad=True):
+        """``(dL/dtheta or None, dL/dh0 or None)`` for ``g = dL/ds`` (a training step needs no ``dL/dh0``:
+        skipping it saves the first block's input convolution)."""
         sigma, e, de, caches, cols_out = cache
         n, (c1, c2, _) = self.side, self.channels
         Wo = params[-1][0]
         go = (self.output_scale(sigma) * g).reshape(-1, n, n, 1)
         grads, ge = {}, 0.0
 
-        def back(name, gout):
+        def back(name, gout, input_grad=True):
             nonlocal ge
-            grads[name], gin, g_e = self._block_vjp(self._block(name, params), caches[name], e, gout, param_grads)
+            grads[name], gin, g_e = self._block_vjp(self._block(name, params), caches[name], e, gout, param_grads,
+                                                    input_grad)
             ge = ge + g_e
             return gin
         gd1 = conv2d_vjp_input(Wo, go, c1)
@@ -220,7 +227,7 @@ class UNet(ScoreModel):
         gup1, gs2 = split_channels(back("dec2", upsample_vjp(gup2)), (self.channels[2], c2))
         gs2 = gs2 + avg_pool_vjp(back("mid", upsample_vjp(gup1)))
         gs1 = gs1 + avg_pool_vjp(back("enc2", gs2))
-        gh0 = back("enc1", gs1)
+        gh0 = back("enc1", gs1, input_grad)
         if not param_grads:
             return None, gh0
         gze = ge * de[0]
@@ -235,7 +242,7 @@ class UNet(ScoreModel):
         gated MLP's; a U-Net has no head)."""
         if head_only:
             raise ValueError("head_only: the U-Net has no head of its own to train alone")
-        return self._backward(params, cache, g)[0]
+        return self._backward(params, cache, g, input_grad=False)[0]
 
     def _vjp(self, params, x, cache, g, param_grads):
         """``(g^T ds/dtheta or None, g^T ds/dx)``: ``dL/dx = c(sigma) dL/dh0 - g / (sigma^2 + sigma_d^2)``."""
