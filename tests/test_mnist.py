@@ -56,6 +56,18 @@ def test_a_preset_fills_only_the_flags_not_given(tmp_path):
     assert (model.window, model.gate_input, model.sigma_features) == (gpu.window, gpu.gate_input, gpu.sigma_features)
 
 
+@pytest.mark.parametrize("preset, flags, named", [("unet-cpu", ["--hidden", "64", "--bound", "2"], "--hidden, --bound"),
+                                                  ("cpu", ["--channels", "8,8,8"], "--channels")])
+def test_a_flag_of_the_other_model_is_refused_before_any_work(tmp_path, capsys, preset, flags, named):
+    """A flag that only the other model reads would be ignored: it is an error naming it, and no folder
+    is made; each preset's help lists only the settings its model reads."""
+    out = tmp_path / "out"
+    assert cli.main(["mnist", "--out", str(out), "--preset", preset, *flags]) == 2
+    assert f"{named}: a setting of the" in capsys.readouterr().err and not out.exists()
+    assert "hidden" not in run.PRESETS["unet-cpu"].describe() and "channels" in run.PRESETS["unet-cpu"].describe()
+    assert "channels" not in run.PRESETS["cpu"].describe() and "gate_steps" in run.PRESETS["cpu"].describe()
+
+
 @needs_mnist
 def test_classifier_reaches_97_percent():
     x, y = load_mnist(str(MNIST), "train")

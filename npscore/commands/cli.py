@@ -14,7 +14,7 @@ from .. import backend
 from ..gradcheck import demo_check
 from . import cli_args, demo, likelihood_report, lowdim, mnist as run
 from .config import ModelConfig, RunConfig
-from .mnist_config import MNIST_PRESETS as PRESETS
+from .mnist_config import MNIST_PRESETS as PRESETS, from_preset
 from .runfolder import RunFolder
 
 
@@ -77,7 +77,7 @@ def _mnist_inputs(args, evaluate, folder):
 def _cmd_mnist(args):
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(PRESETS[args.preset])
              if getattr(args, f.name, None) is not None}
-    config = PRESETS[args.preset].replace(**given)
+    config = from_preset(args.preset, **given)
     with RunFolder(args.out, run.RUN_FILES, args.resume, args.force, command="npscore mnist") as folder:
         run.check_start(folder, config, args.resume)
         data, clf = _mnist_inputs(args, config.samples > 0, folder)

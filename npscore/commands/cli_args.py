@@ -85,8 +85,8 @@ def _common(p, out):
 def _mnist_model_args(p):
     """``npscore mnist``'s flags of the model and its training (each defaulting to ``--preset``'s)."""
     p.add_argument("--preset", default="cpu", choices=tuple(PRESETS),
-                   help="; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in vars(preset).items())
-                                  for name, preset in PRESETS.items()) + " (gpu: with --backend cupy)")
+                   help="; ".join(f"{name}: {preset.describe()}" for name, preset in PRESETS.items())
+                   + " (gpu, unet-gpu: with --backend cupy)")
     p.add_argument("--channels", type=_channels, default=None,
                    help="the U-Net's channels c1,c2,c3 (--preset unet-*; default: from --preset)")
     p.add_argument("--sigma-min", type=positive_float, default=None,
@@ -95,9 +95,9 @@ def _mnist_model_args(p):
     p.add_argument("--batch", "--batch-size", dest="batch", type=positive_int, default=None,
                    help="images per step (default: from --preset)")
     p.add_argument("--hidden", type=positive_int, default=None,
-                   help="width H of the MLP 784-H-...-H-5x784 (default: from --preset)")
+                   help="width H of the gated MLP 784-H-...-H-5x784 (--preset cpu, gpu; default: from --preset)")
     p.add_argument("--depth", type=positive_int, default=None,
-                   help="hidden layers of the MLP (default: from --preset)")
+                   help="hidden layers of the gated MLP (default: from --preset)")
     p.add_argument("--bound", type=non_negative_float, default=None,
                    help="bound B of the residual, B tanh(o / B); 0: unbounded (default: from --preset)")
     p.add_argument("--window", type=window_size, default=None,
@@ -109,7 +109,7 @@ def _mnist_model_args(p):
                    help="steps that train the local gate alone, after --steps (default: from --preset)")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate")
     p.add_argument("--sigma-features", type=non_negative_int, default=None,
-                   help="Fourier features of log sigma fed to the MLP (default: from --preset)")
+                   help="Fourier features of log sigma in the model's sigma embedding (default: from --preset)")
     p.add_argument("--sigma-max", type=positive_float, default=None,
                    help="the largest noise level (default: the largest distance between training images)")
     p.add_argument("--checkpoint-every", type=positive_int, default=None,

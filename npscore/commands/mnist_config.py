@@ -22,6 +22,8 @@ MNIST_SIGMA_MIN = 0.01
 #: the models of ``npscore mnist``, and the U-Net's group normalisation groups
 MNIST_ARCHS = ("gated-mlp", "unet")
 UNET_GROUPS = 8
+#: the fields only one model reads (the rest are shared)
+ARCH_FIELDS = {"gated-mlp": ("hidden", "depth", "bound", "window", "gate_steps", "gate_input"), "unet": ("channels",)}
 
 
 @dataclass(frozen=True)
@@ -120,12 +122,30 @@ class MnistConfig:
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
 
+    def describe(self):
+        """``name value, ...`` of the fields this config's model reads."""
+        other = {f for arch, fields in ARCH_FIELDS.items() if arch != self.arch for f in fields}
+        return ", ".join(f"{k} {v}" for k, v in vars(self).items() if k not in other)
+
+
+def from_preset(name, **given):
+    """The preset ``name`` (``--preset``) with the fields ``given`` on the command line. A field that
+    only the other model reads is an error: it would be ignored."""
+    preset = MNIST_PRESETS[checks.one_of(name, "preset (--preset)", tuple(MNIST_PRESETS))]
+    stray = [f for arch, fields in ARCH_FIELDS.items() if arch != preset.arch for f in fields if f in given]
+    if stray:
+        flags = ", ".join("--" + f.replace("_", "-") for f in stray)
+        owner = next(arch for arch, fields in ARCH_FIELDS.items() if stray[0] in fields)
+        raise ValueError(f"{flags}: a setting of the {owner} model, but --preset {name} trains the {preset.arch}; "
+                         f"leave it out, or choose a preset of the {owner}")
+    return preset.replace(**given)
+
 
 #: ``npscore mnist --preset``: the flags given on the command line win
 MNIST_PRESETS = {"cpu": MnistConfig(),
                  "gpu": MnistConfig(hidden=1024, steps=37500, batch=256, samples=5000, gate_steps=5000,
                                     checkpoint_every=2500),
-                 "unet-cpu": MnistConfig(arch="unet", channels=(16, 32, 32), window=0, steps=1500, batch=128,
+                 "unet-cpu": MnistConfig(arch="unet", channels=(16, 32, 32), window=0, steps=2000, batch=128,
                                          checkpoint_every=500, sigma_min=0.002, sde_steps=200),
                  "unet-gpu": MnistConfig(arch="unet", channels=(32, 64, 128), window=0, steps=20000, batch=128,
                                          samples=5000, checkpoint_every=2500, sigma_min=0.002)}
