@@ -86,9 +86,8 @@ def _cmd_mnist(args):
         print(f"trained to step {len(losses)}; last 100 steps mean loss "
               f"{sum(losses[-100:]) / len(losses[-100:]):.4f}; this run {seconds:.1f}s")
         if config.samples:
-            extra = {"train_seconds_this_run": seconds, "steps": config.steps, "hidden": config.hidden,
-                     "batch": config.batch, "arch": config.arch, "channels": list(config.channels),
-                     "preset": args.preset}
+            extra = {"train_seconds_this_run": seconds, "steps": config.steps, "batch": config.batch,
+                     "arch": config.arch, **config.model_settings(), "preset": args.preset}
             run.sample_and_evaluate(model, params, record["sigmas"], args.out, data, clf, n=config.samples,
                                     seed=config.seed, sampler=args.sampler, n_steps_each=args.steps_each,
                                     step_scale=args.step_scale, extra=extra, progress=not args.no_progress,

@@ -122,6 +122,10 @@ class MnistConfig:
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
 
+    def model_settings(self):
+        """``{name: value}`` of the fields only this config's model reads (:data:`ARCH_FIELDS`)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items() if k in ARCH_FIELDS[self.arch]}
+
     def describe(self):
         """``name value, ...`` of the fields this config's model reads."""
         other = {f for arch, fields in ARCH_FIELDS.items() if arch != self.arch for f in fields}
