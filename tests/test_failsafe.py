@@ -109,6 +109,8 @@ def test_damaged_classifier_and_gzip_files(trained, tmp_path, capsys):
     (["check", "--batch", "-1"], "argument --batch: must be an int >= 1; got '-1'"),
     (["mnist", "--step-scale", "inf"], "argument --step-scale: must be a positive finite number; got 'inf'"),
     (["check", "--sizes", "2,x,2"], "argument --sizes: must be comma-separated ints"),
+    (["mnist", "--channels", "4,0,8"], "argument --channels: must be three comma-separated widths >= 1"),
+    (["mnist", "--channels", "4,8"], "argument --channels: must be three comma-separated widths >= 1"),
 ])
 def test_arguments_are_checked_before_any_work(argv, says, capsys):
     with pytest.raises(SystemExit) as stop:

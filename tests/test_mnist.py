@@ -110,4 +110,8 @@ def test_the_unet_runs_through_train_resume_sample_and_likelihood(tmp_path, monk
     assert cli.main(["likelihood", "--checkpoint", str(tmp_path / "a" / "checkpoint.npz"), "--data", str(data),
                      "--n", "2", "--steps", "3", "--probes", "1", "--no-progress"]) == 0
     report = capsys.readouterr().out
-    assert "bits/dim" in report and "can score below 0.37" in report
+    assert "bits/dim" in report and "can score below 0.37" in report and "Hutchinson's estimate only" in report
+    assert cli.main(["likelihood", "--checkpoint", str(tmp_path / "a" / "checkpoint.npz"), "--data", str(data),
+                     "--n", "2", "--steps", "3", "--trace", "exact", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--trace) exact:" in err and "holds a UNet" in err and "give --trace hutchinson" in err

@@ -62,9 +62,12 @@ def _sizes(text):
 
 def _channels(text):
     """Three comma-separated positive ints, the U-Net's channels."""
-    sizes = _sizes(text)
-    if len(sizes) != 3:
-        raise argparse.ArgumentTypeError(f"must be three comma-separated ints c1,c2,c3; got {text!r}")
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        sizes = []
+    if len(sizes) != 3 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"must be three comma-separated widths >= 1, c1,c2,c3; got {text!r}")
     return tuple(sizes)
 
 

@@ -66,15 +66,17 @@ def _held_out(checkpoint, data, n, rng):
 
 def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4, seed=0, progress=True):
     """Held-out log-likelihood of a checkpoint of ``npscore train`` or ``npscore mnist``, as text
-    (the gated MNIST model has no exact trace: Hutchinson's estimate only)."""
+    (a model without an exact trace, such as the gated MNIST model or the U-Net: Hutchinson's estimate only)."""
     rng = backend.rng(seed, 3)
     model, params, sde, x, mixture, prior, note = _held_out(checkpoint, data, n, rng)
     mnist = prior is None
     score = model.score_fn(params)
+    kinds = ["exact", "hutchinson"] if trace == "both" else [trace]
     if not model.exact_trace:
+        if trace == "exact":
+            raise ValueError(f"trace (--trace) exact: {checkpoint} holds a {type(model).__name__}, whose "
+                             "Jacobian trace is not written out; give --trace hutchinson")
         kinds = ["hutchinson"]
-    else:
-        kinds = ["exact", "hutchinson"] if trace == "both" else [trace]
     results = []
     for kind in kinds:
         tr = exact_trace(model, params) if kind == "exact" else hutchinson_trace(model, params, rng, n_probes)
@@ -86,7 +88,8 @@ def report(checkpoint, data=None, n=1000, n_steps=200, trace="both", n_probes=4,
     asked = "" if x.shape[0] == n else f" (of the {n} asked: the held-out part has no more)"
     lines = [f"{checkpoint}: {x.shape[0]} {note or 'held-out points'}{asked}, D = {x.shape[1]}, probability-flow "
              f"ODE ({n_steps} Heun steps from t = 1e-3), backend {backend.name()}; prior and standardisation "
-             "from the checkpoint"]
+             "from the checkpoint" + ("" if model.exact_trace else
+                                      f"; Hutchinson's estimate only (a {type(model).__name__} has no exact trace)")]
     for kind, r in _nll_rows(results, kinds, truth).items():
         extra = f", Hutchinson SE {r['se_hutchinson']:.4f} ({n_probes} probes)" if "se_hutchinson" in r else ""
         lines.append(f"  {kind:<11} NLL {r['nll']:.4f} nats +- {r['se_points']:.4f} (points){extra}; {r['seconds']:.1f}s")
