@@ -67,3 +67,12 @@ def test_split_channels_is_the_adjoint_of_concatenation():
 def test_a_kernel_that_does_not_fit_the_channels_is_named():
     with pytest.raises(ValueError, match="the kernel has 10 rows; a k x k convolution of 3 channels needs k"):
         conv.conv2d(dev(np.zeros((1, 3, 3, 3))), dev(np.zeros((10, 2))), dev(np.zeros(2)))
+
+
+def test_shapes_the_primitives_cannot_take_are_named():
+    with pytest.raises(ValueError, match="avg_pool works on 2 x 2 blocks: .* got 5 x 6"):
+        conv.avg_pool(dev(np.zeros((1, 5, 6, 2))))
+    with pytest.raises(ValueError, match="upsample_vjp works on 2 x 2 blocks: .* got 4 x 3"):
+        conv.upsample_vjp(dev(np.zeros((1, 4, 3, 2))))
+    with pytest.raises(ValueError, match="groups must divide the 6 channels; got 4"):
+        conv.group_norm(dev(np.zeros((1, 2, 2, 6))), dev(np.ones(6)), dev(np.zeros(6)), 4)

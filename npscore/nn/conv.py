@@ -100,9 +100,16 @@ def channel_sum(a):
 
 
 # ---------------------------------------------------------------- 2 x 2 average pooling and nearest upsampling
+def _even(h, name):
+    B, H, W, C = h.shape
+    if H % 2 or W % 2:
+        raise ValueError(f"{name} works on 2 x 2 blocks: the image must be even in height and width; got {H} x {W}")
+    return B, H, W, C
+
+
 def avg_pool(h):
     """``z = 1/4 sum of each 2 x 2 block : (B, H/2, W/2, C)`` (H, W even); linear, so its JVP is itself."""
-    B, H, W, C = h.shape
+    B, H, W, C = _even(h, "avg_pool")
     return h.reshape(B, H // 2, 2, W // 2, 2, C).mean(axis=(2, 4))
 
 
@@ -119,7 +126,7 @@ def upsample(h):
 
 def upsample_vjp(g):
     """dL/dh = the sum of each 2 x 2 block of ``g`` (the adjoint of :func:`upsample`: ``4 avg_pool(g)``)."""
-    B, H, W, C = g.shape
+    B, H, W, C = _even(g, "upsample_vjp")
     return g.reshape(B, H // 2, 2, W // 2, 2, C).sum(axis=(2, 4))
 
 
@@ -145,6 +152,8 @@ def _group_mean(a, groups):
 def group_norm(h, gamma, beta, groups):
     """``(y, (xhat, inv))``: ``y = gamma xhat + beta``, ``xhat = (h - mu) inv``, ``inv = 1 / sqrt(var + eps)``,
     mean and variance over each example's group of ``C / groups`` channels and all its pixels."""
+    if groups < 1 or h.shape[-1] % groups:
+        raise ValueError(f"groups must divide the {h.shape[-1]} channels; got {groups}")
     c = h - _group_mean(h, groups)
     inv = 1.0 / backend.xp().sqrt(_group_mean(c * c, groups) + GN_EPS)
     xhat = c * inv
