@@ -149,7 +149,7 @@ def from_preset(name, **given):
 MNIST_PRESETS = {"cpu": MnistConfig(),
                  "gpu": MnistConfig(hidden=1024, steps=37500, batch=256, samples=5000, gate_steps=5000,
                                     checkpoint_every=2500),
-                 "unet-cpu": MnistConfig(arch="unet", channels=(16, 32, 32), window=0, steps=2000, batch=128,
+                 "unet-cpu": MnistConfig(arch="unet", channels=(16, 32, 32), window=0, steps=4000, batch=64,
                                          checkpoint_every=500, sigma_min=0.002, sde_steps=200),
                  "unet-gpu": MnistConfig(arch="unet", channels=(32, 64, 128), window=0, steps=20000, batch=128,
                                          samples=5000, checkpoint_every=2500, sigma_min=0.002)}
