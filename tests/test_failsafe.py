@@ -111,6 +111,7 @@ def test_damaged_classifier_and_gzip_files(trained, tmp_path, capsys):
     (["check", "--sizes", "2,x,2"], "argument --sizes: must be comma-separated ints"),
     (["mnist", "--channels", "4,0,8"], "argument --channels: must be three comma-separated widths >= 1"),
     (["mnist", "--channels", "4,8"], "argument --channels: must be three comma-separated widths >= 1"),
+    (["mnist", "--channels", "4,x,8"], "argument --channels: must be comma-separated ints such as 16,32,32"),
 ])
 def test_arguments_are_checked_before_any_work(argv, says, capsys):
     with pytest.raises(SystemExit) as stop:

@@ -49,23 +49,24 @@ def window_size(text):
     return value
 
 
-def _sizes(text):
+def _ints(text, example):
+    """The comma-separated ints of ``text`` (the error shows ``example``)."""
     try:
-        sizes = [int(s) for s in text.split(",")]
+        return [int(s) for s in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be comma-separated ints such as 2,64,64,2; got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be comma-separated ints such as {example}; got {text!r}") from None
+
+
+def _sizes(text):
+    sizes = _ints(text, "2,64,64,2")
     if len(sizes) < 2 or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"must be at least two widths >= 1; got {text!r}")
     return sizes
 
 
-
 def _channels(text):
     """Three comma-separated positive ints, the U-Net's channels."""
-    try:
-        sizes = [int(s) for s in text.split(",")]
-    except ValueError:
-        sizes = []
+    sizes = _ints(text, "16,32,32")
     if len(sizes) != 3 or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"must be three comma-separated widths >= 1, c1,c2,c3; got {text!r}")
     return tuple(sizes)
